@@ -1,0 +1,5 @@
+"""``python -m promptbench``."""
+
+from promptbench.cli import main
+
+main()

@@ -1,0 +1,77 @@
+"""Run a suite from Python: what the CLI does, without the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptbench.errors import RenderError, UsageError
+from promptbench.runner import Observer, Observers, RunInfo, Runner, RunOptions
+from promptbench.stats import Summary, Verdict, judge
+from promptbench.suite import Suite, load_suite
+
+
+@dataclass
+class RunResult:
+    """A finished run: where its records are, its summary and its verdict."""
+
+    info: RunInfo
+    suite: Suite
+    summary: Summary
+    verdict: Verdict
+
+    @property
+    def run_dir(self) -> Path:
+        """The run's directory."""
+        return self.info.run_dir
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as JSON: identity, summary and verdict."""
+        return {
+            "run_id": self.info.run_id,
+            "run_dir": str(self.info.run_dir),
+            "suite": self.suite.name,
+            "status": self.info.status,
+            "outcome": self.verdict.outcome.value,
+            "summary": self.summary.to_json(),
+            "gate": self.verdict.to_json(),
+        }
+
+
+def prepare(path: str | Path, options: RunOptions) -> tuple[Suite, Runner]:
+    """Load and check a suite, and set up its runner; raises before anything is written."""
+    suite = load_suite(path)
+    errors = suite.check_render()
+    if errors:
+        raise RenderError("\n".join(str(e) for e in errors))
+    return suite, Runner(suite, options)
+
+
+def run_prepared(suite: Suite, runner: Runner, observers: Iterable[Observer] = ()) -> RunResult:
+    """Run a prepared suite to the end; KeyboardInterrupt propagates after records are saved."""
+    summary = Summary(suite.metric_names, runner.variants, runner.model_names)
+    runner.observer = Observers([summary, *observers])
+    info = asyncio.run(runner.run())
+    summary.drop_empty()
+    max_rate = runner.options.max_error_rate
+    verdict = judge(summary, suite.gate, suite.max_error_rate if max_rate is None else max_rate)
+    return RunResult(info, suite, summary, verdict)
+
+
+def run_suite(path: str | Path, **options: Any) -> RunResult:
+    """Run the suite at ``path``; ``options`` are those of ``promptbench run`` (RunOptions).
+
+    Example::
+
+        result = promptbench.run_suite("suites/qa.yaml", models=["tiny"], limit=5)
+        print(result.summary.to_json())
+    """
+    try:
+        run_options = RunOptions(**options)
+    except Exception as exc:
+        raise UsageError(f"invalid run option: {exc}") from None
+    suite, runner = prepare(path, run_options)
+    return run_prepared(suite, runner)

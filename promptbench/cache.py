@@ -1,0 +1,155 @@
+"""A content-addressed store of completions, in SQLite.
+
+The key is a hash of everything that changes what a model answers: the
+provider, the model's output-affecting settings (model, server, temperature,
+max_tokens, ...), the rendered messages, and the repeat index (so repeats are
+independent samples, not replays of one call). Timeouts, concurrency, retries
+and API keys are not part of it. A hit keeps the original call's latency and
+usage. Errors are never stored.
+
+The database runs in WAL mode, so several runs can share it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptbench.errors import UsageError
+from promptbench.types import Completion, Message, Usage
+
+SCHEMA_VERSION = 1
+
+
+def default_path() -> Path:
+    """``$PROMPTBENCH_CACHE``, else ``$XDG_CACHE_HOME/promptbench/cache.db``."""
+    env = os.environ.get("PROMPTBENCH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "promptbench" / "cache.db"
+
+
+def cache_key(
+    provider: str, identity: Mapping[str, Any], messages: Sequence[Message], repeat: int
+) -> str:
+    """The cache key of one call."""
+    payload = {
+        "v": SCHEMA_VERSION,
+        "provider": provider,
+        "model": dict(identity),
+        "messages": [[m.role, m.content] for m in messages],
+        "repeat": repeat,
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What the cache holds."""
+
+    path: Path
+    entries: int
+    bytes: int
+    oldest: float | None
+    newest: float | None
+
+
+class Cache:
+    """Completions by key."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS completions ("
+                " key TEXT PRIMARY KEY, text TEXT NOT NULL, prompt_tokens INTEGER,"
+                " completion_tokens INTEGER, latency_ms REAL, finish_reason TEXT,"
+                " model TEXT, created REAL NOT NULL)"
+            )
+        except (sqlite3.Error, OSError) as exc:  # OSError: the directory cannot be made
+            raise UsageError(
+                f"cache {self.path}: cannot open ({exc}); set PROMPTBENCH_CACHE to a writable "
+                "path or run with --no-cache"
+            ) from None
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> Completion | None:
+        """The stored completion for ``key``, or None."""
+        row = self._db.execute(
+            "SELECT text, prompt_tokens, completion_tokens, latency_ms, finish_reason, model"
+            " FROM completions WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        text, pt, ct, latency, finish, model = row
+        return Completion(text, Usage(pt or 0, ct or 0), latency or 0.0, finish, model)
+
+    def put(self, key: str, completion: Completion) -> None:
+        """Store a successful completion; committed at once so a killed run keeps it."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                completion.text,
+                completion.usage.prompt_tokens,
+                completion.usage.completion_tokens,
+                completion.latency_ms,
+                completion.finish_reason,
+                completion.model,
+                time.time(),
+            ),
+        )
+
+    def contains(self, key: str) -> bool:
+        """Whether ``key`` is stored (without counting a hit)."""
+        return (
+            self._db.execute("SELECT 1 FROM completions WHERE key = ?", (key,)).fetchone()
+            is not None
+        )
+
+    def stats(self) -> CacheStats:
+        """Entries, size on disk, and the age range."""
+        n, oldest, newest = self._db.execute(
+            "SELECT COUNT(*), MIN(created), MAX(created) FROM completions"
+        ).fetchone()
+        size = sum(
+            p.stat().st_size
+            for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+            if p.exists()
+        )
+        return CacheStats(self.path, n, size, oldest, newest)
+
+    def clear(self, older_than: float | None = None) -> int:
+        """Delete entries (those created more than ``older_than`` seconds ago); return how many."""
+        if older_than is None:
+            cur = self._db.execute("DELETE FROM completions")
+        else:
+            cur = self._db.execute(
+                "DELETE FROM completions WHERE created < ?", (time.time() - older_than,)
+            )
+        deleted = cur.rowcount
+        self._db.execute("VACUUM")
+        return deleted
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()

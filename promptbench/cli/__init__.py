@@ -1,0 +1,26 @@
+"""The ``promptbench`` command: one small module per command; the only layer that prints."""
+
+from __future__ import annotations
+
+import typer
+
+from promptbench.cli import cache, init, render, run, validate
+
+app = typer.Typer(
+    name="promptbench",
+    help="Evaluate prompts across models: run suites, score outputs, gate CI.\n\n"
+    "Example: promptbench init demo && cd demo && promptbench run suites/quickstart.yaml",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command()(init.init)
+app.command()(validate.validate)
+app.command()(render.render)
+app.command()(run.run)
+app.add_typer(cache.app, name="cache")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

@@ -1,0 +1,59 @@
+"""What every command shares: consoles, error handling, option types."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from promptbench.errors import PromptbenchError, SuiteError
+
+
+def _width(stream: object) -> int | None:
+    # Piped output (CI logs, files) has no terminal width; rich would squeeze tables
+    # into 80 columns, so give it room unless the user set COLUMNS.
+    isatty = getattr(stream, "isatty", None)
+    if (isatty is not None and isatty()) or os.environ.get("COLUMNS"):
+        return None
+    return 200
+
+
+# Results go to stdout; progress, warnings and errors to stderr.
+out = Console(highlight=False, width=_width(sys.stdout))
+err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
+
+SuiteArg = Annotated[
+    Path,
+    typer.Argument(help="The suite YAML file.", show_default=False, metavar="SUITE"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``message`` as one red line on stderr and return the Exit to raise."""
+    err.print(f"error: {message}", style="red", markup=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn promptbench's own errors into one line on stderr and their exit code."""
+    try:
+        yield
+    except SuiteError as exc:
+        for issue in exc.issues:
+            err.print(str(issue), style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except PromptbenchError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+
+
+def is_tty() -> bool:
+    """Whether stderr is an interactive terminal (progress bars make sense)."""
+    return err.is_terminal and sys.stderr.isatty()

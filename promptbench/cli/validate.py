@@ -1,0 +1,64 @@
+"""``promptbench validate``: check suites without calling a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from promptbench.cli._common import JsonOpt, err, out, user_errors
+
+
+def validate(
+    suites: Annotated[list[Path], typer.Argument(help="Suite YAML files.", metavar="SUITE...")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check suites: schema, files, templates rendered for every case; no model is called.
+
+    Every problem is printed on one line as file:line:column: field: what is wrong.
+
+    Example: promptbench validate suites/triage.yaml
+    """
+    from promptbench.suite import load_suite
+
+    results = []
+    code = 0
+    for path in suites:
+        try:
+            with user_errors():
+                suite = load_suite(path)
+                errors = suite.check_render()
+                if errors:
+                    for e in errors:
+                        err.print(str(e), style="red", markup=False, soft_wrap=True)
+                    raise typer.Exit(2)
+        except typer.Exit as exc:
+            code = max(code, exc.exit_code)
+            results.append({"suite": str(path), "valid": False})
+            continue
+        calls = len(suite.variants) * len(suite.models) * suite.cases.count * suite.repeat
+        info = {
+            "suite": str(path),
+            "valid": True,
+            "name": suite.name,
+            "variants": list(suite.variants),
+            "models": list(suite.models),
+            "cases": suite.cases.count,
+            "repeat": suite.repeat,
+            "calls": calls,
+            "metrics": suite.metric_names,
+            "gate": [str(g) for g in suite.gate],
+        }
+        results.append(info)
+        if not as_json:
+            out.print(
+                f"[green]✓[/green] {path}: {len(suite.variants)} variants × {len(suite.models)} "
+                f"models × {suite.cases.count} cases × {suite.repeat} repeats = {calls} calls; "
+                f"metrics: {', '.join(suite.metric_names) or 'none'}",
+                soft_wrap=True,
+            )
+    if as_json:
+        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    raise typer.Exit(code)

@@ -1,0 +1,109 @@
+"""Base pydantic models for what users write in a suite.
+
+Everything read from YAML or the command line is a pydantic model that forbids
+unknown keys. Providers and metrics subclass :class:`ModelConfig` and
+:class:`MetricParams` to declare their own fields; the suite loader validates
+each entry against the class its provider or metric registered.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StrictModel(BaseModel):
+    """A pydantic model that rejects unknown keys and is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(StrictModel):
+    """USD per one million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class ModelConfig(StrictModel):
+    """Fields every model entry of a suite accepts, whatever its provider."""
+
+    provider: str = "openai"
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    response_format: str | dict[str, Any] | None = None
+    concurrency: int | None = Field(
+        default=None, ge=1, description="at most this many calls to this model at once"
+    )
+    timeout: float = Field(
+        default=60.0, gt=0, description="seconds before one attempt is abandoned"
+    )
+    max_retries: int = Field(default=4, ge=0, le=20)
+    price: Price | None = None
+
+    # Fields holding file paths: the suite loader makes them absolute, relative to the suite.
+    path_fields: ClassVar[tuple[str, ...]] = ()
+
+    # Fields that change how a call is made but not what it returns; not in the cache key.
+    call_fields: ClassVar[tuple[str, ...]] = (
+        "concurrency",
+        "timeout",
+        "max_retries",
+        "price",
+        "api_key_env",
+        "api_key_file",
+    )
+
+    # The sampling parameters sent with every request.
+    sampling_fields: ClassVar[tuple[str, ...]] = (
+        "temperature",
+        "max_tokens",
+        "top_p",
+        "seed",
+        "stop",
+        "response_format",
+    )
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Everything about this model that can change its output, for the cache key.
+
+        Every field counts unless it is listed in ``call_fields`` (how a call is
+        made, not what it returns: timeouts, retries, concurrency, prices, where
+        the key lives). Listing what to leave out, rather than what to keep in,
+        means a provider's new field is part of the key unless said otherwise.
+        """
+        return self.model_dump(mode="json", exclude=set(self.call_fields), exclude_none=True)
+
+    def default_price(self) -> Price | None:
+        """The price when the suite sets none; providers that know theirs override this."""
+        return None
+
+    def effective_price(self) -> Price | None:
+        """The suite's price if set, else the provider's."""
+        return self.price if self.price is not None else self.default_price()
+
+    def sampling_params(self) -> dict[str, Any]:
+        """The set sampling parameters (temperature, max_tokens, ...)."""
+        values = {name: getattr(self, name) for name in self.sampling_fields}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+class MetricParams(StrictModel):
+    """Fields every metric accepts.
+
+    A subclass may set ``shorthand`` to the field a scalar value fills, so that
+    ``- contains: refund`` means ``- contains: {value: refund}``.
+    """
+
+    shorthand: ClassVar[str | None] = None
+
+    name: str | None = Field(default=None, description="label for this metric in tables")
+    weight: float = Field(default=1.0, ge=0, description="weight in the case's weighted score")
+    threshold: float | None = Field(
+        default=None, ge=0, le=1, description="score at or above which the metric passes"
+    )

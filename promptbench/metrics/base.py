@@ -1,0 +1,105 @@
+"""The Metric protocol, its registry, and the ``@metric`` decorator.
+
+A metric is a function ``(sample, params) -> Score | bool | float`` (or a
+coroutine returning one). It is registered with ``@metric(name, params=...)``;
+built-ins and plugins register the same way, plugins through the entry-point
+group ``promptbench.metrics``::
+
+    class Params(MetricParams):
+        word: str
+
+    @metric("mentions", params=Params, summary="output mentions a word",
+            example="mentions: {word: refund}")
+    def mentions(sample: Sample, params: Params) -> bool:
+        return params.word in sample.output
+
+A bool becomes a score of 1 or 0; a float in [0, 1] passes at the threshold
+(the metric's default, or the suite's ``threshold``). Raising an exception, or
+returning anything else, gives an *error* verdict for that record: never a fail.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from promptbench.config import MetricParams
+from promptbench.registry import Registry
+from promptbench.types import Case, Completion, Score
+
+ScoreLike = Score | bool | float | int
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """What a metric sees: the case and the model's answer to it."""
+
+    case: Case
+    output: str
+    completion: Completion
+    variant: str = ""
+    model: str = ""
+    cost: float | None = None
+
+
+P_contra = TypeVar("P_contra", bound=MetricParams, contravariant=True)
+
+
+class Metric(Protocol[P_contra]):
+    """Scores one sample; sync or async."""
+
+    def __call__(self, sample: Sample, params: P_contra, /) -> ScoreLike | Awaitable[ScoreLike]:
+        """Return the verdict on ``sample``."""
+        ...
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """A registered metric: its function, parameter model and documentation."""
+
+    name: str
+    fn: Metric[Any]
+    params: type[MetricParams]
+    summary: str
+    example: str
+    default_threshold: float = 1.0
+    blocking: bool = False  # CPU-heavy: run in a worker thread, off the event loop
+    is_async: bool = False
+
+
+metrics: Registry[MetricDef] = Registry("promptbench.metrics", "metric")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def metric(
+    name: str,
+    *,
+    params: type[MetricParams] = MetricParams,
+    summary: str,
+    example: str,
+    default_threshold: float = 1.0,
+    blocking: bool = False,
+) -> Callable[[F], F]:
+    """Register the decorated function as the metric ``name``."""
+
+    def wrap(fn: F) -> F:
+        metrics.register(
+            name,
+            MetricDef(
+                name=name,
+                fn=fn,
+                params=params,
+                summary=summary,
+                example=example,
+                default_threshold=default_threshold,
+                blocking=blocking,
+                is_async=inspect.iscoroutinefunction(fn),
+            ),
+            origin=fn.__module__,
+        )
+        return fn
+
+    return wrap

@@ -1,0 +1,131 @@
+"""Render Jinja2 templates strictly, once, in a sandbox.
+
+Templates run in Jinja2's ``SandboxedEnvironment`` with ``StrictUndefined``: an
+undefined variable is an error that names the case, the variant, the template
+and the variable, never an empty string. A variable's value is inserted as text
+and never rendered again, so a case whose text contains ``{{ }}`` is safe.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
+from promptbench.errors import RenderError
+
+_TEMPLATE_MARK = re.compile(r"\{\{|\{%|\{#")
+
+
+def is_template(text: str) -> bool:
+    """Whether ``text`` contains Jinja2 syntax and so needs rendering."""
+    return _TEMPLATE_MARK.search(text) is not None
+
+
+@dataclass(frozen=True)
+class Template:
+    """A compiled template and where it came from (a file path or a suite field)."""
+
+    source: str
+    origin: str
+    compiled: jinja2.Template | None  # None: plain text, nothing to render
+
+    def render(self, context: Mapping[str, Any], *, where: str) -> str:
+        """Render with ``context``; ``where`` names the case and variant for errors."""
+        if self.compiled is None:
+            return self.source
+        try:
+            return self.compiled.render(context)
+        except jinja2.UndefinedError as exc:
+            line = _template_line(exc, self.compiled)
+            at = f"{self.origin}:{line}" if line else self.origin
+            raise RenderError(
+                f"{where}: template {at}: {_undefined_message(exc)}; "
+                "add it to the case's vars or fix the template"
+            ) from None
+        except SecurityError as exc:
+            raise RenderError(
+                f"{where}: template {self.origin}: unsafe operation blocked by the sandbox: {exc}"
+            ) from None
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"{where}: template {self.origin}: {exc}") from None
+        except Exception as exc:  # errors raised by filters on user data
+            raise RenderError(
+                f"{where}: template {self.origin}: {type(exc).__name__}: {exc}"
+            ) from None
+
+
+class Renderer:
+    """Compiles templates once; ``include`` and ``import`` look in the search path."""
+
+    def __init__(self, search_path: Iterable[Path] = ()) -> None:
+        self.env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+        )
+        self._cache: dict[str, Template] = {}
+
+    def from_string(self, source: str, origin: str) -> Template:
+        """Compile an inline template; syntax errors raise RenderError naming ``origin``."""
+        key = f"{origin}\0{source}"
+        if key in self._cache:
+            return self._cache[key]
+        compiled: jinja2.Template | None = None
+        if is_template(source):
+            try:
+                # Compiled under the origin's name, so traceback frames point at it.
+                code = self.env.compile(source, name=origin, filename=origin)
+            except jinja2.TemplateSyntaxError as exc:
+                raise RenderError(
+                    f"template syntax error: {exc.message}", origin=origin, line=exc.lineno
+                ) from None
+            compiled = self.env.template_class.from_code(
+                self.env, code, self.env.make_globals(None)
+            )
+        template = Template(source, origin, compiled)
+        self._cache[key] = template
+        return template
+
+    def from_file(self, path: Path, origin: str) -> Template:
+        """Compile a template file (read as UTF-8)."""
+        try:
+            source = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise RenderError("not UTF-8 text; save the file as UTF-8", origin=origin) from None
+        except OSError as exc:
+            raise RenderError(f"cannot read: {exc.strerror}", origin=origin) from None
+        return self.from_string(source, origin)
+
+    def render_text(self, source: str, context: Mapping[str, Any], *, where: str) -> str:
+        """Compile (cached) and render a short template such as a metric parameter."""
+        return self.from_string(source, where).render(context, where=where)
+
+
+def _undefined_message(exc: jinja2.UndefinedError) -> str:
+    msg = exc.message or str(exc)
+    match = re.match(r"'([^']+)' is undefined", msg)
+    if match:
+        return f"undefined variable '{match.group(1)}'"
+    match = re.match(r"'.+' has no attribute '([^']+)'", msg)
+    if match:
+        return f"undefined attribute '{match.group(1)}' ({msg})"
+    return msg
+
+
+def _template_line(exc: BaseException, template: jinja2.Template) -> int | None:
+    """The template line an error came from: Jinja2 rewrites frames to point at it."""
+    name = template.filename
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == name:
+            line = frame.lineno
+    return line

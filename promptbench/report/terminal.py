@@ -1,0 +1,87 @@
+"""The summary table and the gate verdict, for people at a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from promptbench.stats import Outcome, Summary, Verdict
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def _num(x: float | None, fmt: str = "{:.3f}") -> str:
+    return "—" if x is None else fmt.format(x)
+
+
+def _cost(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"${x:.4f}" if x < 1 else f"${x:.2f}"
+
+
+def summary_table(summary: Summary, title: str = "") -> Table:
+    """One row per variant x model: pass rate, metric means, errors, latency, tokens, cost."""
+    table = Table(title=title or None, title_justify="left", header_style="bold")
+    table.add_column("variant")
+    table.add_column("model")
+    table.add_column("cases", justify="right")
+    table.add_column("pass rate", justify="right")
+    for name in summary.metric_names:
+        table.add_column(name, justify="right")
+    table.add_column("errors", justify="right")
+    table.add_column("p50 ms", justify="right")
+    table.add_column("p95 ms", justify="right")
+    table.add_column("tokens", justify="right")
+    table.add_column("cost", justify="right")
+    for g in summary.groups.values():
+        metric_cells = []
+        for name in summary.metric_names:
+            m = g.metrics.get(name)
+            cell = _num(m.mean if m else None)
+            if m and m.errors:
+                cell += f" [yellow]({m.errors} err)[/yellow]"
+            metric_cells.append(cell)
+        errors = str(g.call_errors) if g.call_errors else "0"
+        if g.call_errors:
+            errors = f"[red]{errors}[/red]"
+        table.add_row(
+            g.variant,
+            g.model,
+            str(g.records),
+            _pct(g.pass_rate),
+            *metric_cells,
+            errors,
+            _num(g.latency(0.5), "{:.0f}"),
+            _num(g.latency(0.95), "{:.0f}"),
+            f"{g.tokens:,}",
+            _cost(g.cost),
+        )
+    return table
+
+
+def print_summary(
+    console: Console, summary: Summary, verdict: Verdict, *, title: str, run_dir: str | None = None
+) -> None:
+    """Print the table, the gate checks, and where the records are."""
+    console.print(summary_table(summary, title))
+    error_kinds: dict[str, int] = {}
+    for g in summary.groups.values():
+        for kind, n in g.error_kinds.items():
+            error_kinds[kind] = error_kinds.get(kind, 0) + n
+    if error_kinds:
+        kinds = ", ".join(f"{k}: {n}" for k, n in sorted(error_kinds.items()))
+        console.print(f"[yellow]call errors (not counted as wrong answers): {kinds}[/yellow]")
+    for check in verdict.checks:
+        mark = "[green]✓[/green]" if check.holds else "[red]✗[/red]"
+        actual = "—" if check.actual is None else f"{check.actual:.4g}"
+        console.print(f"{mark} gate {check.rule} for {check.variant} × {check.model}: {actual}")
+    if verdict.outcome is Outcome.TOO_MANY_ERRORS:
+        console.print(
+            f"[red]too many call errors for a verdict: {verdict.error_rate:.1%} of calls failed "
+            f"(the limit is {verdict.max_error_rate:.0%}; max_error_rate in the suite)[/red]"
+        )
+    if run_dir:
+        console.print(f"records: {run_dir}", style="dim", markup=False, soft_wrap=True)

@@ -1,0 +1,18 @@
+"""The engine that makes the calls; it never touches the terminal."""
+
+from promptbench.runner.engine import Runner, WorkItem
+from promptbench.runner.observer import BaseObserver, Observer, Observers
+from promptbench.runner.options import RunOptions
+from promptbench.runner.store import RunInfo, iter_records, read_meta
+
+__all__ = [
+    "BaseObserver",
+    "Observer",
+    "Observers",
+    "RunInfo",
+    "RunOptions",
+    "Runner",
+    "WorkItem",
+    "iter_records",
+    "read_meta",
+]

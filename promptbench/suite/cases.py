@@ -1,0 +1,279 @@
+"""Datasets: an inline list, or a CSV, JSONL, JSON or YAML file.
+
+A row is either flat (every column is a var, except ``id``, ``expected``,
+``metadata`` and ``metrics``) or explicit (``{id, vars, expected, metadata,
+metrics}``). Rows without an id are numbered from 1. CSV and JSONL files are
+streamed: a run holds one row at a time, so memory stays flat in the size of
+the dataset; JSON and YAML files are read whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path as FsPath
+from typing import Any
+
+from promptbench.errors import Issue, SuiteError
+from promptbench.suite.metricspec import parse_metrics
+from promptbench.suite.schema import CaseRow
+from promptbench.suite.validation import validate
+from promptbench.suite.yamlpos import Located, Path, Pos, format_path, load_yaml
+from promptbench.types import Case
+
+RESERVED = ("id", "expected", "metadata", "metrics")
+FORMATS = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+}
+MAX_ISSUES = 20
+
+
+def row_to_case(
+    row: Any, index: int, src: Located, path: Path, issues: list[Issue], metric_names: set[str]
+) -> Case | None:
+    """Turn one row into a Case, adding issues when it is malformed."""
+    if not isinstance(row, dict):
+        issues.append(src.issue(path, f"a case is a mapping of vars, got {type(row).__name__}"))
+        return None
+    if "vars" in row:
+        parsed = validate(CaseRow, row, src, path, issues)
+        if parsed is None:
+            return None
+        case_id, variables = parsed.id, dict(parsed.vars)
+        expected, metadata, raw_metrics = parsed.expected, parsed.metadata, parsed.metrics
+    else:
+        variables = {k: v for k, v in row.items() if k not in RESERVED}
+        case_id, expected = row.get("id"), row.get("expected")
+        metadata, raw_metrics = row.get("metadata") or {}, row.get("metrics") or []
+        if not isinstance(metadata, dict):
+            issues.append(src.issue((*path, "metadata"), "metadata must be a mapping"))
+            return None
+        if not isinstance(raw_metrics, list):
+            issues.append(src.issue((*path, "metrics"), "metrics must be a list"))
+            return None
+    if case_id is None:
+        case_id = str(index + 1)
+    elif isinstance(case_id, bool) or not isinstance(case_id, (str, int)):
+        issues.append(src.issue((*path, "id"), "a case id is a string or a number"))
+        return None
+    vars_path = (*path, "vars") if "vars" in row else path
+    for key in variables:
+        if not isinstance(key, str) or not key.isidentifier():
+            issues.append(
+                src.issue(
+                    (*vars_path, key),
+                    f"var name {key!r} cannot be used in a template; use letters, digits and _",
+                    prefer_key=True,
+                )
+            )
+            return None
+    specs = parse_metrics(raw_metrics, src, (*path, "metrics"), issues, set(metric_names))
+    return Case(str(case_id), variables, expected, metadata, tuple(specs))
+
+
+class CaseSource:
+    """The cases of a suite; iterable more than once."""
+
+    def __init__(
+        self, origin: str, count: int, var_names: list[str], factory: Callable[[], Iterator[Case]]
+    ) -> None:
+        self.origin = origin
+        self.count = count
+        self.var_names = var_names
+        self._factory = factory
+
+    def __iter__(self) -> Iterator[Case]:
+        return self._factory()
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def from_list(rows: list[Any], src: Located, base: Path, metric_names: set[str]) -> CaseSource:
+    """Cases written inline in the suite (or read whole from a JSON or YAML file)."""
+    issues: list[Issue] = []
+    cases: list[Case] = []
+    for i, row in enumerate(rows):
+        case = row_to_case(row, i, src, (*base, i), issues, metric_names)
+        if case is not None:
+            cases.append(case)
+        if len(issues) >= MAX_ISSUES:
+            break
+    _check(cases, src, base, issues)
+    return CaseSource(src.file, len(cases), _var_names(cases), lambda: iter(cases))
+
+
+def _var_names(cases: list[Case]) -> list[str]:
+    names: dict[str, None] = {}
+    for case in cases:
+        names.update(dict.fromkeys(case.vars))
+    return list(names)
+
+
+def _check(cases: list[Case], src: Located, base: Path, issues: list[Issue]) -> None:
+    seen: dict[str, int] = {}
+    for i, case in enumerate(cases):
+        if case.id in seen:
+            issues.append(
+                src.issue(
+                    (*base, i),
+                    f"duplicate case id '{case.id}' (also case {seen[case.id] + 1}); "
+                    "give every case its own id",
+                )
+            )
+        seen.setdefault(case.id, i)
+    if not cases and not issues:
+        issues.append(src.issue(base, "the dataset has no cases; add at least one"))
+    if issues:
+        raise SuiteError(issues[:MAX_ISSUES])
+
+
+def from_file(path: FsPath, shown: str, metric_names: set[str]) -> CaseSource:
+    """Cases from a file; the format comes from its extension."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise SuiteError.one(
+            shown,
+            f"unknown dataset format '{path.suffix}'; use .csv, .jsonl, .json, .yaml or .yml",
+        )
+    if fmt in ("json", "yaml"):
+        text = _read_text(path, shown)
+        if fmt == "json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SuiteError.one(
+                    shown, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno
+                ) from None
+            src = Located(shown, data)
+        else:
+            src = load_yaml(text, shown)
+        data = src.data
+        if isinstance(data, dict) and isinstance(data.get("cases"), list):
+            return from_list(data["cases"], src, ("cases",), metric_names)
+        if not isinstance(data, list):
+            raise SuiteError.one(shown, "a dataset file holds a list of cases (or {cases: [...]})")
+        return from_list(data, src, (), metric_names)
+    reader = _jsonl_rows if fmt == "jsonl" else _csv_rows
+    # One pass to validate, count and collect var names; runs stream the file again.
+    issues: list[Issue] = []
+    seen: dict[str, int] = {}
+    names: dict[str, None] = {}
+    count = 0
+    for line, row, src in reader(path, shown, issues):
+        case = row_to_case(row, count, src, (), issues, metric_names)
+        count += 1
+        if case is not None:
+            if case.id in seen:
+                issues.append(
+                    Issue(
+                        shown,
+                        f"duplicate case id '{case.id}' (also at line {seen[case.id]}); "
+                        "give every case its own id",
+                        line=line,
+                    )
+                )
+            seen.setdefault(case.id, line)
+            names.update(dict.fromkeys(case.vars))
+        if len(issues) >= MAX_ISSUES:
+            break
+    if not count and not issues:
+        issues.append(Issue(shown, "the dataset has no cases; add at least one"))
+    if issues:
+        raise SuiteError(issues[:MAX_ISSUES])
+
+    def stream() -> Iterator[Case]:
+        errors: list[Issue] = []
+        for i, (_, row, src) in enumerate(reader(path, shown, errors)):
+            case = row_to_case(row, i, src, (), errors, metric_names)
+            if case is None or errors:  # the file changed under the run
+                raise SuiteError(errors or [Issue(shown, "the file changed during the run")])
+            yield case
+
+    return CaseSource(shown, count, list(names), stream)
+
+
+def _read_text(path: FsPath, shown: str) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SuiteError.one(shown, f"cannot read the file: {exc.strerror}") from None
+    return _decode(data, shown)
+
+
+def _decode(data: bytes, shown: str, first_line: int = 1) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = first_line + data[: exc.start].count(b"\n")
+        raise SuiteError.one(
+            shown,
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+            line=line,
+        ) from None
+
+
+def _jsonl_rows(
+    path: FsPath, shown: str, issues: list[Issue]
+) -> Iterator[tuple[int, Any, Located]]:
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            text = _decode(raw, shown, n).strip()
+            if not text:
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                issues.append(Issue(shown, f"invalid JSON: {exc.msg}", line=n, column=exc.colno))
+                continue
+            yield n, row, _row_src(shown, n, row)
+
+
+def _csv_rows(path: FsPath, shown: str, issues: list[Issue]) -> Iterator[tuple[int, Any, Located]]:
+    with path.open("rb") as raw:
+        # Decoded line by line (as newline="" would split them), so a bad byte names its line.
+        lines = (_decode(b, shown, n) for n, b in enumerate(raw, start=1))
+        try:
+            reader = csv.reader(lines, strict=True)
+            header = next(reader, None)
+            if header is None:
+                return
+            if any(not h.strip() for h in header) or len(set(header)) != len(header):
+                issues.append(
+                    Issue(shown, "the header row needs unique, non-empty column names", line=1)
+                )
+                return
+            for row in reader:
+                line = reader.line_num
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    issues.append(
+                        Issue(
+                            shown,
+                            f"row has {len(row)} fields but the header has "
+                            f"{len(header)}; quote fields that contain commas",
+                            line=line,
+                        )
+                    )
+                    continue
+                data = dict(zip(header, row, strict=True))
+                yield line, data, _row_src(shown, line, data)
+        except csv.Error as exc:
+            issues.append(Issue(shown, f"CSV error: {exc}", line=reader.line_num))
+
+
+def _row_src(shown: str, line: int, row: Any) -> Located:
+    """A Located for one row: every field error points at the row's line."""
+    src = Located(shown, row)
+    src.values[()] = Pos(line, 1)
+    return src
+
+
+__all__ = ["CaseSource", "format_path", "from_file", "from_list"]

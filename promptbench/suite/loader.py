@@ -1,0 +1,313 @@
+"""Load a suite file: parse YAML, validate every part, resolve and compile what it names.
+
+All problems found are reported together, each as one line naming the file,
+line, column and field, with a fix; nothing is called and nothing is written
+before the whole suite is valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path as FsPath
+from typing import Any
+
+from promptbench.config import ModelConfig
+from promptbench.errors import Issue, RenderError, SuiteError, UsageError
+from promptbench.providers import providers
+from promptbench.render import Renderer, Template
+from promptbench.suite import cases as case_files
+from promptbench.suite import paths
+from promptbench.suite.metricspec import parse_gate, parse_metrics
+from promptbench.suite.model import Suite, Variant
+from promptbench.suite.schema import SuiteFile, VariantSpec
+from promptbench.suite.validation import suggest, validate
+from promptbench.suite.yamlpos import Located, Path, load_yaml
+
+MAX_SUITE_BYTES = 5_000_000
+ROLES = ("system", "user", "assistant")
+
+
+def load_suite(path: str | FsPath) -> Suite:
+    """Load and validate the suite at ``path``; raise SuiteError listing every problem."""
+    fs_path = FsPath(path)
+    shown = paths.display(fs_path)
+    if not fs_path.is_file():
+        raise SuiteError.one(
+            shown, "no such suite file; check the path (promptbench init scaffolds an example)"
+        )
+    raw = fs_path.read_bytes()
+    if len(raw) > MAX_SUITE_BYTES:
+        raise SuiteError.one(
+            shown,
+            f"the suite is {len(raw) // 1_000_000} MB; keep cases in a "
+            "data file (cases: data/cases.jsonl) and the suite small",
+        )
+    text = case_files._decode(raw, shown)
+    src = load_yaml(text, shown)
+    if not isinstance(src.data, dict):
+        raise SuiteError.one(
+            shown, "a suite is a YAML mapping with name, prompts, models, cases and metrics", line=1
+        )
+    issues: list[Issue] = []
+    spec = validate(SuiteFile, src.data, src, (), issues)
+    if spec is None:
+        raise SuiteError(issues)
+    return _Builder(fs_path.resolve(), src, spec, raw).build()
+
+
+class _Builder:
+    def __init__(self, path: FsPath, src: Located, spec: SuiteFile, raw: bytes) -> None:
+        self.path = path
+        self.dir = path.parent
+        self.src = src
+        self.spec = spec
+        self.issues: list[Issue] = []
+        self.files: list[FsPath] = []
+        self.hasher = hashlib.sha256(raw)
+        search = []
+        for d in paths.search_dirs(self.dir):
+            search += [d, d / "prompts"]
+        self.renderer = Renderer(search)
+
+    def build(self) -> Suite:
+        metric_names: set[str] = set()
+        suite_metrics = parse_metrics(
+            self.spec.metrics, self.src, ("metrics",), self.issues, metric_names
+        )
+        variants = {
+            name: v
+            for name, value in self.spec.prompts.items()
+            if (v := self._variant(name, value, metric_names)) is not None
+        }
+        models = {
+            name: m
+            for name, value in self.spec.models.items()
+            if (m := self._model(name, value)) is not None
+        }
+        gate = parse_gate(self.spec.gate, metric_names, self.src, self.issues)
+        if self.issues:
+            raise SuiteError(self.issues)
+        cases = self._cases(metric_names)
+        return Suite(
+            path=self.path,
+            name=self.spec.name,
+            description=self.spec.description,
+            variants=variants,
+            models=models,
+            cases=cases,
+            metrics=tuple(suite_metrics),
+            gate=tuple(gate),
+            repeat=self.spec.repeat,
+            concurrency=self.spec.concurrency,
+            max_error_rate=self.spec.max_error_rate,
+            hash=self.hasher.hexdigest()[:16],
+            renderer=self.renderer,
+            files=self.files,
+        )
+
+    # -- prompts ---------------------------------------------------------------------------
+
+    def _variant(self, name: str, value: Any, metric_names: set[str]) -> Variant | None:
+        base: Path = ("prompts", name)
+        if isinstance(value, str):
+            t = self._template(value, base, f"prompts.{name}")
+            return Variant(name, (("user", t),)) if t else None
+        if not isinstance(value, dict):
+            self.issues.append(
+                self.src.issue(
+                    base, "a prompt is a template (text or a file) or a mapping with system/user"
+                )
+            )
+            return None
+        spec = validate(VariantSpec, value, self.src, base, self.issues)
+        if spec is None:
+            return None
+        parts: list[tuple[str, Template | None]] = []
+        if spec.file is not None or spec.template is not None:
+            if any(x is not None for x in (spec.system, spec.user, spec.messages)) or (
+                spec.file is not None and spec.template is not None
+            ):
+                self.issues.append(
+                    self.src.issue(
+                        base, "give either file, or template, or chat messages (system/user)"
+                    )
+                )
+                return None
+            if spec.file is not None:
+                parts.append(
+                    (
+                        "user",
+                        self._template(
+                            spec.file, (*base, "file"), f"prompts.{name}", force_file=True
+                        ),
+                    )
+                )
+            else:
+                parts.append(
+                    (
+                        "user",
+                        self._template(
+                            spec.template or "",
+                            (*base, "template"),
+                            f"prompts.{name}",
+                            force_inline=True,
+                        ),
+                    )
+                )
+        else:
+            if spec.system is not None:
+                parts.append(
+                    (
+                        "system",
+                        self._template(spec.system, (*base, "system"), f"prompts.{name}.system"),
+                    )
+                )
+            for i, turn in enumerate(spec.messages or []):
+                parts.extend(self._turn(turn, (*base, "messages", i), f"prompts.{name}"))
+            if spec.user is not None:
+                parts.append(
+                    ("user", self._template(spec.user, (*base, "user"), f"prompts.{name}.user"))
+                )
+            if not parts:
+                if not spec.messages:  # else a bad message was reported already
+                    self.issues.append(
+                        self.src.issue(base, "the prompt has no messages; add user:")
+                    )
+                return None
+            if parts[-1][0] == "assistant":
+                self.issues.append(
+                    self.src.issue(
+                        base, "the last message is the assistant's; end with a user message"
+                    )
+                )
+        metrics = parse_metrics(
+            spec.metrics or [], self.src, (*base, "metrics"), self.issues, metric_names
+        )
+        if any(t is None for _, t in parts):
+            return None
+        return Variant(name, tuple((r, t) for r, t in parts if t is not None), tuple(metrics))
+
+    def _turn(
+        self, turn: dict[str, str], path: Path, origin: str
+    ) -> list[tuple[str, Template | None]]:
+        if set(turn) == {"role", "content"}:
+            role, content = turn["role"], turn["content"]
+        elif len(turn) == 1:
+            role, content = next(iter(turn.items()))
+        else:
+            self.issues.append(
+                self.src.issue(path, "a message is {user: text} or {role: user, content: text}")
+            )
+            return []
+        if role not in ROLES:
+            self.issues.append(
+                self.src.issue(path, f"unknown role '{role}'; " + suggest(role, list(ROLES)))
+            )
+            return []
+        return [(role, self._template(content, path, f"{origin}.messages[{path[-1]}]"))]
+
+    def _template(
+        self,
+        text: str,
+        path: Path,
+        origin: str,
+        *,
+        force_file: bool = False,
+        force_inline: bool = False,
+    ) -> Template | None:
+        try:
+            if force_file or (not force_inline and paths.looks_like_file(text)):
+                found = paths.resolve(text, self.dir)
+                if found is None:
+                    where = " and ".join(
+                        paths.display(d) or "." for d in paths.search_dirs(self.dir)
+                    )
+                    self.issues.append(
+                        self.src.issue(
+                            path,
+                            f"template file '{text}' not found (looked in {where}); "
+                            "create it or fix the path",
+                        )
+                    )
+                    return None
+                self._track(found)
+                return self.renderer.from_file(found, paths.display(found))
+            return self.renderer.from_string(text, origin)
+        except RenderError as exc:
+            pos = self.src.pos(path)
+            if exc.origin and exc.origin != origin:  # a template file: point into it
+                self.issues.append(Issue(exc.origin, exc.reason, line=exc.line))
+            else:
+                line = None
+                if pos:
+                    # A literal block (``user: |``) starts on the line after its indicator.
+                    first = pos.line + 1 if path in self.src.literal else pos.line
+                    line = first + (exc.line or 1) - 1
+                self.issues.append(Issue(self.src.file, exc.reason, line=line, field=origin))
+            return None
+
+    # -- models ----------------------------------------------------------------------------
+
+    def _model(self, name: str, value: dict[str, Any]) -> ModelConfig | None:
+        base: Path = ("models", name)
+        provider_name = value.get("provider", "openai")
+        if not isinstance(provider_name, str) or provider_name not in providers:
+            self.issues.append(
+                self.src.issue(
+                    (*base, "provider"),
+                    f"unknown provider '{provider_name}'; "
+                    + suggest(str(provider_name), providers.names())
+                    + " (promptbench providers lists them)",
+                )
+            )
+            return None
+        definition = providers.get(provider_name)
+        config = validate(definition.config, value, self.src, base, self.issues)
+        if config is None:
+            return None
+        updates: dict[str, str] = {}
+        for field in config.path_fields:
+            given = getattr(config, field)
+            if given is None:
+                continue
+            found = paths.resolve(given, self.dir)
+            if found is None:
+                self.issues.append(
+                    self.src.issue(
+                        (*base, field), f"file '{given}' not found; paths are relative to the suite"
+                    )
+                )
+                return None
+            updates[field] = str(found.resolve())
+        if not updates:
+            return config
+        # Validated again with the absolute paths, so that checks of the files themselves run.
+        return validate(definition.config, {**value, **updates}, self.src, base, self.issues)
+
+    # -- cases -----------------------------------------------------------------------------
+
+    def _cases(self, metric_names: set[str]) -> case_files.CaseSource:
+        value = self.spec.cases
+        if isinstance(value, list):
+            return case_files.from_list(value, self.src, ("cases",), metric_names)
+        found = paths.resolve(value, self.dir)
+        if found is None or not found.is_file():
+            raise SuiteError(
+                [
+                    self.src.issue(
+                        ("cases",),
+                        f"dataset file '{value}' not found; paths are relative to the suite",
+                    )
+                ]
+            )
+        self._track(found)
+        return case_files.from_file(found, paths.display(found), metric_names)
+
+    def _track(self, file: FsPath) -> None:
+        self.files.append(file)
+        try:
+            with file.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    self.hasher.update(chunk)
+        except OSError as exc:
+            raise UsageError(f"{paths.display(file)}: cannot read: {exc.strerror}") from None

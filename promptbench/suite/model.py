@@ -1,0 +1,101 @@
+"""A loaded suite: everything validated, templates compiled, paths resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from promptbench.config import ModelConfig
+from promptbench.errors import RenderError
+from promptbench.render import Renderer, Template
+from promptbench.suite.cases import CaseSource
+from promptbench.suite.metricspec import GateRule
+from promptbench.types import Case, Message, MetricSpec
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A prompt variant: the message templates sent for every case, in order."""
+
+    name: str
+    parts: tuple[tuple[str, Template], ...]
+    metrics: tuple[MetricSpec, ...] = ()
+
+    def render(self, case: Case) -> tuple[Message, ...]:
+        """The messages for ``case``; raises RenderError naming the case and variant."""
+        ctx = case.context()
+        where = f"case '{case.id}', variant '{self.name}'"
+        return tuple(Message(role, t.render(ctx, where=where)) for role, t in self.parts)
+
+    def source(self) -> str:
+        """The templates as written, for run metadata."""
+        return "\n".join(f"[{role}]\n{t.source}" for role, t in self.parts)
+
+
+@dataclass
+class Suite:
+    """A validated suite."""
+
+    path: Path
+    name: str
+    description: str
+    variants: dict[str, Variant]
+    models: dict[str, ModelConfig]
+    cases: CaseSource
+    metrics: tuple[MetricSpec, ...]
+    gate: tuple[GateRule, ...]
+    repeat: int
+    concurrency: int
+    max_error_rate: float
+    hash: str
+    renderer: Renderer
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def metric_names(self) -> list[str]:
+        """Every metric name used anywhere in the suite, suite-wide first."""
+        names = dict.fromkeys(m.name for m in self.metrics)
+        for v in self.variants.values():
+            names.update(dict.fromkeys(m.name for m in v.metrics))
+        return list(names)
+
+    def metrics_for(self, variant: Variant, case: Case) -> tuple[MetricSpec, ...]:
+        """Suite-wide, then the variant's, then the case's metrics."""
+        return self.metrics + variant.metrics + case.metrics
+
+    def check_render(self, limit: int = 10) -> list[RenderError]:
+        """Render every variant and templated metric parameter for every case; no model calls.
+
+        Returns up to ``limit`` errors, so that a run never starts on a suite that
+        would fail half-way.
+        """
+        from promptbench.metrics.scoring import BoundMetric
+
+        errors: list[RenderError] = []
+        bound: dict[MetricSpec, BoundMetric] = {}
+        for case in self.cases:
+            checked: set[MetricSpec] = set()  # a suite-wide metric once per case, not per variant
+            for variant in self.variants.values():
+                try:
+                    variant.render(case)
+                except RenderError as exc:
+                    errors.append(exc)
+                for spec in self.metrics_for(variant, case):
+                    if spec in checked:
+                        continue
+                    checked.add(spec)
+                    b = bound.get(spec)
+                    if b is None:
+                        b = bound[spec] = BoundMetric(spec, self.renderer)
+                    try:
+                        b.params_for(case)
+                    except RenderError as exc:
+                        errors.append(exc)
+                if len(errors) >= limit:
+                    return errors[:limit]
+        return errors
+
+    def iter_cases(self) -> Iterator[Case]:
+        """The cases, streamed."""
+        return iter(self.cases)

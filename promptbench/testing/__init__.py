@@ -1,0 +1,1 @@
+"""Test utilities shipped with promptbench (a scriptable fake OpenAI server)."""

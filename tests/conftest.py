@@ -1,0 +1,36 @@
+"""Shared fixtures: the loopback OpenAI-compatible server and a scratch project."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.loopback import LoopbackServer
+from tests.helpers.project import Project
+
+
+@pytest.fixture(scope="session")
+def loopback_session() -> Iterator[LoopbackServer]:
+    """One real HTTP server on 127.0.0.1 for the whole test session."""
+    with LoopbackServer.start() as srv:
+        yield srv
+
+
+@pytest.fixture
+def loopback(loopback_session: LoopbackServer) -> LoopbackServer:
+    """The session's server, with rules, latency and counters reset for this test."""
+    loopback_session.reset()
+    return loopback_session
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """An empty project directory, made the working directory, with its own cache and runs."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROMPTBENCH_CACHE", str(tmp_path / ".cache" / "cache.db"))
+    monkeypatch.setenv("PROMPTBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return Project(tmp_path)

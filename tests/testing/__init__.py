@@ -1,0 +1,1 @@
+"""Tests of promptbench.testing (the fake OpenAI server)."""
