@@ -1,0 +1,113 @@
+"""Local model throughput: promptbench's local provider against a bare llama_cpp loop.
+
+The same 20 prompts (the quickstart dataset, its ``bare`` variant, whose answers
+run to the token limit, so that generation dominates) are generated at
+temperature 0, at most 64 tokens each, by both, each run including the model
+load, alternating, best of
+``--rounds``. Prints tokens/s for both and their ratio (target: >= 0.9).
+
+    python bench/bench_local.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCAFFOLD = ROOT / "promptbench" / "scaffold"
+MAX_TOKENS = 64
+
+
+def messages_for(question: str, suite: dict) -> list[dict[str, str]]:
+    # prompts/bare.j2 is "{{ question }}": the same text promptbench renders.
+    assert (SCAFFOLD / suite["prompts"]["bare"]).read_text().strip() == "{{ question }}"
+    return [{"role": "user", "content": question}]
+
+
+def bare(cases: list[dict], suite: dict) -> tuple[int, float]:
+    import llama_cpp
+
+    from promptbench.providers.local import bundled_gguf
+
+    start = time.perf_counter()
+    threads = os.cpu_count() or 1
+    llm = llama_cpp.Llama(
+        model_path=str(bundled_gguf()),
+        n_ctx=2048,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
+    tokens = 0
+    for case in cases:
+        r = llm.create_chat_completion(
+            messages=messages_for(case["question"], suite), temperature=0, max_tokens=MAX_TOKENS
+        )
+        tokens += r["usage"]["completion_tokens"]
+    elapsed = time.perf_counter() - start
+    llm.close()
+    return tokens, elapsed
+
+
+def promptbench_run(workdir: Path) -> tuple[int, float]:
+    from promptbench.api import run_suite
+
+    start = time.perf_counter()
+    result = run_suite(
+        workdir / "suites" / "bench.yaml",
+        variants=["bare"],
+        use_cache=False,
+        runs_dir=workdir / "runs",
+    )
+    elapsed = time.perf_counter() - start
+    tokens = 0
+    with (result.run_dir / "records.jsonl").open() as fh:
+        for line in fh:
+            tokens += json.loads(line)["usage"]["completion_tokens"]
+    return tokens, elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    suite = yaml.safe_load((SCAFFOLD / "suites" / "quickstart.yaml").read_text())
+    cases = [json.loads(line) for line in (SCAFFOLD / "data" / "quickstart.jsonl").open()]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        shutil.copytree(SCAFFOLD, workdir, dirs_exist_ok=True)
+        suite["models"] = {
+            "tiny": {"provider": "local", "temperature": 0, "max_tokens": MAX_TOKENS}
+        }
+        (workdir / "suites" / "bench.yaml").write_text(yaml.safe_dump(suite))
+        best_bare = best_pb = 0.0
+        tokens_bare = tokens_pb = 0
+        for _ in range(args.rounds):
+            tokens_bare, t = bare(cases, suite)
+            best_bare = max(best_bare, tokens_bare / t)
+            tokens_pb, t = promptbench_run(workdir)
+            best_pb = max(best_pb, tokens_pb / t)
+    ratio = best_pb / best_bare
+    print(f"{'':24}{'tokens':>8}{'tokens/s':>11}")
+    print(f"{'bare llama_cpp loop':24}{tokens_bare:>8}{best_bare:>11.1f}")
+    print(f"{'promptbench local':24}{tokens_pb:>8}{best_pb:>11.1f}")
+    print(
+        f"ratio promptbench/bare: {ratio:.3f}  "
+        f"(target >= 0.9: {'met' if ratio >= 0.9 else 'MISSED'})"
+    )
+    print(f"20 prompts x {args.rounds} rounds, model load included, {os.cpu_count()} CPU threads")
+    return 0 if ratio >= 0.9 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

