@@ -54,11 +54,16 @@ def validate(
         results.append(info)
         if not as_json:
             out.print(
-                f"[green]✓[/green] {path}: {len(suite.variants)} variants × {len(suite.models)} "
-                f"models × {suite.cases.count} cases × {suite.repeat} repeats = {calls} calls; "
+                f"[green]✓[/green] {path}: {_n(len(suite.variants), 'variant')} × "
+                f"{_n(len(suite.models), 'model')} × {_n(suite.cases.count, 'case')} × "
+                f"{_n(suite.repeat, 'repeat')} = {_n(calls, 'call')}; "
                 f"metrics: {', '.join(suite.metric_names) or 'none'}",
                 soft_wrap=True,
             )
     if as_json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))
     raise typer.Exit(code)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
