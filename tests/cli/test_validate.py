@@ -144,7 +144,7 @@ def test_several_suites_report_each_and_exit_2_if_any_is_bad(
     good, bad = "suites/good.yaml", "suites/bad.yaml"
     result = invoke("validate", good, bad)
     assert result.exit_code == 2
-    assert result.stdout.startswith("✓ suites/good.yaml: 1 variants")
+    assert result.stdout.startswith("✓ suites/good.yaml: 1 variant ")
     assert "suites/bad.yaml" in result.stderr
     result = invoke("validate", good, bad, "--json")
     assert result.exit_code == 2
