@@ -101,6 +101,9 @@ class MetricParams(StrictModel):
     """
 
     shorthand: ClassVar[str | None] = None
+    # Fields that may hold a file path (a str; a mapping is inline content): the suite
+    # loader makes them absolute, relative to the suite, and checks that they exist.
+    path_fields: ClassVar[tuple[str, ...]] = ()
 
     name: str | None = Field(default=None, description="label for this metric in tables")
     weight: float = Field(default=1.0, ge=0, description="weight in the case's weighted score")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from promptbench.cli import cache, init, render, run, validate
+from promptbench.cli import cache, catalogue, init, render, run, validate
 
 app = typer.Typer(
     name="promptbench",
@@ -19,6 +19,8 @@ app.command()(validate.validate)
 app.command()(render.render)
 app.command()(run.run)
 app.add_typer(cache.app, name="cache")
+app.command()(catalogue.metrics)
+app.command()(catalogue.providers)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from promptbench.errors import Issue, SuiteError
-from promptbench.suite.metricspec import parse_metrics
+from promptbench.suite.metricspec import MetricScope, parse_metrics
 from promptbench.suite.schema import CaseRow
 from promptbench.suite.validation import validate
 from promptbench.suite.yamlpos import Located, Path, Pos, format_path, load_yaml
@@ -35,7 +35,7 @@ MAX_ISSUES = 20
 
 
 def row_to_case(
-    row: Any, index: int, src: Located, path: Path, issues: list[Issue], metric_names: set[str]
+    row: Any, index: int, src: Located, path: Path, issues: list[Issue], scope: MetricScope
 ) -> Case | None:
     """Turn one row into a Case, adding issues when it is malformed."""
     if not isinstance(row, dict):
@@ -73,7 +73,7 @@ def row_to_case(
                 )
             )
             return None
-    specs = parse_metrics(raw_metrics, src, (*path, "metrics"), issues, set(metric_names))
+    specs = parse_metrics(raw_metrics, src, (*path, "metrics"), issues, scope.fork())
     return Case(str(case_id), variables, expected, metadata, tuple(specs))
 
 
@@ -95,12 +95,12 @@ class CaseSource:
         return self.count
 
 
-def from_list(rows: list[Any], src: Located, base: Path, metric_names: set[str]) -> CaseSource:
+def from_list(rows: list[Any], src: Located, base: Path, scope: MetricScope) -> CaseSource:
     """Cases written inline in the suite (or read whole from a JSON or YAML file)."""
     issues: list[Issue] = []
     cases: list[Case] = []
     for i, row in enumerate(rows):
-        case = row_to_case(row, i, src, (*base, i), issues, metric_names)
+        case = row_to_case(row, i, src, (*base, i), issues, scope)
         if case is not None:
             cases.append(case)
         if len(issues) >= MAX_ISSUES:
@@ -134,7 +134,7 @@ def _check(cases: list[Case], src: Located, base: Path, issues: list[Issue]) -> 
         raise SuiteError(issues[:MAX_ISSUES])
 
 
-def from_file(path: FsPath, shown: str, metric_names: set[str]) -> CaseSource:
+def from_file(path: FsPath, shown: str, scope: MetricScope) -> CaseSource:
     """Cases from a file; the format comes from its extension."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -156,10 +156,10 @@ def from_file(path: FsPath, shown: str, metric_names: set[str]) -> CaseSource:
             src = load_yaml(text, shown)
         data = src.data
         if isinstance(data, dict) and isinstance(data.get("cases"), list):
-            return from_list(data["cases"], src, ("cases",), metric_names)
+            return from_list(data["cases"], src, ("cases",), scope)
         if not isinstance(data, list):
             raise SuiteError.one(shown, "a dataset file holds a list of cases (or {cases: [...]})")
-        return from_list(data, src, (), metric_names)
+        return from_list(data, src, (), scope)
     reader = _jsonl_rows if fmt == "jsonl" else _csv_rows
     # One pass to validate, count and collect var names; runs stream the file again.
     issues: list[Issue] = []
@@ -167,7 +167,7 @@ def from_file(path: FsPath, shown: str, metric_names: set[str]) -> CaseSource:
     names: dict[str, None] = {}
     count = 0
     for line, row, src in reader(path, shown, issues):
-        case = row_to_case(row, count, src, (), issues, metric_names)
+        case = row_to_case(row, count, src, (), issues, scope)
         count += 1
         if case is not None:
             if case.id in seen:
@@ -191,7 +191,7 @@ def from_file(path: FsPath, shown: str, metric_names: set[str]) -> CaseSource:
     def stream() -> Iterator[Case]:
         errors: list[Issue] = []
         for i, (_, row, src) in enumerate(reader(path, shown, errors)):
-            case = row_to_case(row, i, src, (), errors, metric_names)
+            case = row_to_case(row, i, src, (), errors, scope)
             if case is None or errors:  # the file changed under the run
                 raise SuiteError(errors or [Issue(shown, "the file changed during the run")])
             yield case

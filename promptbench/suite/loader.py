@@ -17,7 +17,7 @@ from promptbench.providers import providers
 from promptbench.render import Renderer, Template
 from promptbench.suite import cases as case_files
 from promptbench.suite import paths
-from promptbench.suite.metricspec import parse_gate, parse_metrics
+from promptbench.suite.metricspec import MetricScope, parse_gate, parse_metrics
 from promptbench.suite.model import Suite, Variant
 from promptbench.suite.schema import SuiteFile, VariantSpec
 from promptbench.suite.validation import suggest, validate
@@ -70,24 +70,22 @@ class _Builder:
         self.renderer = Renderer(search)
 
     def build(self) -> Suite:
-        metric_names: set[str] = set()
-        suite_metrics = parse_metrics(
-            self.spec.metrics, self.src, ("metrics",), self.issues, metric_names
-        )
+        scope = MetricScope(set(), self.dir)
+        suite_metrics = parse_metrics(self.spec.metrics, self.src, ("metrics",), self.issues, scope)
         variants = {
             name: v
             for name, value in self.spec.prompts.items()
-            if (v := self._variant(name, value, metric_names)) is not None
+            if (v := self._variant(name, value, scope)) is not None
         }
         models = {
             name: m
             for name, value in self.spec.models.items()
             if (m := self._model(name, value)) is not None
         }
-        gate = parse_gate(self.spec.gate, metric_names, self.src, self.issues)
+        gate = parse_gate(self.spec.gate, scope.names, self.src, self.issues)
         if self.issues:
             raise SuiteError(self.issues)
-        cases = self._cases(metric_names)
+        cases = self._cases(scope)
         return Suite(
             path=self.path,
             name=self.spec.name,
@@ -107,7 +105,7 @@ class _Builder:
 
     # -- prompts ---------------------------------------------------------------------------
 
-    def _variant(self, name: str, value: Any, metric_names: set[str]) -> Variant | None:
+    def _variant(self, name: str, value: Any, scope: MetricScope) -> Variant | None:
         base: Path = ("prompts", name)
         if isinstance(value, str):
             t = self._template(value, base, f"prompts.{name}")
@@ -181,7 +179,7 @@ class _Builder:
                     )
                 )
         metrics = parse_metrics(
-            spec.metrics or [], self.src, (*base, "metrics"), self.issues, metric_names
+            spec.metrics or [], self.src, (*base, "metrics"), self.issues, scope
         )
         if any(t is None for _, t in parts):
             return None
@@ -286,10 +284,10 @@ class _Builder:
 
     # -- cases -----------------------------------------------------------------------------
 
-    def _cases(self, metric_names: set[str]) -> case_files.CaseSource:
+    def _cases(self, scope: MetricScope) -> case_files.CaseSource:
         value = self.spec.cases
         if isinstance(value, list):
-            return case_files.from_list(value, self.src, ("cases",), metric_names)
+            return case_files.from_list(value, self.src, ("cases",), scope)
         found = paths.resolve(value, self.dir)
         if found is None or not found.is_file():
             raise SuiteError(
@@ -301,7 +299,7 @@ class _Builder:
                 ]
             )
         self._track(found)
-        return case_files.from_file(found, paths.display(found), metric_names)
+        return case_files.from_file(found, paths.display(found), scope)
 
     def _track(self, file: FsPath) -> None:
         self.files.append(file)

@@ -6,29 +6,43 @@ import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path as FsPath
 from typing import Any
 
 from promptbench.errors import Issue
 from promptbench.metrics import metrics
+from promptbench.suite import paths
 from promptbench.suite.validation import suggest, validate
 from promptbench.suite.yamlpos import Located, Path
 from promptbench.types import MetricSpec
 
 
+@dataclass
+class MetricScope:
+    """What metric parsing needs from around it: names taken, and where files resolve."""
+
+    names: set[str]
+    base_dir: FsPath | None = None
+
+    def fork(self) -> MetricScope:
+        """A scope for one case: it sees the suite's names, its own stay its own."""
+        return MetricScope(set(self.names), self.base_dir)
+
+
 def parse_metrics(
-    entries: Iterable[Any], src: Located, base: Path, issues: list[Issue], taken: set[str]
+    entries: Iterable[Any], src: Located, base: Path, issues: list[Issue], scope: MetricScope
 ) -> list[MetricSpec]:
-    """Parse a list of metric entries; names already in ``taken`` get a numeric suffix."""
+    """Parse a list of metric entries; a name already taken gets a numeric suffix."""
     out: list[MetricSpec] = []
     for i, entry in enumerate(entries):
-        spec = parse_metric(entry, src, (*base, i), issues, taken)
+        spec = parse_metric(entry, src, (*base, i), issues, scope)
         if spec is not None:
             out.append(spec)
     return out
 
 
 def parse_metric(
-    entry: Any, src: Located, path: Path, issues: list[Issue], taken: set[str]
+    entry: Any, src: Located, path: Path, issues: list[Issue], scope: MetricScope
 ) -> MetricSpec | None:
     """Parse ``- name`` or ``- name: params`` into a validated MetricSpec."""
     if isinstance(entry, str):
@@ -66,13 +80,27 @@ def parse_metric(
     params = validate(definition.params, raw, src, kind_path, issues)
     if params is None:
         return None
+    for field in definition.params.path_fields:
+        value = raw.get(field)
+        if not isinstance(value, str):
+            continue
+        found = paths.resolve(value, scope.base_dir) if scope.base_dir is not None else None
+        if found is None or not found.is_file():
+            issues.append(
+                src.issue(
+                    (*kind_path, field),
+                    f"file '{value}' not found; paths are relative to the suite",
+                )
+            )
+            return None
+        raw = {**raw, field: str(found.resolve())}
     name = params.name or kind
-    if name in taken:
+    if name in scope.names:
         n = 2
-        while f"{name}_{n}" in taken:
+        while f"{name}_{n}" in scope.names:
             n += 1
         name = f"{name}_{n}"
-    taken.add(name)
+    scope.names.add(name)
     return MetricSpec(
         kind=kind, name=name, params=raw, weight=params.weight, threshold=params.threshold
     )

@@ -13,7 +13,7 @@ from promptbench.metrics.base import Sample
 from promptbench.metrics.scoring import BoundMetric
 from promptbench.metrics.string import normalize
 from promptbench.render import Renderer
-from promptbench.suite.metricspec import parse_metric
+from promptbench.suite.metricspec import MetricScope, parse_metric
 from promptbench.suite.yamlpos import load_yaml
 from promptbench.types import Case, Completion, MetricSpec, Score
 
@@ -42,7 +42,7 @@ def verdict(s: Score) -> tuple[float | None, bool | None, str]:
 def parse(yaml_text: str) -> tuple[MetricSpec | None, list[str]]:
     src = load_yaml(yaml_text, "suite.yaml")
     issues: list[Issue] = []
-    spec = parse_metric(src.data[0], src, (0,), issues, set())
+    spec = parse_metric(src.data[0], src, (0,), issues, MetricScope(set()))
     return spec, [str(i) for i in issues]
 
 

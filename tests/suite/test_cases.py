@@ -9,6 +9,7 @@ import pytest
 
 from promptbench.errors import SuiteError
 from promptbench.suite.cases import CaseSource, from_file, from_list
+from promptbench.suite.metricspec import MetricScope
 from promptbench.suite.yamlpos import load_yaml
 from promptbench.types import Case
 
@@ -23,7 +24,7 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 
 
 def load(tmp_path: Path, name: str, content: str | bytes) -> CaseSource:
-    return from_file(write(tmp_path, name, content), name, set())
+    return from_file(write(tmp_path, name, content), name, MetricScope(set()))
 
 
 def errors(tmp_path: Path, name: str, content: str | bytes) -> list[str]:
@@ -34,7 +35,7 @@ def errors(tmp_path: Path, name: str, content: str | bytes) -> list[str]:
 
 def inline(yaml_text: str) -> CaseSource:
     src = load_yaml(yaml_text, "suite.yaml")
-    return from_list(src.data["cases"], src, ("cases",), set())
+    return from_list(src.data["cases"], src, ("cases",), MetricScope(set()))
 
 
 def inline_errors(yaml_text: str) -> list[str]:
