@@ -64,10 +64,7 @@ def binomial(rng: random.Random, n: int, p: float) -> int:
     a = -0.0873 + 0.0248 * b + 0.01 * p
     c = n * p + 0.5
     v_r = 0.92 - 4.2 / b
-    alpha = (2.83 + 5.1 / b) * spq
-    lpq = math.log(p / (1.0 - p))
-    mode = math.floor((n + 1) * p)
-    h = math.lgamma(mode + 1) + math.lgamma(n - mode + 1)
+    setup: tuple[float, float, int, float] | None = None  # only needed past the squeeze
     while True:
         u = rng.random() - 0.5
         v = rng.random()
@@ -79,6 +76,15 @@ def binomial(rng: random.Random, n: int, p: float) -> int:
             continue
         if us >= 0.07 and v <= v_r:  # the squeeze: accept without evaluating the pmf
             return k
+        if setup is None:
+            mode = math.floor((n + 1) * p)
+            setup = (
+                (2.83 + 5.1 / b) * spq,
+                math.log(p / (1.0 - p)),
+                mode,
+                math.lgamma(mode + 1) + math.lgamma(n - mode + 1),
+            )
+        alpha, lpq, mode, h = setup
         v *= alpha / (a / (us * us) + b)
         if v > 0.0 and math.log(v) <= (
             h - math.lgamma(k + 1) - math.lgamma(n - k + 1) + (k - mode) * lpq
@@ -99,7 +105,7 @@ def bootstrap_means(values: Sequence[float], n_resamples: int, rng: random.Rando
         groups = sorted(counts.items(), key=lambda vc: (-vc[1], vc[0]))
         means = [_multinomial_mean(groups, n, rng) for _ in range(n_resamples)]
     else:
-        means = [math.fsum(rng.choices(values, k=n)) / n for _ in range(n_resamples)]
+        means = [sum(rng.choices(values, k=n)) / n for _ in range(n_resamples)]
     means.sort()
     return means
 

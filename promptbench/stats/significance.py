@@ -1,0 +1,216 @@
+"""Paired significance tests on per-case differences (B − A). Standard library only.
+
+* :func:`mcnemar_exact`: binary outcomes, one per case and side; the two-sided exact
+  binomial test on the discordant pairs.
+* :func:`sign_flip_test`: the paired permutation test. Under "no difference" each
+  per-case difference is as likely to have either sign; the p-value is the share of the
+  2^m sign assignments whose |sum| is at least the observed one. Exact when few
+  differences are nonzero, Monte Carlo (seeded, with the +1 correction) otherwise.
+* :func:`wilcoxon_signed_rank`: the rank version, exact (conditional on ties) for small
+  samples, normal approximation with tie and continuity corrections beyond.
+
+Every test drops zero differences first: a zero is the same under either sign, so it
+carries no information about direction (Wilcoxon's original treatment of zeros).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import operator
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Above these sizes the exact computation gets slow in pure Python.
+PERMUTATION_EXACT_MAX = 20  # meet in the middle: 2 × 2^10 subset sums
+WILCOXON_EXACT_MAX = 50  # dynamic programme over m·(m+1) rank sums
+_MCNEMAR_INTEGER_MAX = 5000  # exact big-integer tail up to here, log-space beyond
+
+
+@dataclass(frozen=True)
+class Significance:
+    """The outcome of one paired test."""
+
+    p_value: float
+    method: str  # e.g. "mcnemar-exact", "permutation-monte-carlo", "wilcoxon-normal"
+    direction: int  # +1: B above A, -1: B below A, 0: no direction (what the test saw)
+    n_nonzero: int  # the units that carried information: discordant pairs, nonzero diffs
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def binomial_half_cdf(k: int, m: int) -> float:
+    """P(X ≤ k) for X ~ Binomial(m, 1/2)."""
+    if k < 0:
+        return 0.0
+    if k >= m:
+        return 1.0
+    if m <= _MCNEMAR_INTEGER_MAX:
+        # Exact: the running binomial coefficient stays an integer at every step.
+        term = total = 1
+        for i in range(k):
+            term = term * (m - i) // (i + 1)
+            total += term
+        return total / (1 << m)  # int / int rounds correctly, even for huge ints
+    logs = [
+        math.lgamma(m + 1) - math.lgamma(i + 1) - math.lgamma(m - i + 1) - m * math.log(2.0)
+        for i in range(k + 1)
+    ]
+    top = max(logs)
+    return min(1.0, math.exp(top) * math.fsum(math.exp(v - top) for v in logs))
+
+
+def mcnemar_exact(b: int, c: int) -> Significance:
+    """Exact two-sided McNemar test.
+
+    ``b``: cases where A passed and B failed; ``c``: A failed and B passed. Under no
+    difference each discordant pair is equally likely to go either way, so
+    p = min(1, 2·P(X ≤ min(b, c))) with X ~ Binomial(b + c, 1/2). No discordant pair
+    gives p = 1.
+    """
+    if b < 0 or c < 0:
+        raise ValueError(f"mcnemar_exact: counts must be >= 0, got b={b}, c={c}")
+    m = b + c
+    p = 1.0 if m == 0 else min(1.0, 2.0 * binomial_half_cdf(min(b, c), m))
+    return Significance(p, "mcnemar-exact", _sign(c - b), m)
+
+
+def _subset_sums(xs: Sequence[float]) -> list[float]:
+    sums = [0.0]
+    for x in xs:
+        sums += [s + x for s in sums]
+    return sums
+
+
+def _byte_tables(mags: Sequence[float]) -> list[list[float]]:
+    """For each run of 8 magnitudes, the sum of every subset, indexed by its bit mask."""
+    tables = []
+    for start in range(0, len(mags), 8):
+        chunk = mags[start : start + 8]
+        table = [0.0] * 256
+        for mask in range(1, 256):
+            low = (mask & -mask).bit_length() - 1
+            table[mask] = table[mask & (mask - 1)] + (chunk[low] if low < len(chunk) else 0.0)
+        tables.append(table)
+    return tables
+
+
+def sign_flip_test(
+    diffs: Sequence[float],
+    *,
+    n_permutations: int = 10_000,
+    rng: random.Random | None = None,
+    exact_max: int = PERMUTATION_EXACT_MAX,
+) -> Significance:
+    """Two-sided paired permutation (sign-flip) test of the mean difference.
+
+    The statistic is the sum of the differences. With m nonzero differences, a sign
+    assignment with S+ = sum of the magnitudes given a plus sign has sum 2·S+ − total,
+    so "|sum| ≥ |observed|" is "S+ ≥ hi or S+ ≤ lo"; that is what both branches count.
+    A small tolerance keeps float round-off from dropping the observed assignment itself.
+    """
+    nonzero = [d for d in diffs if d != 0.0]
+    m = len(nonzero)
+    observed = math.fsum(nonzero)
+    mags = sorted(abs(d) for d in nonzero)
+    total = math.fsum(mags)
+    tol = 1e-9 * max(1.0, total)
+    if m == 0 or abs(observed) <= tol:
+        return Significance(1.0, "permutation-exact", 0, m)
+    hi = (total + abs(observed)) / 2.0 - tol
+    lo = (total - abs(observed)) / 2.0 + tol
+    if m <= exact_max:
+        # Meet in the middle: 2·2^(m/2) subset sums instead of 2^m.
+        left = sorted(_subset_sums(mags[: m // 2]))
+        count = 0
+        for r in _subset_sums(mags[m // 2 :]):
+            count += len(left) - bisect.bisect_left(left, hi - r)
+            count += bisect.bisect_right(left, lo - r)
+        return Significance(min(1.0, count / (1 << m)), "permutation-exact", _sign(observed), m)
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
+    rng = rng if rng is not None else random.Random(0)
+    n_bytes = (m + 7) // 8
+    groups = sorted(Counter(mags).items())
+    extreme = 0
+    if len(groups) * 4 <= n_bytes:
+        # Few distinct magnitudes (binary outcomes over r repeats have at most r): the
+        # number of plus signs among c equal magnitudes is the popcount of c random bits.
+        for _ in range(n_permutations):
+            s = 0.0
+            for magnitude, count in groups:
+                s += magnitude * rng.getrandbits(count).bit_count()
+            if s >= hi or s <= lo:
+                extreme += 1
+    else:
+        # One random bit per difference; the byte tables turn 8 bits into their partial
+        # sum with a single lookup, so a permutation costs m/8 lookups done in C.
+        tables = _byte_tables(mags)
+        getitem = operator.getitem
+        for _ in range(n_permutations):
+            s = sum(map(getitem, tables, rng.getrandbits(m).to_bytes(n_bytes, "little")))
+            if s >= hi or s <= lo:
+                extreme += 1
+    # The +1 counts the observed assignment, so that p is never 0 and stays valid.
+    p = (extreme + 1) / (n_permutations + 1)
+    return Significance(p, "permutation-monte-carlo", _sign(observed), m)
+
+
+def signed_ranks(diffs: Sequence[float]) -> tuple[list[int], int]:
+    """Doubled average ranks of |d| over nonzero differences, and the doubled W+.
+
+    Ranks are doubled so that average ranks of ties (halves) stay integers. Magnitudes
+    are compared rounded to 12 decimals so that float round-off does not break ties.
+    """
+    nonzero = [d for d in diffs if d != 0.0]
+    order = sorted(range(len(nonzero)), key=lambda i: abs(nonzero[i]))
+    doubled = [0] * len(nonzero)
+    i = 0
+    while i < len(order):
+        key = round(abs(nonzero[order[i]]), 12)
+        j = i
+        while j + 1 < len(order) and round(abs(nonzero[order[j + 1]]), 12) == key:
+            j += 1
+        for pos in range(i, j + 1):
+            doubled[order[pos]] = (i + 1) + (j + 1)  # 2 × the average of ranks i+1..j+1
+        i = j + 1
+    w2_plus = sum(r for r, d in zip(doubled, nonzero, strict=True) if d > 0)
+    return doubled, w2_plus
+
+
+def wilcoxon_signed_rank(
+    diffs: Sequence[float], *, exact_max: int = WILCOXON_EXACT_MAX
+) -> Significance:
+    """Two-sided Wilcoxon signed-rank test; zeros dropped, ties given average ranks.
+
+    Exact for up to ``exact_max`` nonzero differences: the distribution of W+ over the
+    2^m sign assignments of the (tied) ranks, so it stays exact with ties. Beyond that,
+    the normal approximation with the tie correction to the variance and a continuity
+    correction of 1/2.
+    """
+    doubled, w2 = signed_ranks(diffs)
+    m = len(doubled)
+    total2 = sum(doubled)  # = m(m+1)
+    direction = _sign(2 * w2 - total2)
+    if m == 0:
+        return Significance(1.0, "wilcoxon-exact", 0, 0)
+    if m <= exact_max:
+        dist = [1] + [0] * total2  # dist[k]: sign assignments with doubled W+ = k
+        for r in doubled:
+            dist = dist[:r] + [x + y for x, y in zip(dist[r:], dist, strict=False)]
+        dev = abs(2 * w2 - total2)
+        extreme = sum(cnt for k, cnt in enumerate(dist) if abs(2 * k - total2) >= dev)
+        return Significance(min(1.0, extreme / (1 << m)), "wilcoxon-exact", direction, m)
+    mean = m * (m + 1) / 4.0
+    ties: dict[int, int] = {}
+    for r in doubled:
+        ties[r] = ties.get(r, 0) + 1
+    var = m * (m + 1) * (2 * m + 1) / 24.0 - sum(t**3 - t for t in ties.values()) / 48.0
+    if var <= 0.0:
+        return Significance(1.0, "wilcoxon-normal", direction, m)
+    z = max(abs(w2 / 2.0 - mean) - 0.5, 0.0) / math.sqrt(var)
+    return Significance(min(1.0, math.erfc(z / math.sqrt(2.0))), "wilcoxon-normal", direction, m)
