@@ -45,6 +45,13 @@ class ModelConfig(StrictModel):
     )
     max_retries: int = Field(default=4, ge=0, le=20)
     price: Price | None = None
+    rpm: float | None = Field(
+        default=None, gt=0, description="at most this many requests per minute"
+    )
+    tpm: float | None = Field(default=None, gt=0, description="at most this many tokens per minute")
+    judge_only: bool = Field(
+        default=False, description="only grade other models' outputs; not evaluated itself"
+    )
 
     # Fields holding file paths: the suite loader makes them absolute, relative to the suite.
     path_fields: ClassVar[tuple[str, ...]] = ()
@@ -57,6 +64,9 @@ class ModelConfig(StrictModel):
         "price",
         "api_key_env",
         "api_key_file",
+        "judge_only",
+        "rpm",
+        "tpm",
     )
 
     # The sampling parameters sent with every request.
@@ -78,6 +88,20 @@ class ModelConfig(StrictModel):
         means a provider's new field is part of the key unless said otherwise.
         """
         return self.model_dump(mode="json", exclude=set(self.call_fields), exclude_none=True)
+
+    def rate_key(self) -> tuple[str, ...] | None:
+        """What shares one rate limit (server, key, model); None: no server limits to learn.
+
+        Models with the same key share one gate; ``rpm``/``tpm`` apply whatever it is.
+        """
+        return None
+
+    def preflight(self) -> None:
+        """Raise a UsageError now if this model cannot be called (no key, no runtime).
+
+        Runs before a run writes anything; the provider itself is created later,
+        on the first call that misses the cache.
+        """
 
     def default_price(self) -> Price | None:
         """The price when the suite sets none; providers that know theirs override this."""
@@ -104,6 +128,15 @@ class MetricParams(StrictModel):
     # Fields that may hold a file path (a str; a mapping is inline content): the suite
     # loader makes them absolute, relative to the suite, and checks that they exist.
     path_fields: ClassVar[tuple[str, ...]] = ()
+    # Fields that name a model of the suite (a judge); the loader checks they exist.
+    model_fields_named: ClassVar[tuple[str, ...]] = ()
+
+    def check(self) -> str | None:
+        """Say what is wrong beyond the fields' types (run once, when the suite loads).
+
+        Called with file paths already absolute; return None when all is well.
+        """
+        return None
 
     name: str | None = Field(default=None, description="label for this metric in tables")
     weight: float = Field(default=1.0, ge=0, description="weight in the case's weighted score")

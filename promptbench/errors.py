@@ -20,6 +20,10 @@ bug in promptbench.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only: errors sit above types in the layers
+    from promptbench.types import RateLimit
 
 
 class PromptbenchError(Exception):
@@ -122,6 +126,7 @@ class ProviderError(PromptbenchError):
         retryable: bool,
         status: int | None = None,
         retry_after: float | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -129,6 +134,7 @@ class ProviderError(PromptbenchError):
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        self.rate_limit = rate_limit  # a types.RateLimit when the server sent its headers
 
 
 class MetricError(PromptbenchError):

@@ -43,6 +43,7 @@ class MetricSpec:
     params: Mapping[str, Any]
     weight: float = 1.0
     threshold: float | None = None
+    negate: bool = False  # written ``not_: {metric: ...}``: passes when the metric fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class Case:
     expected: Any = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     metrics: tuple[MetricSpec, ...] = ()
+    threshold: float | None = None  # weighted-score pass mark; None: every metric must pass
 
     def context(self) -> dict[str, Any]:
         """Return the variables a template sees: the vars, plus ``expected`` and ``case_id``."""
@@ -94,6 +96,22 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """What a server's ``x-ratelimit-*`` headers said: limits, what is left, when it refills.
+
+    ``reset`` is the time until the limit is back to full, as OpenAI defines it; with
+    ``limit`` and ``remaining`` it gives the refill rate, (limit - remaining) / reset.
+    """
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests: float | None = None  # seconds
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens: float | None = None  # seconds
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
     """What a model answered, and what the call cost in time and tokens."""
 
@@ -102,6 +120,7 @@ class Completion:
     latency_ms: float = 0.0
     finish_reason: str | None = None
     model: str | None = None
+    rate_limit: RateLimit | None = None  # what the server said of its limits, if anything
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +137,8 @@ class Score:
     reason: str = ""
     error: str | None = None
     weight: float = 1.0
+    # What a model-graded metric saw and said: the judge, its raw answer, its reasoning.
+    details: Mapping[str, Any] | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -133,6 +154,8 @@ class Score:
             out["error"] = self.error
         if self.weight != 1.0:
             out["weight"] = self.weight
+        if self.details:
+            out["details"] = dict(self.details)
         return out
 
 
@@ -224,6 +247,7 @@ class Record:
                     reason=s.get("reason", ""),
                     error=s.get("error"),
                     weight=s.get("weight", 1.0),
+                    details=s.get("details"),
                 )
                 for name, s in (data.get("scores") or {}).items()
             },

@@ -255,3 +255,43 @@ def test_check_render_stops_at_the_limit(project: Project) -> None:
         "case '1', variant 'a'",
         "case '2', variant 'a'",
     ]
+
+
+FAST_CASES = [
+    ("Q: {{ q }}", {"q": "hi"}),
+    ("{{q}} and {{  q  }}\n", {"q": 1}),
+    ("a\n{{ x }}\n\n", {"x": None}),
+    ("{{ x }}{{ y }}", {"x": 1.5, "y": True}),
+    ("{{ x }}", {"x": {"a": [1, "b"]}}),
+    ("literal } and { braces {{ x }}", {"x": "{{ not rendered }}"}),
+    ("{{ true }} {{ x }}", {"x": 1}),
+]
+
+
+@pytest.mark.parametrize(("source", "ctx"), FAST_CASES)
+def test_fast_substitution_renders_what_jinja_renders(source: str, ctx: dict[str, object]) -> None:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    reference = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False)
+    template = Renderer().from_string(source, "t")
+    assert template.render(ctx, where="c") == reference.from_string(source).render(ctx)
+
+
+def test_fast_substitution_is_used_for_plain_placeholders_only() -> None:
+    r = Renderer()
+    assert r.from_string("Q: {{ q }}", "a").fast is not None
+    assert r.from_string("Q: {{ q | upper }}", "b").fast is None
+    assert r.from_string("{% if q %}{{ q }}{% endif %}", "c").fast is None
+    assert r.from_string("{{ q.x }}", "d").fast is None
+    assert r.from_string("{{- q }}", "e").fast is None
+
+
+def test_fast_substitution_names_the_missing_variable_and_line() -> None:
+    template = Renderer().from_string("first\n\nQ: {{ question }}", "prompts/q.j2")
+    with pytest.raises(RenderError) as info:
+        template.render({}, where="case '3', variant 'terse'")
+    assert str(info.value) == (
+        "case '3', variant 'terse': template prompts/q.j2:3: undefined variable 'question'; "
+        "add it to the case's vars or fix the template"
+    )

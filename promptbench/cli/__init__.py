@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from promptbench.cli import cache, catalogue, init, render, run, validate
+from promptbench.cli import cache, catalogue, init, render, run, runs, show, validate
+from promptbench.cli._optional import OptionalValueCommand
 
 app = typer.Typer(
     name="promptbench",
@@ -17,7 +18,9 @@ app = typer.Typer(
 app.command()(init.init)
 app.command()(validate.validate)
 app.command()(render.render)
-app.command()(run.run)
+app.command(cls=OptionalValueCommand)(run.run)  # --wandb [PROJECT]
+app.command()(runs.runs)
+app.command(cls=OptionalValueCommand)(show.show)
 app.add_typer(cache.app, name="cache")
 app.command()(catalogue.metrics)
 app.command()(catalogue.providers)

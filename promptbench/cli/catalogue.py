@@ -55,7 +55,7 @@ def metrics(as_json: JsonOpt = False) -> None:
     """
     from promptbench.metrics import metrics as registry
 
-    items = []
+    items: list[dict[str, Any]] = []
     for name, definition, origin in registry.items():
         items.append(
             {
@@ -66,6 +66,26 @@ def metrics(as_json: JsonOpt = False) -> None:
                 "origin": _origin(origin),
             }
         )
+    # not_ is written around another metric, so it is suite syntax rather than a function.
+    items.append(
+        {
+            "name": "not_",
+            "summary": "the negation of any metric: passes when it fails, scores 1 - its score; "
+            "an error stays an error",
+            "params": [
+                {
+                    "name": "<metric>",
+                    "type": "metric",
+                    "required": True,
+                    "default": None,
+                    "description": "the metric to negate, written as in metrics:",
+                }
+            ],
+            "example": "not_: {icontains: sorry}",
+            "origin": "built-in",
+        }
+    )
+    items.sort(key=lambda item: str(item["name"]))
     if as_json:
         print(json.dumps(items, indent=2, default=str))
         return
@@ -102,7 +122,7 @@ def providers(as_json: JsonOpt = False) -> None:
     from promptbench.providers import providers as registry
 
     common = set(ModelConfig.model_fields)
-    items = []
+    items: list[dict[str, Any]] = []
     for name, definition, origin in registry.items():
         items.append(
             {

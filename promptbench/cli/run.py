@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from promptbench.cli import _wandb
 from promptbench.cli._common import err, fail, is_tty, out, user_errors
 
 if TYPE_CHECKING:
@@ -62,6 +63,11 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    wandb: _wandb.WandbOpt = None,
+    wandb_entity: _wandb.EntityOpt = None,
+    wandb_group: _wandb.GroupOpt = None,
+    wandb_tags: _wandb.TagsOpt = None,
+    wandb_name: _wandb.NameOpt = None,
 ) -> None:
     """Run every variant × model × case × repeat, score the outputs, and gate the result.
 
@@ -72,6 +78,8 @@ def run(
     3 too many call errors for a verdict, 130 interrupted.
 
     Example: promptbench run suites/triage.yaml -m mini -j 16 --csv results.csv
+
+    Example: promptbench run suites/triage.yaml --wandb triage --wandb-tags nightly
     """
     from promptbench.api import prepare, run_prepared
     from promptbench.report.progress import LiveProgress, PlainProgress
@@ -91,12 +99,21 @@ def run(
         )
         # Every suite is checked before the first call is made.
         prepared = [prepare(path, options) for path in suites]
+    # So are W&B's install, login and project names: nothing is called if one is wrong.
+    wb = _wandb.request(wandb, wandb_entity, wandb_group, wandb_tags, wandb_name)
+    targets = [
+        wb.target(s.name, s.wandb.model_dump() if s.wandb else None) if wb else None
+        for s, _ in prepared
+    ]
 
     results: list[RunResult] = []
-    for suite, runner in prepared:
+    for (suite, runner), target in zip(prepared, targets, strict=True):
         observers: list[Observer] = []
         if not quiet:
             observers.append(LiveProgress(err) if is_tty() else PlainProgress(err.file))
+        wb_logger = _wandb.logger(suite, target) if target is not None else None
+        if wb_logger is not None:
+            observers.append(wb_logger)  # after the bar: W&B's last upload follows it
         try:
             with user_errors():
                 result = run_prepared(suite, runner, observers)
@@ -111,6 +128,8 @@ def run(
             )
             raise typer.Exit(130) from None
         results.append(result)
+        if wb_logger is not None:
+            _wandb.done(wb_logger)
         if csv_path is not None:
             _write_csv(result, csv_path, multiple=len(prepared) > 1)
         if not as_json:

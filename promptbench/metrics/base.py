@@ -21,15 +21,29 @@ returning anything else, gives an *error* verdict for that record: never a fail.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from promptbench.config import MetricParams
 from promptbench.registry import Registry
-from promptbench.types import Case, Completion, Score
+from promptbench.types import Case, Completion, Message, Score
 
 ScoreLike = Score | bool | float | int
+
+
+class Models(Protocol):
+    """Calls to the suite's models on a metric's behalf (judges).
+
+    The runner implements it: the calls go through the same cache, retries and
+    per-model concurrency limits as every other call of the run.
+    """
+
+    async def complete(
+        self, model: str, messages: Sequence[Message], params: Mapping[str, Any] | None = None
+    ) -> Completion:
+        """Ask the suite's model ``model``; raise ProviderError if it fails after retries."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +56,8 @@ class Sample:
     variant: str = ""
     model: str = ""
     cost: float | None = None
+    models: Models | None = None  # for model-graded metrics
+    prompt: tuple[Message, ...] = ()  # the rendered messages the output answers
 
 
 P_contra = TypeVar("P_contra", bound=MetricParams, contravariant=True)

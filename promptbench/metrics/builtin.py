@@ -1,5 +1,21 @@
 """The built-in metrics; registered through the ``promptbench.metrics`` entry point."""
 
-from promptbench.metrics import string, structure
+from promptbench.metrics import (
+    judge,
+    operational,
+    overlap,
+    python_metric,
+    semantic,
+    string,
+    structure,
+)
 
-__all__ = ["string", "structure"]
+__all__ = [
+    "judge",
+    "operational",
+    "overlap",
+    "python_metric",
+    "semantic",
+    "string",
+    "structure",
+]

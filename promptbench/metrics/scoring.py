@@ -41,7 +41,9 @@ class BoundMetric:
         # Defaults count too: exact's expected defaults to "{{ expected }}".
         validated = self.definition.params.model_validate(dict(spec.params))
         self._raw = validated.model_dump()
-        self._static: MetricParams | None = None if _has_template(self._raw) else validated
+        # Only the fields holding templates are rendered per case.
+        self._templated = [k for k, v in self._raw.items() if _has_template(v)]
+        self._static: MetricParams | None = None if self._templated else validated
 
     @property
     def name(self) -> str:
@@ -54,7 +56,9 @@ class BoundMetric:
             return self._static
         where = f"case '{case.id}', metric '{self.name}'"
         ctx = case.context()
-        rendered = self._render(self._raw, ctx, where)
+        rendered = dict(self._raw)
+        for field in self._templated:
+            rendered[field] = self._render(self._raw[field], ctx, where, field)
         try:
             return self.definition.params.model_validate(rendered)
         except ValidationError as exc:
@@ -87,7 +91,7 @@ class BoundMetric:
                 result = await asyncio.to_thread(fn, sample, params)
             else:
                 result = fn(sample, params)
-            return self._to_score(result, params)
+            return self._negated(self._to_score(result, params))
         except Exception as exc:
             return Score(
                 self.name, None, None, error=f"{type(exc).__name__}: {exc}", weight=self.spec.weight
@@ -98,10 +102,12 @@ class BoundMetric:
         threshold = params.threshold
         if threshold is None:
             threshold = self.definition.default_threshold
+        details = None
         if isinstance(result, Score):
             value, passed, reason, error = result.value, result.passed, result.reason, result.error
+            details = result.details
             if error is not None:
-                return Score(self.name, None, None, reason, error, self.spec.weight)
+                return Score(self.name, None, None, reason, error, self.spec.weight, details)
             if value is not None and params.threshold is not None:
                 passed = value >= threshold
             if passed is None and value is not None:
@@ -126,7 +132,15 @@ class BoundMetric:
         if value is not None and (math.isnan(value) or not 0.0 <= value <= 1.0):
             error = f"score {value} is not in [0, 1]"
             return Score(self.name, None, None, error=error, weight=self.spec.weight)
-        return Score(self.name, value, passed, reason, None, self.spec.weight)
+        return Score(self.name, value, passed, reason, None, self.spec.weight, details)
+
+    def _negated(self, score: Score) -> Score:
+        """For ``not_``: invert the value and the verdict; an error stays an error."""
+        if not self.spec.negate or score.verdict == "error":
+            return score
+        value = None if score.value is None else 1.0 - score.value
+        reason = f"not ({score.reason})" if score.reason else "negated"
+        return Score(self.name, value, not score.passed, reason, None, score.weight, score.details)
 
 
 def case_passed(scores: Iterable[Score], threshold: float | None = None) -> bool | None:

@@ -1,11 +1,15 @@
-"""String metrics: exact, contains, icontains, regex."""
+"""String metrics.
+
+exact, contains, icontains, regex; contains_any, contains_all, starts_with;
+word_count and length (bounds on the output's size).
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from promptbench.config import MetricParams
 from promptbench.metrics.base import Sample, metric
@@ -145,3 +149,155 @@ def regex(sample: Sample, params: RegexParams) -> Score:
     ok = found is not None
     reason = f"matched {_short(found.group(0))}" if found else f"no match for /{params.pattern}/"
     return Score("regex", float(ok), ok, reason)
+
+
+def _text(v: Any) -> Any:
+    """A number where text is wanted is that text: ``value: 42`` means ``"42"``."""
+    return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+def _texts(v: Any) -> Any:
+    return [_text(x) for x in v] if isinstance(v, list) else v
+
+
+def _quoted(items: list[str]) -> str:
+    return ", ".join(_short(x, 30) for x in items)
+
+
+class ValuesParams(MetricParams):
+    """Parameters of ``contains_any`` and ``contains_all``."""
+
+    shorthand = "values"
+
+    values: list[str] = Field(min_length=1, description="the texts to look for")
+    ignore_case: bool = Field(default=False, description="compare ignoring case")
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _numbers_to_text(cls, v: Any) -> Any:
+        return _texts(v)
+
+
+def _found(sample: Sample, params: ValuesParams) -> tuple[list[str], list[str]]:
+    """The values found in the output, and those missing, in the order given."""
+    fold = str.casefold if params.ignore_case else str
+    text = fold(sample.output)
+    found = [v for v in params.values if fold(v) in text]
+    missing = [v for v in params.values if fold(v) not in text]
+    return found, missing
+
+
+@metric(
+    "contains_any",
+    params=ValuesParams,
+    summary="output contains at least one of the texts",
+    example="contains_any: {values: [refund, credit], ignore_case: true}",
+)
+def contains_any(sample: Sample, params: ValuesParams) -> Score:
+    """Output contains at least one of the values: 1 or 0."""
+    found, _ = _found(sample, params)
+    if found:
+        return Score("contains_any", 1.0, True, f"found {_quoted(found)}")
+    return Score("contains_any", 0.0, False, f"none of {_quoted(params.values)}")
+
+
+@metric(
+    "contains_all",
+    params=ValuesParams,
+    summary="output contains every one of the texts (score: the share found)",
+    example='contains_all: [refund, "{{ order_id }}"]',
+)
+def contains_all(sample: Sample, params: ValuesParams) -> Score:
+    """Output contains every value.
+
+    The score is the share of values found, so a mean over cases shows partial
+    coverage; with the default threshold of 1 the metric passes only when all are.
+    """
+    found, missing = _found(sample, params)
+    value = len(found) / len(params.values)
+    if not missing:
+        return Score("contains_all", value, None, f"found all {len(found)}")
+    reason = f"missing {_quoted(missing)} ({len(found)} of {len(params.values)} found)"
+    return Score("contains_all", value, None, reason)
+
+
+class StartsWithParams(MetricParams):
+    """Parameters of ``starts_with``."""
+
+    shorthand = "value"
+
+    value: str = Field(min_length=1, description="the text the output must begin with")
+    ignore_case: bool = Field(default=False, description="compare ignoring case")
+    strip: bool = Field(
+        default=True, description="ignore whitespace before the output's first character"
+    )
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number_to_text(cls, v: Any) -> Any:
+        return _text(v)
+
+
+@metric(
+    "starts_with",
+    params=StartsWithParams,
+    summary="output begins with the text",
+    example='starts_with: {value: "Answer:", ignore_case: true}',
+)
+def starts_with(sample: Sample, params: StartsWithParams) -> Score:
+    """Output begins with the value (leading whitespace ignored unless ``strip: false``)."""
+    text = sample.output.lstrip() if params.strip else sample.output
+    want = params.value
+    if params.ignore_case:
+        ok = text.casefold().startswith(want.casefold())
+    else:
+        ok = text.startswith(want)
+    if ok:
+        return Score("starts_with", 1.0, True, f"starts with {_short(want)}")
+    return Score("starts_with", 0.0, False, f"starts with {_short(text[: len(want) + 10])}")
+
+
+class BoundsParams(MetricParams):
+    """Parameters of ``word_count`` and ``length``: inclusive bounds, at least one."""
+
+    min: int | None = Field(default=None, ge=0, description="at least this many (inclusive)")
+    max: int | None = Field(default=None, ge=0, description="at most this many (inclusive)")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+def _within(name: str, count: int, unit: str, params: BoundsParams) -> Score:
+    what = f"{count} {unit}{'' if count == 1 else 's'}"
+    if params.min is not None and count < params.min:
+        return Score(name, 0.0, False, f"{what}; at least {params.min} wanted")
+    if params.max is not None and count > params.max:
+        return Score(name, 0.0, False, f"{what}; at most {params.max} wanted")
+    return Score(name, 1.0, True, what)
+
+
+@metric(
+    "word_count",
+    params=BoundsParams,
+    summary="the output's word count (whitespace-separated) is within bounds",
+    example="word_count: {min: 1, max: 50}",
+)
+def word_count(sample: Sample, params: BoundsParams) -> Score:
+    """Number of whitespace-separated words within [min, max]."""
+    return _within("word_count", len(sample.output.split()), "word", params)
+
+
+@metric(
+    "length",
+    params=BoundsParams,
+    summary="the output's length in characters is within bounds",
+    example="length: {max: 280}",
+)
+def length(sample: Sample, params: BoundsParams) -> Score:
+    """Number of characters (Unicode code points, whitespace included) within [min, max]."""
+    return _within("length", len(sample.output), "character", params)

@@ -92,6 +92,14 @@ class LocalConfig(ModelConfig):
             check_gguf(Path(v))
         return v
 
+    def preflight(self) -> None:
+        """The runtime must be installed and the model file present."""
+        import importlib.util
+
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise MissingExtraError("llama-cpp-python", "local", "provider: local")
+        self.gguf()
+
     def gguf(self) -> Path:
         """The model file this entry runs."""
         return Path(self.model_path) if self.model_path else bundled_gguf()
@@ -168,8 +176,14 @@ class LocalProvider:
 
     def _generate(self, prompt: Prompt) -> Completion:
         params = dict(prompt.params)
-        if isinstance(params.get("response_format"), str):
-            params["response_format"] = {"type": params["response_format"]}
+        fmt = params.get("response_format")
+        if isinstance(fmt, str):
+            params["response_format"] = {"type": fmt}
+        elif isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            # OpenAI's json_schema form; llama-cpp-python enforces a schema by grammar
+            # when it is given as {"type": "json_object", "schema": ...}.
+            schema = (fmt.get("json_schema") or {}).get("schema")
+            params["response_format"] = {"type": "json_object", "schema": schema}
         start = time.perf_counter()
         response = self._entry.llm.create_chat_completion(
             messages=[m.to_json() for m in prompt.messages], **params

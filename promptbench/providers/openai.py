@@ -1,8 +1,10 @@
 """The ``openai`` provider: hosted OpenAI, or any OpenAI-compatible server via ``base_url``.
 
-Built on the official SDK's async client with its own retries switched off: the
-runner retries. The SDK is imported when the first model is set up, so that
-``promptbench --help`` and ``validate`` do not pay for it.
+Hosted OpenAI goes through the official SDK's async client, with its own retries
+switched off (the runner retries); OpenAI-compatible servers go through the lean
+aiohttp transport of :mod:`promptbench.providers.openai_http` by default, which
+is measured faster (``bench/run_bench.py --transports``). Nothing is imported
+until the first call, so ``promptbench --help`` and ``validate`` stay fast.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -18,7 +20,12 @@ from promptbench.config import ModelConfig, Price
 from promptbench.errors import ProviderConfigError, ProviderError
 from promptbench.providers import pricing
 from promptbench.providers.base import provider
-from promptbench.types import Completion, Prompt, Usage
+from promptbench.providers.openai_http import (
+    LeanTransport,
+    classify_status,
+    completion_from_json,
+)
+from promptbench.types import Completion, Prompt
 
 if TYPE_CHECKING:
     import openai
@@ -45,6 +52,13 @@ class OpenAIConfig(ModelConfig):
     extra_body: dict[str, Any] | None = Field(
         default=None, description="extra JSON fields sent with every request"
     )
+    transport: Literal["auto", "sdk", "sdk-aiohttp", "lean"] = Field(
+        default="auto",
+        description="how requests are sent: the official SDK (its httpx or aiohttp client), or "
+        "lean aiohttp posts; auto: the SDK for hosted OpenAI, lean for a base_url",
+    )
+
+    call_fields: ClassVar[tuple[str, ...]] = (*ModelConfig.call_fields, "transport")
 
     @field_validator("base_url")
     @classmethod
@@ -64,6 +78,15 @@ class OpenAIConfig(ModelConfig):
         if self.base_url is None or self.base_url.startswith(OPENAI_URL):
             return pricing.lookup(self.model)
         return None
+
+    def rate_key(self) -> tuple[str, ...] | None:
+        """A server limits per account key and model."""
+        key = self.api_key_file or self.api_key_env or "OPENAI_API_KEY"
+        return ("openai", self.base_url or OPENAI_URL, key, self.model)
+
+    def preflight(self) -> None:
+        """The key must be findable before the run starts."""
+        self.resolve_api_key()
 
     def resolve_api_key(self) -> str:
         """The key from the named environment variable or file; never from the suite itself."""
@@ -103,34 +126,12 @@ def request_body(prompt: Prompt, config: OpenAIConfig) -> dict[str, Any]:
     return body
 
 
-def _retry_after(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return float(value)
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
 def classify(exc: Exception) -> ProviderError:
     """Map an SDK exception to a ProviderError that says whether to retry."""
     import openai
 
+    if isinstance(exc, ProviderError):
+        return exc
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError("request timed out", kind="timeout", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
@@ -139,32 +140,7 @@ def classify(exc: Exception) -> ProviderError:
             f"connection failed: {type(cause).__name__}", kind="connection", retryable=True
         )
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        message = _api_message(exc)
-        if status == 429 and getattr(exc, "code", None) == "insufficient_quota":
-            # Out of credit: waiting does not help, so fail at once.
-            return ProviderError(
-                f"quota exhausted (429): {message}; check the account's plan and billing",
-                kind="quota",
-                retryable=False,
-                status=status,
-            )
-        if status == 429:
-            return ProviderError(
-                f"rate limited (429): {message}",
-                kind="rate_limit",
-                retryable=True,
-                status=status,
-                retry_after=_retry_after(exc.response.headers),
-            )
-        retryable = status >= 500 or status in (408, 409)
-        return ProviderError(
-            f"HTTP {status}: {message}",
-            kind="server_error" if status >= 500 else "client_error",
-            retryable=retryable,
-            status=status,
-            retry_after=_retry_after(exc.response.headers) if retryable else None,
-        )
+        return classify_status(exc.status_code, exc.response.headers, exc.body, exc.message)
     if isinstance(exc, (openai.APIResponseValidationError, ValueError)):
         return ProviderError(
             f"malformed response: {type(exc).__name__}", kind="malformed", retryable=True
@@ -172,23 +148,22 @@ def classify(exc: Exception) -> ProviderError:
     return ProviderError(f"{type(exc).__name__}: {exc}", kind="unknown", retryable=False)
 
 
-def _api_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return str(err["message"])[:300]
-    return str(exc.message)[:300]
-
-
 @provider("openai", config=OpenAIConfig, summary="hosted OpenAI, or any OpenAI-compatible server")
 class OpenAIProvider:
-    """Calls the chat completions API through the official SDK."""
+    """Calls the chat completions API: through the official SDK, or the lean transport."""
 
     def __init__(self, config: ModelConfig) -> None:
         assert isinstance(config, OpenAIConfig)
         self.config = config
         api_key = config.resolve_api_key()
+        self.transport = config.transport
+        if self.transport == "auto":
+            self.transport = "lean" if config.base_url else "sdk"
+        self._lean: LeanTransport | None = None
+        self._client: openai.AsyncOpenAI | None = None
+        if self.transport == "lean":
+            self._lean = LeanTransport(config.base_url or OPENAI_URL, api_key, config.timeout)
+            return
         import openai
 
         self._client = openai.AsyncOpenAI(
@@ -196,38 +171,31 @@ class OpenAIProvider:
             base_url=config.base_url,
             max_retries=0,  # the runner retries, with backoff and Retry-After
             timeout=config.timeout,
+            http_client=openai.DefaultAioHttpClient() if self.transport == "sdk-aiohttp" else None,
         )
 
     async def complete(self, prompt: Prompt) -> Completion:
         """Send one chat completion request."""
         body = request_body(prompt, self.config)
-        extra = self.config.extra_body
+        if self._lean is not None:
+            if self.config.extra_body:
+                body.update(self.config.extra_body)
+            return await self._lean.create(body)
+        assert self._client is not None
         start = time.perf_counter()
         try:
-            response = await self._client.chat.completions.create(**body, extra_body=extra)
+            raw = await self._client.chat.completions.with_raw_response.create(
+                **body, extra_body=self.config.extra_body
+            )
+            response = raw.parse()
         except Exception as exc:
             raise classify(exc) from exc
         latency_ms = (time.perf_counter() - start) * 1000
-        if not response.choices:
-            raise ProviderError("response had no choices", kind="empty_response", retryable=True)
-        choice = response.choices[0]
-        content = choice.message.content
-        finish = choice.finish_reason
-        if finish == "content_filter":
-            raise ProviderError(
-                "the server's content filter withheld the answer",
-                kind="content_filter",
-                retryable=False,
-            )
-        usage = response.usage
-        return Completion(
-            text=content or "",
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
-            latency_ms=latency_ms,
-            finish_reason=finish,
-            model=response.model,
-        )
+        return completion_from_json(response.model_dump(), latency_ms, raw.headers)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
-        await self._client.close()
+        if self._lean is not None:
+            await self._lean.close()
+        if self._client is not None:
+            await self._client.close()

@@ -29,8 +29,20 @@ def summary_table(summary: Summary, title: str = "") -> Table:
     table.add_column("model")
     table.add_column("cases", justify="right")
     table.add_column("pass rate", justify="right")
+    fixed = {
+        "variant",
+        "model",
+        "cases",
+        "pass rate",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "tokens",
+        "cost",
+    }
     for name in summary.metric_names:
-        table.add_column(name, justify="right")
+        # A metric may be called like a fixed column (the cost and tokens metrics are).
+        table.add_column(f"{name} (score)" if name in fixed else name, justify="right")
     table.add_column("errors", justify="right")
     table.add_column("p50 ms", justify="right")
     table.add_column("p95 ms", justify="right")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +27,11 @@ from promptbench.providers.pricing import cost as price_cost
 from promptbench.render import Renderer
 from promptbench.runner.observer import BaseObserver, Observer
 from promptbench.runner.options import RunOptions
+from promptbench.runner.ratelimit import RateGate, estimate_tokens
 from promptbench.runner.retry import Backoff
 from promptbench.runner.store import RunInfo, RunWriter, default_runs_dir
 from promptbench.suite import Suite, Variant
-from promptbench.types import CallError, Case, Completion, MetricSpec, Prompt, Record
+from promptbench.types import CallError, Case, Completion, Message, MetricSpec, Prompt, Record
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,35 @@ class WorkItem:
 
 
 class _Model:
-    """A model of the run: its config, provider instance and concurrency bound."""
+    """A model of the run: its config, provider and concurrency bound.
 
-    def __init__(self, name: str, config: ModelConfig, provider: Provider) -> None:
+    The provider is created on the first call that misses the cache, so that a
+    fully cached run never imports an SDK nor loads a model; ``preflight`` checks
+    beforehand that it can be created (a key is set, a runtime is installed).
+    """
+
+    def __init__(self, name: str, config: ModelConfig, gate: RateGate | None = None) -> None:
         self.name = name
         self.config = config
-        self.provider = provider
+        self._provider: Provider | None = None
+        self.gate = gate
         self.limit = asyncio.Semaphore(config.concurrency) if config.concurrency else None
         self.identity = config.cache_identity()
         self.params = config.sampling_params()
         self.price = config.effective_price()
+
+    @property
+    def provider(self) -> Provider:
+        """The provider, created on first use."""
+        if self._provider is None:
+            self._provider = providers.get(self.config.provider).factory(self.config)
+        return self._provider
+
+    async def aclose(self) -> None:
+        """Close the provider if it was ever created."""
+        if self._provider is not None:
+            with contextlib.suppress(Exception):
+                await self._provider.aclose()
 
 
 def select(suite: Suite, options: RunOptions) -> tuple[list[str], list[str]]:
@@ -69,9 +89,11 @@ def select(suite: Suite, options: RunOptions) -> tuple[list[str], list[str]]:
             )
         return [a for a in available if a in wanted]
 
+    # Judge-only models grade the others; they are evaluated only when named with -m.
+    evaluated = [name for name, m in suite.models.items() if not m.judge_only]
     return (
         pick("variant", options.variants, list(suite.variants)),
-        pick("model", options.models, list(suite.models)),
+        pick("model", options.models, list(suite.models)) if options.models else evaluated,
     )
 
 
@@ -95,8 +117,12 @@ def count_cases(suite: Suite, options: RunOptions) -> int:
     return sum(1 for _ in selected_cases(suite, options))
 
 
-class _Abandoned(Exception):
-    """A call given up because the run is stopping; it leaves no record."""
+class _Abandoned(BaseException):
+    """A call given up because the run is stopping; it leaves no record.
+
+    A BaseException, so that a metric waiting on a judge call does not turn it into
+    an error verdict: the whole record is abandoned.
+    """
 
 
 async def _all_or_first_error(tasks: list[asyncio.Task[None]]) -> None:
@@ -149,6 +175,19 @@ class Runner:
         self._stop = asyncio.Event()  # set on Ctrl-C: no new call starts
         self._in_flight = 0
         self.info: RunInfo | None = None  # set once the run directory exists
+        self._gateway: _Gateway | None = None
+        self._gates: dict[tuple[object, ...], RateGate] = {}
+
+    def _gate(self, name: str, config: ModelConfig) -> RateGate | None:
+        """The rate gate of a model: shared by the models behind one limit."""
+        key = config.rate_key()
+        if key is None and config.rpm is None and config.tpm is None:
+            return None  # nothing to pace (a local model, a mock)
+        full_key = (key or ("model", name), config.rpm, config.tpm)
+        gate = self._gates.get(full_key)
+        if gate is None:
+            gate = self._gates[full_key] = RateGate(rpm=config.rpm, tpm=config.tpm)
+        return gate
 
     def _work(self) -> Iterator[WorkItem]:
         # Case-major order: every model gets work early, so per-model limits and
@@ -171,15 +210,13 @@ class Runner:
 
     async def run(self) -> RunInfo:
         """Make every call, write every record; return the run's metadata."""
-        models: dict[str, _Model] = {}
-        try:
-            for name in self.model_names:
-                config = self.suite.models[name]
-                factory = providers.get(config.provider).factory
-                models[name] = _Model(name, config, factory(config))
-        except BaseException:
-            await _close(models)
-            raise
+        # Every model of the suite, judges included; providers are created on first use.
+        models = {
+            name: _Model(name, config, self._gate(name, config))
+            for name, config in self.suite.models.items()
+        }
+        for name in self.model_names:
+            models[name].config.preflight()
         cache = Cache(self.options.cache_path) if self.options.use_cache else None
         writer = RunWriter(
             self.options.runs_dir or default_runs_dir(),
@@ -189,6 +226,7 @@ class Runner:
             models=self.model_names,
         )
         self.info = writer.info
+        self._gateway = _Gateway(self, models, cache)
         self.observer.on_start(writer.info, self.total)
         status = "failed"
         self._stop = asyncio.Event()
@@ -265,9 +303,13 @@ class Runner:
         else:
             self._in_flight += 1
             try:
-                completion = await self._call(model, Prompt(messages, model.params), record)
+                completion, err, record.retries = await self._call(
+                    model, Prompt(messages, model.params)
+                )
             finally:
                 self._in_flight -= 1
+            if err is not None:
+                record.error = CallError(err.kind, err.message, err.status)
             if completion is None:
                 return record
             if cache is not None:
@@ -282,13 +324,62 @@ class Runner:
         specs = self.suite.metrics_for(variant, case)
         if specs:
             sample = Sample(
-                case, completion.text, completion, variant.name, item.model, record.cost
+                case,
+                completion.text,
+                completion,
+                variant.name,
+                item.model,
+                record.cost,
+                self._gateway,
+                messages,
             )
             record.scores = await score_all(self._bind(specs, self.suite.renderer), sample)
-            record.passed = case_passed(record.scores.values())
+            threshold = case.threshold if case.threshold is not None else self.suite.threshold
+            record.passed = case_passed(record.scores.values(), threshold)
         return record
 
-    async def _call(self, model: _Model, prompt: Prompt, record: Record) -> Completion | None:
+    async def _attempt(self, model: _Model, prompt: Prompt) -> Completion:
+        """One try, through the model's rate gate when it has one."""
+        gate = model.gate
+        if gate is None:
+            return await model.provider.complete(prompt)
+        estimate = 0.0
+        if gate.tokens is not None:
+            chars = sum(len(m.content) for m in prompt.messages)
+            estimate = estimate_tokens(chars, prompt.params.get("max_tokens"))
+        seq = await gate.acquire(estimate)
+        if self._stop.is_set():
+            gate.release(seq, limits=None, rate_limited=False, retry_after=None)
+            raise _Abandoned
+        try:
+            completion = await model.provider.complete(prompt)
+        except ProviderError as exc:
+            gate.release(
+                seq,
+                limits=exc.rate_limit,
+                rate_limited=exc.kind == "rate_limit",
+                retry_after=exc.retry_after,
+                tokens_estimated=estimate,
+                tokens_used=estimate,
+            )
+            raise
+        except BaseException:
+            gate.release(seq, limits=None, rate_limited=False, retry_after=None)
+            raise
+        gate.release(
+            seq,
+            limits=completion.rate_limit,
+            rate_limited=False,
+            retry_after=None,
+            tokens_used=completion.usage.total_tokens,
+            tokens_estimated=estimate,
+        )
+        return completion
+
+    async def _call(
+        self, model: _Model, prompt: Prompt
+    ) -> tuple[Completion | None, ProviderError | None, int]:
+        """Call with retries: the completion, or the last error; and how many retries."""
         attempts = model.config.max_retries + 1
         # A hung provider must not hang the run: give up on an attempt well past its timeout.
         hard_limit = model.config.timeout * 2 + 5
@@ -298,8 +389,9 @@ class Runner:
                     if self._stop.is_set():  # waited for the model's limit past a Ctrl-C
                         raise _Abandoned
                     async with asyncio.timeout(hard_limit):
-                        return await model.provider.complete(prompt)
-            except _Abandoned:
+                        # The attempt's index is how many retries came before it.
+                        return await self._attempt(model, prompt), None, attempt
+            except (_Abandoned, UsageError):
                 raise
             except TimeoutError:
                 err = ProviderError(
@@ -312,17 +404,15 @@ class Runner:
                     f"{type(exc).__name__}: {exc}", kind="provider_bug", retryable=False
                 )
             if not err.retryable or attempt == attempts - 1:
-                record.error = CallError(err.kind, err.message, err.status)
-                return None
+                return None, err, attempt
             if self._stop.is_set():
                 raise _Abandoned
             delay = self.backoff.delay(attempt, err.retry_after, self._rng)
-            record.retries += 1
             self.observer.on_retry(model.name, attempt + 1, err.message, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)  # a sleep that Ctrl-C ends
                 raise _Abandoned
-        return None
+        raise AssertionError("unreachable: the last attempt returns")
 
 
 @contextlib.asynccontextmanager
@@ -336,5 +426,37 @@ async def _acquire(sem: asyncio.Semaphore | None) -> Any:
 
 async def _close(models: dict[str, _Model]) -> None:
     for m in models.values():
-        with contextlib.suppress(Exception):
-            await m.provider.aclose()
+        await m.aclose()
+
+
+class _Gateway:
+    """Calls to the suite's models on behalf of metrics (judges).
+
+    Through the same cache (keyed with repeat 0: judging the same text twice is
+    one call), retries and per-model limits as the run's own calls.
+    """
+
+    def __init__(self, runner: Runner, models: dict[str, _Model], cache: Cache | None) -> None:
+        self._runner = runner
+        self._models = models
+        self._cache = cache
+
+    async def complete(
+        self, model: str, messages: Sequence[Message], params: Mapping[str, Any] | None = None
+    ) -> Completion:
+        """Ask ``model``; raise ProviderError when the call fails after retries."""
+        m = self._models.get(model)
+        if m is None:
+            raise ProviderError(f"no model named '{model}'", kind="config", retryable=False)
+        extra = dict(params or {})
+        msgs = tuple(messages)
+        key = cache_key(m.config.provider, {**m.identity, **extra}, msgs, 0)
+        hit = self._cache.get(key) if self._cache is not None else None
+        if hit is not None:
+            return hit
+        completion, err, _ = await self._runner._call(m, Prompt(msgs, {**m.params, **extra}))
+        if err is not None or completion is None:
+            raise err or ProviderError("no completion", kind="unknown", retryable=False)
+        if self._cache is not None:
+            self._cache.put(key, completion)
+        return completion

@@ -108,7 +108,9 @@ def suite_metadata(suite: Suite) -> dict[str, Any]:
         "repeat": suite.repeat,
         "metrics": suite.metric_names,
         "gate": [str(g) for g in suite.gate],
+        "max_error_rate": suite.max_error_rate,  # so that `show` gives the run's verdict
         "variables": suite.cases.var_names,
+        "wandb": suite.wandb.model_dump() if suite.wandb else None,  # `show --wandb` defaults
     }
 
 
@@ -137,7 +139,8 @@ class RunWriter:
         self.info.meta = {
             "run_id": self.info.run_id,
             "status": "running",
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            # Microseconds: runs started within one second still sort (their ids do not).
+            "started_at": datetime.now(UTC).isoformat(timespec="microseconds"),
             "finished_at": None,
             "suite": suite_metadata(suite),
             "variants": {name: suite.variants[name].source() for name in variants},
@@ -162,7 +165,7 @@ class RunWriter:
         """Close the records and write the final metadata."""
         self._records.close()
         self.info.meta["status"] = status
-        self.info.meta["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.info.meta["finished_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
         self.info.meta["wall_seconds"] = round(time.perf_counter() - self._started, 3)
         self.info.meta["counts"] = counts
         self._write_meta()

@@ -139,8 +139,8 @@ class GroupSummary:
             "error_rate": lambda: self.error_rate,
             "latency_p50": lambda: self.latency(0.5),
             "latency_p95": lambda: self.latency(0.95),
-            "cost": lambda: self.cost,
-            "tokens": lambda: float(self.tokens),
+            "total_cost": lambda: self.cost,
+            "total_tokens": lambda: float(self.tokens),
         }
         fn = figures.get(name)
         return fn() if fn else None

@@ -32,6 +32,7 @@ FORMATS = {
     ".yml": "yaml",
 }
 MAX_ISSUES = 20
+KEEP_IN_MEMORY = 20_000  # cases; a larger CSV or JSONL dataset is streamed
 
 
 def row_to_case(
@@ -47,7 +48,9 @@ def row_to_case(
             return None
         case_id, variables = parsed.id, dict(parsed.vars)
         expected, metadata, raw_metrics = parsed.expected, parsed.metadata, parsed.metrics
+        threshold = parsed.threshold
     else:
+        threshold = None  # flat rows: a "threshold" column is a var like any other
         variables = {k: v for k, v in row.items() if k not in RESERVED}
         case_id, expected = row.get("id"), row.get("expected")
         metadata, raw_metrics = row.get("metadata") or {}, row.get("metrics") or []
@@ -74,7 +77,7 @@ def row_to_case(
             )
             return None
     specs = parse_metrics(raw_metrics, src, (*path, "metrics"), issues, scope.fork())
-    return Case(str(case_id), variables, expected, metadata, tuple(specs))
+    return Case(str(case_id), variables, expected, metadata, tuple(specs), threshold)
 
 
 class CaseSource:
@@ -161,14 +164,22 @@ def from_file(path: FsPath, shown: str, scope: MetricScope) -> CaseSource:
             raise SuiteError.one(shown, "a dataset file holds a list of cases (or {cases: [...]})")
         return from_list(data, src, (), scope)
     reader = _jsonl_rows if fmt == "jsonl" else _csv_rows
-    # One pass to validate, count and collect var names; runs stream the file again.
+    # One pass to validate, count and collect var names. A dataset of up to
+    # KEEP_IN_MEMORY cases is kept from it (it is read several times: checked,
+    # rendered, run); a larger one is streamed from the file each time, so that
+    # memory stays flat however large it is.
     issues: list[Issue] = []
     seen: dict[str, int] = {}
     names: dict[str, None] = {}
+    kept: list[Case] | None = []
     count = 0
     for line, row, src in reader(path, shown, issues):
         case = row_to_case(row, count, src, (), issues, scope)
         count += 1
+        if kept is not None and case is not None:
+            kept.append(case)
+            if len(kept) > KEEP_IN_MEMORY:
+                kept = None
         if case is not None:
             if case.id in seen:
                 issues.append(
@@ -187,6 +198,9 @@ def from_file(path: FsPath, shown: str, scope: MetricScope) -> CaseSource:
         issues.append(Issue(shown, "the dataset has no cases; add at least one"))
     if issues:
         raise SuiteError(issues[:MAX_ISSUES])
+    if kept is not None:
+        cases = kept
+        return CaseSource(shown, count, list(names), lambda: iter(cases))
 
     def stream() -> Iterator[Case]:
         errors: list[Issue] = []

@@ -70,17 +70,22 @@ class _Builder:
         self.renderer = Renderer(search)
 
     def build(self) -> Suite:
-        scope = MetricScope(set(), self.dir)
+        models = {
+            name: m
+            for name, value in self.spec.models.items()
+            if (m := self._model(name, value)) is not None
+        }
+        if models and all(m.judge_only for m in models.values()):
+            self.issues.append(
+                self.src.issue(("models",), "every model is judge_only; nothing to evaluate")
+            )
+        # Judges may name any model of the suite, even one that failed to validate.
+        scope = MetricScope(set(), self.dir, set(self.spec.models))
         suite_metrics = parse_metrics(self.spec.metrics, self.src, ("metrics",), self.issues, scope)
         variants = {
             name: v
             for name, value in self.spec.prompts.items()
             if (v := self._variant(name, value, scope)) is not None
-        }
-        models = {
-            name: m
-            for name, value in self.spec.models.items()
-            if (m := self._model(name, value)) is not None
         }
         gate = parse_gate(self.spec.gate, scope.names, self.src, self.issues)
         if self.issues:
@@ -98,9 +103,11 @@ class _Builder:
             repeat=self.spec.repeat,
             concurrency=self.spec.concurrency,
             max_error_rate=self.spec.max_error_rate,
+            threshold=self.spec.threshold,
             hash=self.hasher.hexdigest()[:16],
             renderer=self.renderer,
             files=self.files,
+            wandb=self.spec.wandb,
         )
 
     # -- prompts ---------------------------------------------------------------------------

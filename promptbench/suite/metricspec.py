@@ -23,10 +23,11 @@ class MetricScope:
 
     names: set[str]
     base_dir: FsPath | None = None
+    models: set[str] | None = None  # the suite's model names, for judges
 
     def fork(self) -> MetricScope:
         """A scope for one case: it sees the suite's names, its own stay its own."""
-        return MetricScope(set(self.names), self.base_dir)
+        return MetricScope(set(self.names), self.base_dir, self.models)
 
 
 def parse_metrics(
@@ -41,10 +42,13 @@ def parse_metrics(
     return out
 
 
+NEGATE = "not_"
+
+
 def parse_metric(
     entry: Any, src: Located, path: Path, issues: list[Issue], scope: MetricScope
 ) -> MetricSpec | None:
-    """Parse ``- name`` or ``- name: params`` into a validated MetricSpec."""
+    """Parse ``- name``, ``- name: params`` or ``- not_: {name: params}`` into a MetricSpec."""
     if isinstance(entry, str):
         kind, raw, kind_path = entry, None, path
     elif isinstance(entry, dict) and len(entry) == 1:
@@ -58,6 +62,8 @@ def parse_metric(
             )
         )
         return None
+    if kind == NEGATE:
+        return _negated(raw, src, kind_path, issues, scope)
     if not isinstance(kind, str) or kind not in metrics:
         issues.append(
             src.issue(
@@ -80,30 +86,80 @@ def parse_metric(
     params = validate(definition.params, raw, src, kind_path, issues)
     if params is None:
         return None
-    for field in definition.params.path_fields:
-        value = raw.get(field)
-        if not isinstance(value, str):
-            continue
-        found = paths.resolve(value, scope.base_dir) if scope.base_dir is not None else None
-        if found is None or not found.is_file():
+    if definition.params.path_fields:
+        # The stored parameters are the validated ones, with file paths made absolute.
+        raw = params.model_dump(exclude_unset=True)
+        for field in definition.params.path_fields:
+            value = getattr(params, field)
+            if not isinstance(value, str):
+                continue
+            found = paths.resolve(value, scope.base_dir) if scope.base_dir is not None else None
+            if found is None or not found.is_file():
+                issues.append(
+                    src.issue(
+                        (*kind_path, field),
+                        f"file '{value}' not found; paths are relative to the suite",
+                    )
+                )
+                return None
+            raw[field] = str(found.resolve())
+        params = definition.params.model_validate(raw)
+    for field in definition.params.model_fields_named:
+        named = getattr(params, field)
+        if named is not None and scope.models is not None and named not in scope.models:
             issues.append(
                 src.issue(
                     (*kind_path, field),
-                    f"file '{value}' not found; paths are relative to the suite",
+                    f"no model named '{named}' in the suite; "
+                    + suggest(str(named), sorted(scope.models)),
                 )
             )
             return None
-        raw = {**raw, field: str(found.resolve())}
-    name = params.name or kind
-    if name in scope.names:
+    problem = params.check()
+    if problem:
+        issues.append(src.issue(kind_path, problem))
+        return None
+    return MetricSpec(
+        kind=kind,
+        name=_unique(params.name or kind, scope),
+        params=raw,
+        weight=params.weight,
+        threshold=params.threshold,
+    )
+
+
+def _negated(
+    inner: Any, src: Located, path: Path, issues: list[Issue], scope: MetricScope
+) -> MetricSpec | None:
+    """``not_: {contains: sorry}``: the inner metric, with its verdict and score inverted."""
+    if isinstance(inner, dict) and len(inner) == 1 and NEGATE in inner:
+        issues.append(src.issue(path, "not_ inside not_ cancels out; remove both"))
+        return None
+    # The inner metric is named in its own scope, so that its name is only taken once.
+    spec = parse_metric(inner, src, path, issues, scope.fork())
+    if spec is None:
+        return None
+    given = spec.params.get("name")
+    name = _unique(str(given) if given else f"not_{spec.name}", scope)
+    return MetricSpec(
+        kind=spec.kind,
+        name=name,
+        params=spec.params,
+        weight=spec.weight,
+        threshold=spec.threshold,
+        negate=True,
+    )
+
+
+def _unique(name: str, scope: MetricScope) -> str:
+    # A gate figure's name is taken too, so that a gate always means one thing.
+    if name in scope.names or name in GATE_STATS:
         n = 2
         while f"{name}_{n}" in scope.names:
             n += 1
         name = f"{name}_{n}"
     scope.names.add(name)
-    return MetricSpec(
-        kind=kind, name=name, params=raw, weight=params.weight, threshold=params.threshold
-    )
+    return name
 
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -121,8 +177,8 @@ GATE_STATS = {
     "error_rate": "share of calls that ended in an error",
     "latency_p50": "median latency, ms",
     "latency_p95": "95th percentile latency, ms",
-    "cost": "total cost, USD",
-    "tokens": "total tokens",
+    "total_cost": "total cost, USD",
+    "total_tokens": "total tokens",
 }
 
 

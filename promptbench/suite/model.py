@@ -11,6 +11,7 @@ from promptbench.errors import RenderError
 from promptbench.render import Renderer, Template
 from promptbench.suite.cases import CaseSource
 from promptbench.suite.metricspec import GateRule
+from promptbench.suite.schema import WandbSpec
 from promptbench.types import Case, Message, MetricSpec
 
 
@@ -48,9 +49,11 @@ class Suite:
     repeat: int
     concurrency: int
     max_error_rate: float
+    threshold: float | None
     hash: str
     renderer: Renderer
     files: list[Path] = field(default_factory=list)
+    wandb: WandbSpec | None = None  # where `run --wandb` logs; None: the defaults
 
     @property
     def metric_names(self) -> list[str]:

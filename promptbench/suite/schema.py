@@ -13,6 +13,49 @@ from pydantic import Field, field_validator
 
 from promptbench.config import StrictModel
 
+# Characters W&B refuses in a project name.
+_WANDB_PROJECT_FORBIDDEN = set("/\\#?%:")
+
+
+def wandb_project_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a W&B project name, or None when it can."""
+    if not name.strip():
+        return "the W&B project name is empty"
+    if len(name) > 128:
+        return "a W&B project name has at most 128 characters"
+    bad = sorted(set(name) & _WANDB_PROJECT_FORBIDDEN)
+    if bad:
+        return f"a W&B project name cannot contain {' '.join(bad)}"
+    return None
+
+
+class WandbSpec(StrictModel):
+    """The suite's ``wandb:`` mapping: where ``promptbench run --wandb`` logs.
+
+    It only configures; nothing is sent to W&B unless ``--wandb`` is given.
+    """
+
+    project: str | None = Field(default=None, description="the W&B project")
+    entity: str | None = Field(default=None, description="the W&B team or user")
+    group: str | None = Field(default=None, description="groups related runs in the W&B UI")
+    tags: list[str] = Field(default_factory=list, description="tags, a list or a comma list")
+    name: str | None = Field(default=None, description="the W&B run's display name")
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _comma_list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [t.strip() for t in v.split(",") if t.strip()]
+        return v
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, v: str | None) -> str | None:
+        problem = None if v is None else wandb_project_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
 
 class SuiteFile(StrictModel):
     """A suite: prompt variants x models x cases, scored by metrics, gated for CI."""
@@ -26,11 +69,21 @@ class SuiteFile(StrictModel):
     gate: dict[str, Any] = Field(default_factory=dict)
     repeat: int = Field(default=1, ge=1, le=1000)
     concurrency: int = Field(default=8, ge=1, le=1024)
+    threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="a case passes when its weighted mean score reaches this "
+        "(default: when every metric passes)",
+    )
     max_error_rate: float = Field(
         default=0.1,
         ge=0,
         le=1,
         description="above this share of failed calls the run gives no verdict (exit 3)",
+    )
+    wandb: WandbSpec | None = Field(
+        default=None, description="where `promptbench run --wandb` logs (W&B project, tags, ...)"
     )
 
     @field_validator("prompts", "models")
@@ -63,3 +116,4 @@ class CaseRow(StrictModel):
     expected: Any = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     metrics: list[Any] = Field(default_factory=list)
+    threshold: float | None = Field(default=None, ge=0, le=1)

@@ -38,12 +38,15 @@ Control API (JSON)
     Partial update; any of::
 
         {"latency_ms": 0.0, "rate_limit_rps": 0.0, "default_reply": "echo" | "<fixed text>",
-         "seed": 0, "rules": [<rule>, ...]}
+         "seed": 0, "rules": [<rule>, ...], "record_requests": 0}
 
     Answers the full configuration in the same shape (also ``GET /_control/config``).
     Invalid input (unknown keys, bad fault kinds, ...) gets a 400 and changes nothing.
     Setting ``rules`` or ``seed`` restarts the rule counters and random streams;
     setting ``rate_limit_rps`` refills the bucket.
+``GET /_control/requests``
+    ``{"requests": [{"body": <the request JSON>, "authorization": <header>}, ...]}``: the
+    last ``record_requests`` valid chat-completion requests (none unless configured).
 ``GET /_control/stats``
     ``{"requests": n, "by_outcome": {"ok": n, "429": n, ...}, "by_prompt": {<last user
     message>: n}, "rate_limited": n, "in_flight": n, "max_in_flight": n}``.  Every
@@ -171,6 +174,7 @@ class _Head:
     chunked: bool
     content_length: int
     expect_continue: bool
+    authorization: str | None = None
 
 
 def _parse_head(raw: bytes) -> _Head:
@@ -199,7 +203,15 @@ def _parse_head(raw: bytes) -> _Head:
         if length > MAX_BODY_BYTES:
             raise _HttpError(413, "request body too large")
     expect = headers.get("expect", "").lower() == "100-continue"
-    return _Head(method, target.partition("?")[0], keep_alive, chunked, length, expect)
+    return _Head(
+        method,
+        target.partition("?")[0],
+        keep_alive,
+        chunked,
+        length,
+        expect,
+        headers.get("authorization"),
+    )
 
 
 def _parse_chunked(buf: bytearray) -> tuple[bytes, int] | None:
@@ -342,7 +354,7 @@ class _Connection(asyncio.Protocol):
         method, path, keep = head.method, head.path, head.keep_alive
         if path == "/v1/chat/completions":
             if method == "POST":
-                self._chat(body, keep)
+                self._chat(body, keep, head.authorization)
             else:
                 self._method_not_allowed(method, path, keep)
         elif path == "/v1/models" or path.startswith("/v1/models/"):
@@ -372,6 +384,8 @@ class _Connection(asyncio.Protocol):
         elif route == ("POST", "/_control/reset"):
             scenario.reset()
             self._send_json(200, {"ok": True}, keep_alive=keep)
+        elif route == ("GET", "/_control/requests"):
+            self._send_json(200, {"requests": list(scenario.recorded)}, keep_alive=keep)
         elif route == ("GET", "/_control/config"):
             self._send_json(200, scenario.config_json(), keep_alive=keep)
         elif route == ("POST", "/_control/config"):
@@ -387,7 +401,7 @@ class _Connection(asyncio.Protocol):
 
     # ---- chat completions
 
-    def _chat(self, body: bytes, keep: bool) -> None:
+    def _chat(self, body: bytes, keep: bool, authorization: str | None = None) -> None:
         scenario = self._scenario
         try:
             payload = json.loads(body)
@@ -405,6 +419,7 @@ class _Connection(asyncio.Protocol):
                 keep_alive=keep,
             )
             return
+        scenario.record_request(payload, authorization)
         decision = scenario.decide(payload["messages"])
         scenario.begin()
         if decision.delay > 0.0:

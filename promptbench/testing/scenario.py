@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -62,7 +62,9 @@ _KINDS_WITH_ARG: Final = frozenset({"429", "hang"})
 _NO_REPLY_KINDS: Final = frozenset({*ERROR_FAULTS, "drop", "malformed"})
 _DEFAULT_ARG: Final[Mapping[str, float]] = {"429": 1.0, "hang": 30.0}
 
-_CONFIG_KEYS: Final = frozenset({"latency_ms", "rate_limit_rps", "rules", "default_reply", "seed"})
+_CONFIG_KEYS: Final = frozenset(
+    {"latency_ms", "rate_limit_rps", "rules", "default_reply", "seed", "record_requests"}
+)
 _RULE_KEYS: Final = frozenset(
     {
         "match", "reply", "replies", "faults", "p_correct", "correct", "wrong",
@@ -320,6 +322,7 @@ class _Settings:
     default_reply: str = "echo"
     seed: int = 0
     rule_specs: list[JsonDict] = field(default_factory=list)
+    record_requests: int = 0  # keep the last N request bodies (and auth headers) for tests
 
     def to_json(self) -> JsonDict:
         return {
@@ -328,6 +331,7 @@ class _Settings:
             "default_reply": self.default_reply,
             "seed": self.seed,
             "rules": [dict(spec) for spec in self.rule_specs],
+            "record_requests": self.record_requests,
         }
 
 
@@ -352,6 +356,7 @@ class Scenario:
         self.by_prompt: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.recorded: deque[JsonDict] = deque(maxlen=0)
         self.reset()
 
     # ---- control API
@@ -369,6 +374,7 @@ class Scenario:
         self.by_outcome = Counter()
         self.by_prompt = Counter()
         self.max_in_flight = self.in_flight
+        self.recorded = deque(maxlen=self._settings.record_requests)
 
     def configure(self, patch: object) -> JsonDict:
         """Apply a partial configuration (keys of ``_CONFIG_KEYS``); return the full configuration.
@@ -396,6 +402,8 @@ class Scenario:
             if isinstance(seed, bool) or not isinstance(seed, int):
                 raise ConfigError(f"seed must be an integer, got {seed!r}")
             new.seed = seed
+        if "record_requests" in patch:
+            new.record_requests = int(_number(patch["record_requests"], "record_requests"))
         if "rules" in patch:
             if not isinstance(patch["rules"], list):
                 raise ConfigError("rules must be a list")
@@ -415,6 +423,8 @@ class Scenario:
             self._rules = rules
         if rebuild_bucket:
             self._bucket = TokenBucket(new.rate_limit_rps) if new.rate_limit_rps > 0 else None
+        if new.record_requests != self._settings.record_requests:
+            self.recorded = deque(self.recorded, maxlen=new.record_requests)
         self._settings = new
 
     def config_json(self) -> JsonDict:
@@ -442,6 +452,11 @@ class Scenario:
     def end(self) -> None:
         """Mark one chat-completion request as finished (answered, dropped or abandoned)."""
         self.in_flight -= 1
+
+    def record_request(self, payload: JsonDict, authorization: str | None) -> None:
+        """Keep the request (when ``record_requests`` asks for it), for tests to inspect."""
+        if self._settings.record_requests:
+            self.recorded.append({"body": payload, "authorization": authorization})
 
     def record_invalid(self) -> None:
         """Count a chat-completion request rejected as invalid (body not JSON, missing fields)."""

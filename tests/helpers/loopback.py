@@ -143,6 +143,11 @@ class LoopbackServer:
         result: dict[str, Any] = self._control("GET", "/_control/stats")
         return result
 
+    def requests(self) -> list[dict[str, Any]]:
+        """The recorded requests ``[{"body", "authorization"}]`` (configure record_requests=N)."""
+        result: list[dict[str, Any]] = self._control("GET", "/_control/requests")["requests"]
+        return result
+
     # ---- lifecycle
 
     def stop(self, timeout: float = 5.0) -> int | None:

@@ -33,9 +33,16 @@ class Project:
 
     @property
     def runs(self) -> list[Path]:
-        """Run directories, oldest first."""
+        """Run directories, oldest first (by start time: ids are not ordered within a second)."""
         base = self.root / "runs"
-        return sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else []
+        if not base.exists():
+            return []
+
+        def started(run: Path) -> str:
+            meta = run / "run.json"
+            return str(json.loads(meta.read_text(encoding="utf-8")).get("started_at", ""))
+
+        return sorted((p for p in base.iterdir() if (p / "run.json").is_file()), key=started)
 
     def records(self, run_dir: Path | None = None) -> list[dict[str, Any]]:
         """The records of a run (the latest by default)."""

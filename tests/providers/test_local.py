@@ -194,3 +194,26 @@ def test_params_map_to_llama_cpp() -> None:
     assert completion.usage.completion_tokens <= 3
     assert "\n" not in completion.text
     assert completion.finish_reason in {"length", "stop"}
+
+
+def test_local_model_as_a_judge_answers_in_the_schema(project: Project) -> None:
+    # SmolLM2-135M is no good judge, but with the schema enforced by grammar its answer
+    # always parses: the verdict is pass or fail, never an error.
+    suite = project.suite(
+        {
+            "name": "local-judge",
+            "prompts": {"p": {"system": SYSTEM, "user": "{{ question }}"}},
+            "models": {
+                "tiny": {"provider": "local", "temperature": 0, "max_tokens": 8},
+                "grader": {"provider": "local", "max_tokens": 128, "judge_only": True},
+            },
+            "cases": CASES[:1],
+            "metrics": [{"judge": {"rubric": "Does it name a city?", "model": "grader"}}],
+        }
+    )
+    run_suite(suite)
+    for record in project.records():
+        score = record["scores"]["judge"]
+        assert score.get("error") is None, score
+        assert score["passed"] in (True, False)
+        assert score["details"]["judge"] == "grader"

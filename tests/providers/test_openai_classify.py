@@ -12,7 +12,8 @@ import pytest
 from promptbench.config import Price
 from promptbench.errors import ProviderConfigError
 from promptbench.providers import pricing
-from promptbench.providers.openai import OpenAIConfig, _retry_after, classify, request_body
+from promptbench.providers.openai import OpenAIConfig, classify, request_body
+from promptbench.providers.openai_http import retry_after as _retry_after
 from promptbench.types import Message, Prompt
 
 try:  # the SDK's HTTP library; some builds vendor it under another name

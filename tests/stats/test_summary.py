@@ -144,7 +144,7 @@ def test_cost_and_tokens() -> None:
     )
     assert g.cost == 0.75
     assert (g.prompt_tokens, g.completion_tokens, g.tokens) == (300, 60, 360)
-    assert g.figure("tokens") == 360.0
+    assert g.figure("total_tokens") == 360.0
 
 
 def test_cost_is_none_when_no_price_is_known() -> None:
@@ -176,8 +176,8 @@ def test_figures_a_gate_can_name() -> None:
     assert g.figure("error_rate") == pytest.approx(1 / 3)
     assert g.figure("latency_p50") == 10.0
     assert g.figure("latency_p95") == 30.0
-    assert g.figure("cost") == pytest.approx(0.3)
-    assert g.figure("tokens") == 30.0
+    assert g.figure("total_cost") == pytest.approx(0.3)
+    assert g.figure("total_tokens") == 30.0
     assert g.figure("nonsense") is None
 
 

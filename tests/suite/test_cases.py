@@ -298,7 +298,16 @@ def test_sources_iterate_twice_with_count_and_var_names(
     assert (source.count, len(source), source.var_names) == (2, 2, ["q", "extra"])
 
 
-def test_csv_and_jsonl_are_streamed_from_disk(tmp_path: Path) -> None:
+def test_small_datasets_are_kept_in_memory(tmp_path: Path) -> None:
+    source = load(tmp_path, "c.jsonl", '{"q": "old"}\n')
+    write(tmp_path, "c.jsonl", '{"q": "new"}\n')
+    assert [c.vars["q"] for c in source] == ["old"]  # read once, when the suite loaded
+
+
+def test_large_csv_and_jsonl_are_streamed_from_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("promptbench.suite.cases.KEEP_IN_MEMORY", 0)
     source = load(tmp_path, "c.jsonl", '{"q": "old"}\n')
     iterator = iter(source)
     # The file is read again on every pass: a run holds one row at a time.
@@ -306,7 +315,10 @@ def test_csv_and_jsonl_are_streamed_from_disk(tmp_path: Path) -> None:
     assert [c.vars["q"] for c in iterator] == ["new"]
 
 
-def test_stream_raises_when_the_file_turns_bad_during_a_run(tmp_path: Path) -> None:
+def test_stream_raises_when_the_file_turns_bad_during_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("promptbench.suite.cases.KEEP_IN_MEMORY", 0)
     source = load(tmp_path, "c.jsonl", '{"q": 1}\n')
     write(tmp_path, "c.jsonl", "[1]\n")
     with pytest.raises(SuiteError) as info:

@@ -1,0 +1,137 @@
+"""Rate gates: stated limits are learned and kept to; 429s pause everyone; AIMD without headers."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from promptbench.runner.ratelimit import SAFETY, Bucket, RateGate, estimate_tokens
+from promptbench.types import RateLimit
+from tests.helpers.e2e import echo_suite, run
+from tests.helpers.loopback import LoopbackServer
+from tests.helpers.project import Project
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_bucket_refills_at_its_rate_up_to_capacity() -> None:
+    b = Bucket(rate=10.0, capacity=5.0, tokens=0.0, stamp=0.0)
+    assert b.wait_for(1.0, now=0.0) == pytest.approx(0.1)
+    assert b.wait_for(1.0, now=0.25) == 0.0 and b.tokens == pytest.approx(2.5)
+    b.refill(100.0)
+    assert b.tokens == 5.0
+    assert b.wait_for(50.0, now=100.0) == 0.0  # more than the bucket: waits for a full one
+
+
+def test_explicit_rpm_paces_starts() -> None:
+    clock = Clock()
+    gate = RateGate(rpm=600, clock=clock)  # 10 per second, a burst of 10
+    assert gate.requests is not None
+    assert (gate.requests.rate, gate.requests.capacity) == (10.0, 10.0)
+
+    async def take(n: int) -> None:
+        for _ in range(n):
+            await gate.acquire()
+
+    asyncio.run(take(10))
+    assert gate.requests.wait_for(1.0, clock.now) == pytest.approx(0.1)
+
+
+def test_learns_the_refill_rate_from_openai_headers() -> None:
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    assert gate.requests is None  # nothing known: no pacing at all
+    seq = asyncio.run(gate.acquire())
+    # limit 500/min, 499 left, full again in 120 ms: the refill rate is 1/0.12 per second.
+    gate.release(seq, limits=RateLimit(500, 499, 0.12), rate_limited=False, retry_after=None)
+    assert gate.requests is not None
+    assert gate.requests.rate == pytest.approx(SAFETY / 0.12)
+    assert gate.requests.capacity == 500
+    assert gate.requests.tokens == 499
+
+
+def test_counts_the_calls_sent_after_an_answer_left_the_server() -> None:
+    clock = Clock()
+    gate = RateGate(clock=clock)
+
+    async def go() -> list[int]:
+        return [await gate.acquire() for _ in range(5)]
+
+    seqs = asyncio.run(go())
+    # The first call's answer says 10 are left; 4 more calls left after it.
+    gate.release(seqs[0], limits=RateLimit(40, 10, 0.75), rate_limited=False, retry_after=None)
+    assert gate.requests is not None and gate.requests.tokens == 6
+
+
+def test_a_429_pauses_every_call_for_retry_after() -> None:
+    clock = Clock()
+    gate = RateGate(rpm=6000, clock=clock)
+    seq = asyncio.run(gate.acquire())
+    gate.release(seq, limits=None, rate_limited=True, retry_after=2.0)
+    assert gate.paused_until == clock.now + 2.0
+    assert gate.rate_limited == 1
+    assert gate.requests is not None and gate.requests.tokens <= 0
+
+
+def test_aimd_without_stated_limits() -> None:
+    gate = RateGate()
+    assert gate.window == math.inf
+
+    async def take(n: int) -> list[int]:
+        return [await gate.acquire() for _ in range(n)]
+
+    seqs = asyncio.run(take(8))
+    gate.release(seqs[0], limits=None, rate_limited=True, retry_after=None)
+    assert gate.window == 4.0  # (7 in flight + 1) / 2
+    gate.release(seqs[1], limits=None, rate_limited=False, retry_after=None)
+    assert gate.window == pytest.approx(4.25)  # grows by 1/window per success
+
+
+def test_tokens_estimate_is_settled_against_usage() -> None:
+    clock = Clock()
+    gate = RateGate(tpm=60_000, clock=clock)  # 1000 per second, burst 10000
+    estimate = estimate_tokens(400, 100)
+    assert estimate == 200.0
+    seq = asyncio.run(gate.acquire(estimate))
+    assert gate.tokens is not None and gate.tokens.tokens == 10_000 - 200
+    gate.release(
+        seq,
+        limits=None,
+        rate_limited=False,
+        retry_after=None,
+        tokens_used=50,
+        tokens_estimated=estimate,
+    )
+    assert gate.tokens.tokens == 10_000 - 50
+
+
+def test_run_keeps_to_a_servers_stated_rate(project: Project, loopback: LoopbackServer) -> None:
+    # The server allows 40 requests/s (a 1 s burst) and answers 429 beyond.
+    loopback.configure(rate_limit_rps=40)
+    cases = [{"id": f"c{i}", "q": f"c{i}"} for i in range(120)]
+    path = project.suite(echo_suite(loopback.url, cases=cases, concurrency=32))
+    result, wall = run(path)
+    stats = loopback.stats()
+    assert result.summary.records == 120 and result.summary.call_errors == 0
+    assert stats["by_outcome"]["ok"] == 120
+    # Paced, not bursting into 429s: at most 5% of requests were refused...
+    assert stats["by_outcome"].get("429", 0) <= 0.05 * stats["requests"]
+    # ... and the 80 calls past the burst cannot have taken less than 2 s at 40/s.
+    assert wall >= 80 / 40 * 0.95
+
+
+def test_rpm_from_the_suite_is_kept(project: Project, loopback: LoopbackServer) -> None:
+    cases = [{"id": f"c{i}", "q": f"c{i}"} for i in range(30)]
+    path = project.suite(echo_suite(loopback.url, cases=cases, model_params={"rpm": 1200}))
+    _, wall = run(path)
+    # 1200/min is 20/s with a burst of 20: the last 10 calls take at least 0.5 s.
+    assert wall >= 10 / 20 * 0.9
+    assert loopback.stats()["requests"] == 30
