@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptbench.errors import RenderError, UsageError
+from promptbench.errors import Issue, SuiteError, UsageError
 from promptbench.runner import Observer, Observers, RunInfo, Runner, RunOptions
-from promptbench.stats import Summary, Verdict, judge
+from promptbench.stats import Outcome, Summary, Verdict, judge
 from promptbench.suite import Suite, load_suite
 
 
@@ -43,11 +44,19 @@ class RunResult:
 
 def prepare(path: str | Path, options: RunOptions) -> tuple[Suite, Runner]:
     """Load and check a suite, and set up its runner; raises before anything is written."""
-    suite = load_suite(path)
-    errors = suite.check_render()
-    if errors:
-        raise RenderError("\n".join(str(e) for e in errors))
-    return suite, Runner(suite, options)
+    suite = load_suite(path, user_code=options.user_code)
+    issues = suite.render_issues()  # one line per problem, naming the suite file
+    if issues:
+        raise SuiteError(issues)
+    runner = Runner(suite, options)
+    # Keys and runtimes are checked for every suite before the first call of any.
+    shown = os.path.relpath(suite.path) if suite.path.is_relative_to(Path.cwd()) else suite.path
+    for name in runner.model_names:
+        try:
+            suite.models[name].preflight()
+        except UsageError as exc:
+            raise SuiteError([Issue(str(shown), str(exc), field=f"models.{name}")]) from None
+    return suite, runner
 
 
 def run_prepared(suite: Suite, runner: Runner, observers: Iterable[Observer] = ()) -> RunResult:
@@ -58,6 +67,9 @@ def run_prepared(suite: Suite, runner: Runner, observers: Iterable[Observer] = (
     summary.drop_empty()
     max_rate = runner.options.max_error_rate
     verdict = judge(summary, suite.gate, suite.max_error_rate if max_rate is None else max_rate)
+    if runner.budget is not None and runner.budget.exhausted:
+        # An unfinished run gives no verdict on its gates.
+        verdict.outcome = Outcome.BUDGET_EXCEEDED
     return RunResult(info, suite, summary, verdict)
 
 

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 class StrictModel(BaseModel):
     """A pydantic model that rejects unknown keys and is immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built when first used, so that the dozens of
+    # metric and provider models a suite does not use cost nothing at start-up.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Price(StrictModel):
@@ -130,6 +132,8 @@ class MetricParams(StrictModel):
     path_fields: ClassVar[tuple[str, ...]] = ()
     # Fields that name a model of the suite (a judge); the loader checks they exist.
     model_fields_named: ClassVar[tuple[str, ...]] = ()
+    # True for metrics that import the user's Python (refused under --no-user-code).
+    runs_user_code: ClassVar[bool] = False
 
     def check(self) -> str | None:
         """Say what is wrong beyond the fields' types (run once, when the suite loads).

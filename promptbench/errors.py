@@ -83,15 +83,25 @@ class SuiteError(UsageError):
 class RenderError(UsageError):
     """A template could not be compiled, or rendered for a case.
 
-    ``origin`` and ``line`` locate the template (a file, or a suite field) when known.
+    ``origin`` and ``line`` locate the template (a file, or a suite field) when known;
+    ``where`` names the case and the variant or metric it was rendered for.
     """
 
-    def __init__(self, message: str, *, origin: str | None = None, line: int | None = None) -> None:
-        where = f"{origin}:{line}" if origin and line else origin
-        super().__init__(f"{where}: {message}" if where else message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        origin: str | None = None,
+        line: int | None = None,
+        where: str | None = None,
+    ) -> None:
+        at = f"{origin}:{line}" if origin and line else origin
+        text = f"{at}: {message}" if at else message
+        super().__init__(f"{where}: {text}" if where else text)
         self.reason = message
         self.origin = origin
         self.line = line
+        self.where = where
 
 
 class ProviderConfigError(UsageError):

@@ -8,6 +8,7 @@ and never rendered again, so a case whose text contains ``{{ }}`` is safe.
 
 from __future__ import annotations
 
+import math
 import re
 import traceback
 from collections.abc import Iterable, Mapping
@@ -90,22 +91,35 @@ class Template:
         try:
             return self.compiled.render(context)
         except jinja2.UndefinedError as exc:
-            line = _template_line(exc, self.compiled)
-            at = f"{self.origin}:{line}" if line else self.origin
             raise RenderError(
-                f"{where}: template {at}: {_undefined_message(exc)}; "
-                "add it to the case's vars or fix the template"
+                f"template {self._at(exc)}: {_undefined_message(exc)}; "
+                "add it to the case's vars or fix the template",
+                where=where,
             ) from None
         except SecurityError as exc:
             raise RenderError(
-                f"{where}: template {self.origin}: unsafe operation blocked by the sandbox: {exc}"
+                f"template {self._at(exc)}: unsafe operation blocked by the sandbox: "
+                f"{str(exc).rstrip('.')}; "
+                "templates may only use the case's values, filters and tests",
+                where=where,
+            ) from None
+        except jinja2.TemplateNotFound as exc:
+            raise RenderError(
+                f"template {self._at(exc)}: template '{exc.name}' not found; include and import "
+                "look in the suite's directory, the one above it, and prompts/ in either",
+                where=where,
             ) from None
         except jinja2.TemplateError as exc:
-            raise RenderError(f"{where}: template {self.origin}: {exc}") from None
+            raise RenderError(f"template {self._at(exc)}: {exc}", where=where) from None
         except Exception as exc:  # errors raised by filters on user data
             raise RenderError(
-                f"{where}: template {self.origin}: {type(exc).__name__}: {exc}"
+                f"template {self._at(exc)}: {type(exc).__name__}: {exc}", where=where
             ) from None
+
+    def _at(self, exc: BaseException) -> str:
+        """The template and, when known, the line an error came from."""
+        line = _template_line(exc, self.compiled) if self.compiled is not None else None
+        return f"{self.origin}:{line}" if line else self.origin
 
     def _substitute(self, context: Mapping[str, Any], where: str) -> str:
         literals, names = self.fast or ((), ())
@@ -116,8 +130,9 @@ class Template:
             except KeyError:
                 line = self._line_of(name)
                 raise RenderError(
-                    f"{where}: template {self.origin}:{line}: undefined variable '{name}'; "
-                    "add it to the case's vars or fix the template"
+                    f"template {self.origin}:{line}: undefined variable '{name}'; "
+                    "add it to the case's vars or fix the template",
+                    where=where,
                 ) from None
             out.append(value if isinstance(value, str) else str(value))
             out.append(literal)
@@ -130,11 +145,46 @@ class Template:
         return 1
 
 
+MAX_RESULT_ITEMS = 1_000_000  # characters of a string, items of a list, digits of a number
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, which also refuses arithmetic that would exhaust memory or CPU.
+
+    ``{{ 'a' * 10**9 }}`` or ``{{ 9 ** 9 ** 9 }}`` from a suite in an untrusted pull
+    request would otherwise take the machine down; attribute access is already
+    guarded by the sandbox.
+    """
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        """Check a repetition or a power before computing it."""
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, (str, list, tuple))
+                    and isinstance(times, int)
+                    and (len(seq) * times > MAX_RESULT_ITEMS)
+                ):
+                    raise SecurityError(
+                        f"repeating a value {times} times makes more than "
+                        f"{MAX_RESULT_ITEMS:,} items"
+                    )
+        elif operator == "**" and isinstance(left, int) and isinstance(right, int):
+            digits = abs(right) * max(1.0, math.log10(abs(left) or 1)) if right > 0 else 0
+            if digits > MAX_RESULT_ITEMS:
+                raise SecurityError(f"{left} ** {right} has more than {MAX_RESULT_ITEMS:,} digits")
+        return super().call_binop(context, operator, left, right)
+
+
 class Renderer:
     """Compiles templates once; ``include`` and ``import`` look in the search path."""
 
     def __init__(self, search_path: Iterable[Path] = ()) -> None:
-        self.env = SandboxedEnvironment(
+        self.env = BoundedSandbox(
             loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -156,6 +206,10 @@ class Renderer:
                 raise RenderError(
                     f"template syntax error: {exc.message}", origin=origin, line=exc.lineno
                 ) from None
+            except RecursionError:
+                raise RenderError(
+                    "the template nests too deeply to compile; simplify it", origin=origin
+                ) from None
             compiled = self.env.template_class.from_code(
                 self.env, code, self.env.make_globals(None)
             )
@@ -166,11 +220,18 @@ class Renderer:
     def from_file(self, path: Path, origin: str) -> Template:
         """Compile a template file (read as UTF-8)."""
         try:
-            source = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise RenderError("not UTF-8 text; save the file as UTF-8", origin=origin) from None
+            raw = path.read_bytes()
         except OSError as exc:
             raise RenderError(f"cannot read: {exc.strerror}", origin=origin) from None
+        try:
+            source = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise RenderError(
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+                origin=origin,
+                line=raw.count(b"\n", 0, exc.start) + 1,
+            ) from None
+        source = source.replace("\r\n", "\n").replace("\r", "\n")  # as read_text reads it
         return self.from_string(source, origin)
 
     def render_text(self, source: str, context: Mapping[str, Any], *, where: str) -> str:

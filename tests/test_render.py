@@ -162,7 +162,8 @@ def test_sandbox_blocks_payloads_with_a_render_error(source: str, blocked: str) 
         template.render({"x": 1}, where="case '3', variant 'evil'")
     message = str(info.value)
     assert message.startswith(
-        "case '3', variant 'evil': template prompts.evil: unsafe operation blocked by the sandbox: "
+        "case '3', variant 'evil': template prompts.evil:1: unsafe operation blocked by the "
+        "sandbox: "
     )
     assert blocked in message
 
@@ -171,7 +172,7 @@ def test_errors_raised_by_filters_on_user_data_become_render_errors() -> None:
     template = Renderer().from_string("{{ 10 / n }}", "T")
     with pytest.raises(RenderError) as info:
         template.render({"n": 0}, where="case 'z'")
-    assert str(info.value) == "case 'z': template T: ZeroDivisionError: division by zero"
+    assert str(info.value) == "case 'z': template T:1: ZeroDivisionError: division by zero"
     huge = Renderer().from_string("{{ range(10**7) | list | length }}", "T")
     with pytest.raises(RenderError, match="OverflowError: Range too big"):
         huge.render({}, where="case 'z'")
@@ -194,7 +195,9 @@ def test_from_file_errors(tmp_path: Path) -> None:
     bad.write_bytes("caf\xe9".encode("latin-1"))
     with pytest.raises(RenderError) as info:
         Renderer().from_file(bad, "prompts/latin.j2")
-    assert str(info.value) == "prompts/latin.j2: not UTF-8 text; save the file as UTF-8"
+    assert str(info.value) == (
+        "prompts/latin.j2:1: not UTF-8 text (byte 0xe9); save the file as UTF-8"
+    )
     with pytest.raises(RenderError, match=r"^prompts/none\.j2: cannot read: "):
         Renderer().from_file(tmp_path / "none.j2", "prompts/none.j2")
 

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from promptbench.cli import cache, catalogue, init, render, run, runs, show, validate
+from promptbench.cli import (
+    baseline,
+    cache,
+    catalogue,
+    diff,
+    init,
+    merge,
+    render,
+    report,
+    run,
+    runs,
+    show,
+    validate,
+)
 from promptbench.cli._optional import OptionalValueCommand
 
 app = typer.Typer(
@@ -21,6 +34,10 @@ app.command()(render.render)
 app.command(cls=OptionalValueCommand)(run.run)  # --wandb [PROJECT]
 app.command()(runs.runs)
 app.command(cls=OptionalValueCommand)(show.show)
+app.command()(report.report)
+app.command()(diff.diff)
+app.command()(merge.merge)
+app.add_typer(baseline.app, name="baseline")
 app.add_typer(cache.app, name="cache")
 app.command()(catalogue.metrics)
 app.command()(catalogue.providers)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from promptbench.errors import PromptbenchError, SuiteError
@@ -52,6 +53,11 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
     except PromptbenchError as exc:
         raise fail(str(exc), exc.exit_code) from None
+    except ValidationError as exc:  # options the command line gave, checked by their model
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or "option"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise fail(f"--{field.replace('_', '-')}: {message}") from None
 
 
 def is_tty() -> bool:

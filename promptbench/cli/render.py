@@ -28,8 +28,8 @@ def render(
     Example: promptbench render suites/triage.yaml --variant guided --case 7
     """
     from promptbench.errors import UsageError
-    from promptbench.runner.engine import select, selected_cases
     from promptbench.runner.options import RunOptions
+    from promptbench.runner.selection import select, selected_cases
     from promptbench.suite import load_suite
     from promptbench.types import Message
 

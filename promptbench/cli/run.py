@@ -8,13 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from promptbench.cli import _wandb
+from promptbench.cli import _ci, _wandb
 from promptbench.cli._common import err, fail, is_tty, out, user_errors
+from promptbench.cli.report import HtmlOpt, html_after_run
 
 if TYPE_CHECKING:
     from promptbench.api import RunResult
+    from promptbench.runner import Runner, RunOptions
+    from promptbench.suite import Suite
 
-EXIT_CODES = {"passed": 0, "gate_failed": 1, "too_many_errors": 3}
+EXIT_CODES = {"passed": 0, "gate_failed": 1, "too_many_errors": 3, "budget_exceeded": 3}
 
 
 def run(
@@ -44,6 +47,22 @@ def run(
         bool,
         typer.Option("--no-cache", help="Call every model again; do not read or write the cache."),
     ] = False,
+    no_user_code: Annotated[
+        bool,
+        typer.Option(
+            "--no-user-code",
+            help="Refuse a suite that would run Python from its files "
+            "(python: metrics): for suites from untrusted pull requests.",
+        ),
+    ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Start a new run even if the same job was left unfinished "
+            "(by default it is taken up where it stopped).",
+        ),
+    ] = False,
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write one row per call to this CSV file.")
     ] = None,
@@ -63,23 +82,55 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Count the calls, tokens and cost per model, and what is cached; call nothing.",
+        ),
+    ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            help="Start no call that would take the spend past this many "
+            "USD; exit 3 if it stops the run.",
+            min=0,
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="Run the i-th of n disjoint shares of the cases, as i/n; "
+            "join the runs with promptbench merge.",
+        ),
+    ] = None,
     wandb: _wandb.WandbOpt = None,
     wandb_entity: _wandb.EntityOpt = None,
     wandb_group: _wandb.GroupOpt = None,
     wandb_tags: _wandb.TagsOpt = None,
     wandb_name: _wandb.NameOpt = None,
+    baseline: _ci.BaselineOpt = None,
+    junit: _ci.JunitOpt = None,
+    markdown: _ci.MarkdownOpt = None,
+    html: HtmlOpt = None,
 ) -> None:
     """Run every variant × model × case × repeat, score the outputs, and gate the result.
 
     Records stream to runs/<run-id>/records.jsonl as calls finish; a re-run reuses
     the cache, so an interrupted run resumes without paying twice.
 
-    Exit codes: 0 all gates hold, 1 a gate failed, 2 bad usage or invalid suite,
+    Exit codes: 0 all gates hold, 1 a gate failed (or a regression against --baseline),
+    2 bad usage or invalid suite,
     3 too many call errors for a verdict, 130 interrupted.
 
     Example: promptbench run suites/triage.yaml -m mini -j 16 --csv results.csv
 
     Example: promptbench run suites/triage.yaml --wandb triage --wandb-tags nightly
+
+    Example: promptbench run suites/triage.yaml --baseline baselines/triage.json --junit
+    junit.xml --markdown report.md
     """
     from promptbench.api import prepare, run_prepared
     from promptbench.report.progress import LiveProgress, PlainProgress
@@ -94,11 +145,19 @@ def run(
             repeat=repeat,
             concurrency=concurrency,
             use_cache=not no_cache,
+            resume=not fresh,
+            user_code=not no_user_code,
             runs_dir=runs_dir,
             max_error_rate=max_error_rate,
+            max_cost=max_cost or None,
+            shard=_shard(shard),
         )
         # Every suite is checked before the first call is made.
         prepared = [prepare(path, options) for path in suites]
+    if dry_run:
+        _dry_run(prepared, options, as_json)
+        return
+    ci = _ci.RunCi.prepare(baseline, junit, markdown, [s for s, _ in prepared])  # --baseline ...
     # So are W&B's install, login and project names: nothing is called if one is wrong.
     wb = _wandb.request(wandb, wandb_entity, wandb_group, wandb_tags, wandb_name)
     targets = [
@@ -121,7 +180,7 @@ def run(
             where = f" in {runner.info.run_dir}" if runner.info else ""
             err.print(
                 f"interrupted: {runner.counts['records']} records saved{where}; run the same "
-                "command again to resume from the cache",
+                "command again to take it up where it stopped",
                 style="yellow",
                 markup=False,
                 soft_wrap=True,  # a path broken over two lines cannot be copied
@@ -132,14 +191,41 @@ def run(
             _wandb.done(wb_logger)
         if csv_path is not None:
             _write_csv(result, csv_path, multiple=len(prepared) > 1)
+        if html is not None:
+            html_after_run(result, html, multiple=len(prepared) > 1)
         if not as_json:
             _print(result)
+        ci.after(result, multiple=len(prepared) > 1, show=not as_json)
 
     if as_json:
-        data = [r.to_json() for r in results]
+        data = [ci.to_json(r) for r in results]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
-    codes = [EXIT_CODES[r.verdict.outcome.value] for r in results]
+    codes = [EXIT_CODES[r.verdict.outcome.value] for r in results] + ci.codes  # 1: regressed
     raise typer.Exit(3 if 3 in codes else max(codes, default=0))
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    i, sep, n = text.partition("/")
+    if not sep or not i.strip().isdigit() or not n.strip().isdigit():
+        raise fail(f"--shard {text!r}: write it as i/n, such as 1/4")
+    return int(i), int(n)
+
+
+def _dry_run(prepared: list[tuple[Suite, Runner]], options: RunOptions, as_json: bool) -> None:
+    from promptbench.report.plan_table import print_plan
+    from promptbench.runner.plan import plan
+
+    report = []
+    with user_errors():
+        for suite, _ in prepared:
+            plans = plan(suite, options)
+            report.append({"suite": suite.name, "models": [p.to_json() for p in plans]})
+            if not as_json:
+                print_plan(out, suite.name, plans)
+    if as_json:
+        print(json.dumps(report[0] if len(report) == 1 else report, indent=2))
 
 
 def _print(result: RunResult) -> None:
@@ -147,7 +233,12 @@ def _print(result: RunResult) -> None:
 
     title = f"{result.suite.name} · run {result.info.run_id}"
     print_summary(
-        out, result.summary, result.verdict, title=title, run_dir=str(result.info.run_dir)
+        out,
+        result.summary,
+        result.verdict,
+        title=title,
+        run_dir=str(result.info.run_dir),
+        budget=result.info.meta.get("budget"),
     )
 
 

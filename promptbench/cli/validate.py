@@ -8,12 +8,20 @@ from typing import Annotated
 
 import typer
 
-from promptbench.cli._common import JsonOpt, err, out, user_errors
+from promptbench.cli._common import JsonOpt, out, user_errors
+from promptbench.errors import SuiteError
 
 
 def validate(
     suites: Annotated[list[Path], typer.Argument(help="Suite YAML files.", metavar="SUITE...")],
     as_json: JsonOpt = False,
+    no_user_code: Annotated[
+        bool,
+        typer.Option(
+            "--no-user-code",
+            help="Refuse a suite that would run Python from its files, and import none of it.",
+        ),
+    ] = False,
 ) -> None:
     """Check suites: schema, files, templates rendered for every case; no model is called.
 
@@ -28,12 +36,10 @@ def validate(
     for path in suites:
         try:
             with user_errors():
-                suite = load_suite(path)
-                errors = suite.check_render()
-                if errors:
-                    for e in errors:
-                        err.print(str(e), style="red", markup=False, soft_wrap=True)
-                    raise typer.Exit(2)
+                suite = load_suite(path, user_code=not no_user_code)
+                issues = suite.render_issues()
+                if issues:
+                    raise SuiteError(issues)
         except typer.Exit as exc:
             code = max(code, exc.exit_code)
             results.append({"suite": str(path), "valid": False})

@@ -36,6 +36,7 @@ class PythonParams(MetricParams):
 
     shorthand = "ref"
     path_fields = ("file",)
+    runs_user_code = True
 
     file: str = Field(description="the Python file, relative to the suite")
     function: str = Field(description="the function's name in it")

@@ -2,8 +2,8 @@
 
 Hosted OpenAI goes through the official SDK's async client, with its own retries
 switched off (the runner retries); OpenAI-compatible servers go through the lean
-aiohttp transport of :mod:`promptbench.providers.openai_http` by default, which
-is measured faster (``bench/run_bench.py --transports``). Nothing is imported
+transport of :mod:`promptbench.providers.openai_http` by default, which is
+measured several times faster (``bench/run_bench.py`` prints the figures). Nothing is imported
 until the first call, so ``promptbench --help`` and ``validate`` stay fast.
 """
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import openai
 
 OPENAI_URL = "https://api.openai.com/v1"
+NO_KEY = "not-needed"  # what servers that take any key are sent
+MIN_SECRET = 8  # shorter keys are not masked in messages: they would mask ordinary words
 
 
 class OpenAIConfig(ModelConfig):
@@ -54,8 +56,8 @@ class OpenAIConfig(ModelConfig):
     )
     transport: Literal["auto", "sdk", "sdk-aiohttp", "lean"] = Field(
         default="auto",
-        description="how requests are sent: the official SDK (its httpx or aiohttp client), or "
-        "lean aiohttp posts; auto: the SDK for hosted OpenAI, lean for a base_url",
+        description="how requests are sent: the official SDK (on httpx or aiohttp), or lean "
+        "HTTP/1.1 posts; auto: the SDK for hosted OpenAI or behind a proxy, else lean",
     )
 
     call_fields: ClassVar[tuple[str, ...]] = (*ModelConfig.call_fields, "transport")
@@ -105,9 +107,9 @@ class OpenAIConfig(ModelConfig):
             return key
         if self.base_url is not None and self.api_key_env is None:
             # Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) take any key.
-            return "not-needed"
+            return NO_KEY
         raise ProviderConfigError(
-            f"model '{self.model}': the environment variable {env} is not set; "
+            f"the environment variable {env} is not set; "
             f"export {env}=... or name another variable with api_key_env"
         )
 
@@ -148,6 +150,18 @@ def classify(exc: Exception) -> ProviderError:
     return ProviderError(f"{type(exc).__name__}: {exc}", kind="unknown", retryable=False)
 
 
+def redacted(exc: ProviderError, secret: str) -> ProviderError:
+    """``exc`` with ``secret`` masked in its message."""
+    return ProviderError(
+        exc.message.replace(secret, "[redacted]"),
+        kind=exc.kind,
+        retryable=exc.retryable,
+        status=exc.status,
+        retry_after=exc.retry_after,
+        rate_limit=exc.rate_limit,
+    )
+
+
 @provider("openai", config=OpenAIConfig, summary="hosted OpenAI, or any OpenAI-compatible server")
 class OpenAIProvider:
     """Calls the chat completions API: through the official SDK, or the lean transport."""
@@ -156,9 +170,22 @@ class OpenAIProvider:
         assert isinstance(config, OpenAIConfig)
         self.config = config
         api_key = config.resolve_api_key()
+        self._secret = api_key if len(api_key) >= MIN_SECRET and api_key != NO_KEY else None
         self.transport = config.transport
         if self.transport == "auto":
-            self.transport = "lean" if config.base_url else "sdk"
+            # The lean client knows no proxies; the SDK honours HTTP(S)_PROXY.
+            proxied = any(
+                os.environ.get(v)
+                for v in (
+                    "HTTPS_PROXY",
+                    "https_proxy",
+                    "HTTP_PROXY",
+                    "http_proxy",
+                    "ALL_PROXY",
+                    "all_proxy",
+                )
+            )
+            self.transport = "lean" if config.base_url and not proxied else "sdk"
         self._lean: LeanTransport | None = None
         self._client: openai.AsyncOpenAI | None = None
         if self.transport == "lean":
@@ -175,7 +202,17 @@ class OpenAIProvider:
         )
 
     async def complete(self, prompt: Prompt) -> Completion:
-        """Send one chat completion request."""
+        """Send one chat completion request; an error never carries the key."""
+        try:
+            return await self._complete(prompt)
+        except ProviderError as exc:
+            # Some servers echo the key they were given ("Incorrect API key provided:
+            # sk-..."); the message goes into records, reports and W&B.
+            if self._secret is not None and self._secret in exc.message:
+                raise redacted(exc, self._secret) from None
+            raise
+
+    async def _complete(self, prompt: Prompt) -> Completion:
         body = request_body(prompt, self.config)
         if self._lean is not None:
             if self.config.extra_body:

@@ -74,6 +74,8 @@ class LiveProgress(BaseObserver):
     def on_start(self, info: RunInfo, total: int) -> None:
         """Show the bar."""
         self.counts = _Counts()
+        if info.meta.get("resumed_at"):
+            self.console.print(_resuming(info), style="yellow", markup=False, soft_wrap=True)
         self.progress.start()
         self.task = self.progress.add_task(
             info.meta["suite"]["name"], total=total, rate=0.0, extra=""
@@ -126,6 +128,8 @@ class PlainProgress(BaseObserver):
         self.counts = _Counts()
         self.total = total
         self._last = time.perf_counter()
+        if info.meta.get("resumed_at"):
+            print(_resuming(info), file=self.stream, flush=True)
         print(f"run {info.run_id}: {total} calls", file=self.stream, flush=True)
 
     def on_record(self, record: Record) -> None:
@@ -156,3 +160,10 @@ class PlainProgress(BaseObserver):
     def on_finish(self, info: RunInfo) -> None:
         """Print the last line."""
         self._line()
+
+
+def _resuming(info: RunInfo) -> str:
+    return (
+        f"taking up run {info.run_id} where it stopped (its records so far count as done; "
+        "--fresh starts a new run)"
+    )

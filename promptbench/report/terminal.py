@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 
@@ -75,7 +78,13 @@ def summary_table(summary: Summary, title: str = "") -> Table:
 
 
 def print_summary(
-    console: Console, summary: Summary, verdict: Verdict, *, title: str, run_dir: str | None = None
+    console: Console,
+    summary: Summary,
+    verdict: Verdict,
+    *,
+    title: str,
+    run_dir: str | None = None,
+    budget: Mapping[str, Any] | None = None,
 ) -> None:
     """Print the table, the gate checks, and where the records are."""
     console.print(summary_table(summary, title))
@@ -94,6 +103,13 @@ def print_summary(
         console.print(
             f"[red]too many call errors for a verdict: {verdict.error_rate:.1%} of calls failed "
             f"(the limit is {verdict.max_error_rate:.0%}; max_error_rate in the suite)[/red]"
+        )
+    if verdict.outcome is Outcome.BUDGET_EXCEEDED and budget is not None:
+        console.print(
+            f"[red]stopped at the budget: spent ${budget['spent']:.4f} of "
+            f"${budget['limit']:.4f} (--max-cost); {budget['not_run']} calls were not made. "
+            "Every finished call is recorded and cached: run again with a larger --max-cost "
+            "to finish without paying twice.[/red]"
         )
     if run_dir:
         console.print(f"records: {run_dir}", style="dim", markup=False, soft_wrap=True)

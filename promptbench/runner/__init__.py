@@ -1,8 +1,9 @@
 """The engine that makes the calls; it never touches the terminal."""
 
-from promptbench.runner.engine import Runner, WorkItem
+from promptbench.runner.engine import Runner
 from promptbench.runner.observer import BaseObserver, Observer, Observers
 from promptbench.runner.options import RunOptions
+from promptbench.runner.selection import WorkItem
 from promptbench.runner.store import RunInfo, iter_records, read_meta
 
 __all__ = [

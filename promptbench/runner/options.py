@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from promptbench.config import StrictModel
 
@@ -19,6 +19,25 @@ class RunOptions(StrictModel):
     repeat: int | None = Field(default=None, ge=1, le=1000)
     concurrency: int | None = Field(default=None, ge=1, le=4096)
     use_cache: bool = True
+    user_code: bool = Field(
+        default=True, description="False: refuse a suite that runs Python from its files"
+    )
+    resume: bool = Field(
+        default=True, description="take up the same job left unfinished, instead of a new run"
+    )
     cache_path: Path | None = None
     runs_dir: Path | None = None
     max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_cost: float | None = Field(
+        default=None, gt=0, description="start no call that would take the spend past this (USD)"
+    )
+    shard: tuple[int, int] | None = Field(
+        default=None, description="(i, n): run the i-th of n disjoint shares of the cases"
+    )
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not (v[1] >= 1 and 1 <= v[0] <= v[1]):
+            raise ValueError("a shard is i/n with 1 <= i <= n, such as 2/4")
+        return v

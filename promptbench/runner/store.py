@@ -8,10 +8,12 @@ settings are copied field by field from what is safe to show.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -108,14 +110,92 @@ def suite_metadata(suite: Suite) -> dict[str, Any]:
         "repeat": suite.repeat,
         "metrics": suite.metric_names,
         "gate": [str(g) for g in suite.gate],
+        "regression": [r.to_json() for r in suite.regression],  # for diff --fail-on-regression
         "max_error_rate": suite.max_error_rate,  # so that `show` gives the run's verdict
         "variables": suite.cases.var_names,
         "wandb": suite.wandb.model_dump() if suite.wandb else None,  # `show --wandb` defaults
     }
 
 
+RESUMABLE = ("running", "interrupted", "failed", "stopped_at_budget")
+
+
+def resume_key(suite: Suite, options: dict[str, Any]) -> str:
+    """What makes two runs the same job: the suite's content and the options that select work."""
+    chosen = {
+        k: options.get(k) for k in ("variants", "models", "cases", "limit", "repeat", "shard")
+    }
+    blob = json.dumps({"suite": suite.hash, "options": chosen}, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _alive(meta: dict[str, Any]) -> bool:
+    """Whether the process that wrote a "running" run.json still runs (on this host)."""
+    if meta.get("host") != socket.gethostname():
+        return True  # another machine's run: leave it alone
+    pid = meta.get("pid")
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find_resumable(runs_dir: Path, key: str) -> Path | None:
+    """The latest run of the same job that did not finish and whose process is gone."""
+    if not runs_dir.is_dir():
+        return None
+    candidates = []
+    for run_dir in runs_dir.iterdir():
+        meta_path = run_dir / RUN_FILE
+        if not meta_path.is_file():
+            continue
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(meta, dict) or meta.get("resume_key") != key:
+            continue
+        status = meta.get("status")
+        if status not in RESUMABLE or (status == "running" and _alive(meta)):
+            continue
+        candidates.append((str(meta.get("started_at", "")), run_dir))
+    return max(candidates)[1] if candidates else None
+
+
+def repair_records(path: Path) -> int:
+    """Cut a torn last line (a write cut short by a kill); return the bytes removed."""
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with path.open("rb+") as fh:
+        # Read back from the end to the last newline.
+        block = 1 << 16
+        pos = size
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            nl = chunk.rfind(b"\n")
+            if nl != -1:
+                keep = start + nl + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        if keep < size:
+            fh.truncate(keep)
+        return size - keep
+
+
 class RunWriter:
-    """Creates a run directory and streams records into it."""
+    """Creates a run directory and streams records into it; or takes up an unfinished one."""
 
     def __init__(
         self,
@@ -126,7 +206,12 @@ class RunWriter:
         variants: list[str],
         models: list[str],
         run_id: str | None = None,
+        resume: Path | None = None,
     ) -> None:
+        self.resumed_from: dict[str, Any] | None = None
+        if resume is not None:
+            self._take_up(resume)
+            return
         self.info = RunInfo(run_id or new_run_id(suite.name), Path())
         self.info.run_dir = runs_dir / self.info.run_id
         try:
@@ -151,9 +236,30 @@ class RunWriter:
             "python": platform.python_version(),
             "command": sys.argv[1:] if sys.argv and "promptbench" in sys.argv[0] else None,
             "counts": {},
+            "resume_key": resume_key(suite, options),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
         }
         self._started = time.perf_counter()
         self._records: IO[str] = self.info.records_path.open("a", encoding="utf-8")
+        self._write_meta()
+
+    def _take_up(self, run_dir: Path) -> None:
+        """Continue an unfinished run: repair its records, and append to them."""
+        meta = read_meta(run_dir)
+        self.info = RunInfo(str(meta["run_id"]), run_dir, meta)
+        self.resumed_from = {
+            "status": meta.get("status"),
+            "torn_bytes": repair_records(self.info.records_path),
+        }
+        meta["status"] = "running"
+        meta["pid"] = os.getpid()
+        meta["host"] = socket.gethostname()
+        meta.setdefault("resumed_at", []).append(
+            datetime.now(UTC).isoformat(timespec="microseconds")
+        )
+        self._started = time.perf_counter() - float(meta.get("wall_seconds") or 0.0)
+        self._records = self.info.records_path.open("a", encoding="utf-8")
         self._write_meta()
 
     def write(self, record: Record) -> None:

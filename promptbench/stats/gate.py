@@ -16,6 +16,7 @@ class Outcome(Enum):
     PASSED = "passed"  # every gate holds (or there is none)
     GATE_FAILED = "gate_failed"
     TOO_MANY_ERRORS = "too_many_errors"
+    BUDGET_EXCEEDED = "budget_exceeded"  # --max-cost stopped the run before the end
     INTERRUPTED = "interrupted"
 
 

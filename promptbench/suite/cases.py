@@ -33,6 +33,8 @@ FORMATS = {
 }
 MAX_ISSUES = 20
 KEEP_IN_MEMORY = 20_000  # cases; a larger CSV or JSONL dataset is streamed
+MAX_WHOLE_FILE_BYTES = 100_000_000  # JSON and YAML datasets are parsed whole: keep them sane
+TOO_DEEP = "invalid JSON: the values nest too deeply; flatten them"
 
 
 def row_to_case(
@@ -146,6 +148,14 @@ def from_file(path: FsPath, shown: str, scope: MetricScope) -> CaseSource:
             f"unknown dataset format '{path.suffix}'; use .csv, .jsonl, .json, .yaml or .yml",
         )
     if fmt in ("json", "yaml"):
+        size = path.stat().st_size
+        if size > MAX_WHOLE_FILE_BYTES:
+            raise SuiteError.one(
+                shown,
+                f"the file is {size / 1e6:,.1f} MB, over the limit of "
+                f"{MAX_WHOLE_FILE_BYTES // 1_000_000} MB for .{fmt} datasets, which are read "
+                "whole; write the cases as .jsonl or .csv, which are streamed",
+            )
         text = _read_text(path, shown)
         if fmt == "json":
             try:
@@ -154,6 +164,8 @@ def from_file(path: FsPath, shown: str, scope: MetricScope) -> CaseSource:
                 raise SuiteError.one(
                     shown, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno
                 ) from None
+            except RecursionError:
+                raise SuiteError.one(shown, TOO_DEEP) from None
             src = Located(shown, data)
         else:
             src = load_yaml(text, shown)
@@ -246,6 +258,9 @@ def _jsonl_rows(
             except json.JSONDecodeError as exc:
                 issues.append(Issue(shown, f"invalid JSON: {exc.msg}", line=n, column=exc.colno))
                 continue
+            except RecursionError:
+                issues.append(Issue(shown, TOO_DEEP, line=n))
+                continue
             yield n, row, _row_src(shown, n, row)
 
 
@@ -253,6 +268,7 @@ def _csv_rows(path: FsPath, shown: str, issues: list[Issue]) -> Iterator[tuple[i
     with path.open("rb") as raw:
         # Decoded line by line (as newline="" would split them), so a bad byte names its line.
         lines = (_decode(b, shown, n) for n, b in enumerate(raw, start=1))
+        done = 0  # the lines before the row being read
         try:
             reader = csv.reader(lines, strict=True)
             header = next(reader, None)
@@ -263,11 +279,10 @@ def _csv_rows(path: FsPath, shown: str, issues: list[Issue]) -> Iterator[tuple[i
                     Issue(shown, "the header row needs unique, non-empty column names", line=1)
                 )
                 return
+            done = reader.line_num
             for row in reader:
                 line = reader.line_num
-                if not row:
-                    continue
-                if len(row) != len(header):
+                if row and len(row) != len(header):
                     issues.append(
                         Issue(
                             shown,
@@ -276,11 +291,25 @@ def _csv_rows(path: FsPath, shown: str, issues: list[Issue]) -> Iterator[tuple[i
                             line=line,
                         )
                     )
-                    continue
-                data = dict(zip(header, row, strict=True))
-                yield line, data, _row_src(shown, line, data)
+                elif row:
+                    data = dict(zip(header, row, strict=True))
+                    yield line, data, _row_src(shown, line, data)
+                done = reader.line_num
         except csv.Error as exc:
-            issues.append(Issue(shown, f"CSV error: {exc}", line=reader.line_num))
+            issues.append(Issue(shown, _csv_problem(exc), line=done + 1))
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """What a CSV parse error means, and what to do."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "CSV error: a quoted field in this row is never closed; close its quote"
+    if "field larger than field limit" in text:
+        return (
+            f"CSV error: a field in this row is longer than {csv.field_size_limit():,} "
+            "characters; keep long texts in a JSONL dataset"
+        )
+    return f"CSV error: {text}; quote fields that contain commas, quotes or line breaks"
 
 
 def _row_src(shown: str, line: int, row: Any) -> Located:

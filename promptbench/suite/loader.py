@@ -19,6 +19,7 @@ from promptbench.suite import cases as case_files
 from promptbench.suite import paths
 from promptbench.suite.metricspec import MetricScope, parse_gate, parse_metrics
 from promptbench.suite.model import Suite, Variant
+from promptbench.suite.regression import REGRESSION_KEY, parse_regression
 from promptbench.suite.schema import SuiteFile, VariantSpec
 from promptbench.suite.validation import suggest, validate
 from promptbench.suite.yamlpos import Located, Path, load_yaml
@@ -27,37 +28,58 @@ MAX_SUITE_BYTES = 5_000_000
 ROLES = ("system", "user", "assistant")
 
 
-def load_suite(path: str | FsPath) -> Suite:
-    """Load and validate the suite at ``path``; raise SuiteError listing every problem."""
+def load_suite(path: str | FsPath, *, user_code: bool = True) -> Suite:
+    """Load and validate the suite at ``path``; raise SuiteError listing every problem.
+
+    ``user_code=False`` refuses a suite that would run Python from its files (python
+    metrics), for suites from untrusted sources such as pull requests.
+    """
     fs_path = FsPath(path)
     shown = paths.display(fs_path)
     if not fs_path.is_file():
         raise SuiteError.one(
             shown, "no such suite file; check the path (promptbench init scaffolds an example)"
         )
-    raw = fs_path.read_bytes()
-    if len(raw) > MAX_SUITE_BYTES:
+    size = fs_path.stat().st_size  # before reading: a huge file is refused unread
+    if size > MAX_SUITE_BYTES:
         raise SuiteError.one(
             shown,
-            f"the suite is {len(raw) // 1_000_000} MB; keep cases in a "
-            "data file (cases: data/cases.jsonl) and the suite small",
+            f"the suite is {size / 1e6:,.1f} MB, over the limit of "
+            f"{MAX_SUITE_BYTES // 1_000_000} MB; keep cases in a data file "
+            "(cases: data/cases.jsonl) and the suite small",
         )
+    try:
+        raw = fs_path.read_bytes()
+    except OSError as exc:
+        raise SuiteError.one(shown, f"cannot read the suite: {exc.strerror}") from None
     text = case_files._decode(raw, shown)
     src = load_yaml(text, shown)
     if not isinstance(src.data, dict):
+        kinds = {list: "a list", str: "plain text", int: "a number", float: "a number"}
+        got = (
+            "empty"
+            if src.data is None
+            else f"{kinds.get(type(src.data), 'a value')}, not a mapping"
+        )
         raise SuiteError.one(
-            shown, "a suite is a YAML mapping with name, prompts, models, cases and metrics", line=1
+            shown,
+            f"the suite is {got}; a suite is a YAML mapping with name, prompts, models, "
+            "cases and metrics",
+            line=1,
         )
     issues: list[Issue] = []
     spec = validate(SuiteFile, src.data, src, (), issues)
     if spec is None:
         raise SuiteError(issues)
-    return _Builder(fs_path.resolve(), src, spec, raw).build()
+    return _Builder(fs_path.resolve(), src, spec, raw, user_code).build()
 
 
 class _Builder:
-    def __init__(self, path: FsPath, src: Located, spec: SuiteFile, raw: bytes) -> None:
+    def __init__(
+        self, path: FsPath, src: Located, spec: SuiteFile, raw: bytes, user_code: bool = True
+    ) -> None:
         self.path = path
+        self.user_code = user_code
         self.dir = path.parent
         self.src = src
         self.spec = spec
@@ -80,7 +102,7 @@ class _Builder:
                 self.src.issue(("models",), "every model is judge_only; nothing to evaluate")
             )
         # Judges may name any model of the suite, even one that failed to validate.
-        scope = MetricScope(set(), self.dir, set(self.spec.models))
+        scope = MetricScope(set(), self.dir, set(self.spec.models), self.user_code)
         suite_metrics = parse_metrics(self.spec.metrics, self.src, ("metrics",), self.issues, scope)
         variants = {
             name: v
@@ -88,6 +110,10 @@ class _Builder:
             if (v := self._variant(name, value, scope)) is not None
         }
         gate = parse_gate(self.spec.gate, scope.names, self.src, self.issues)
+        regression = []
+        if REGRESSION_KEY in self.spec.gate:
+            written = self.spec.gate[REGRESSION_KEY]
+            regression = parse_regression(written, scope.names, self.src, self.issues)
         if self.issues:
             raise SuiteError(self.issues)
         cases = self._cases(scope)
@@ -108,6 +134,7 @@ class _Builder:
             renderer=self.renderer,
             files=self.files,
             wandb=self.spec.wandb,
+            regression=tuple(regression),
         )
 
     # -- prompts ---------------------------------------------------------------------------

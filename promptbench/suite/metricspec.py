@@ -12,6 +12,7 @@ from typing import Any
 from promptbench.errors import Issue
 from promptbench.metrics import metrics
 from promptbench.suite import paths
+from promptbench.suite.regression import REGRESSION_KEY
 from promptbench.suite.validation import suggest, validate
 from promptbench.suite.yamlpos import Located, Path
 from promptbench.types import MetricSpec
@@ -24,10 +25,11 @@ class MetricScope:
     names: set[str]
     base_dir: FsPath | None = None
     models: set[str] | None = None  # the suite's model names, for judges
+    user_code: bool = True  # False: --no-user-code, a suite that runs Python is refused
 
     def fork(self) -> MetricScope:
         """A scope for one case: it sees the suite's names, its own stay its own."""
-        return MetricScope(set(self.names), self.base_dir, self.models)
+        return MetricScope(set(self.names), self.base_dir, self.models, self.user_code)
 
 
 def parse_metrics(
@@ -104,6 +106,11 @@ def parse_metric(
                 return None
             raw[field] = str(found.resolve())
         params = definition.params.model_validate(raw)
+    if definition.params.runs_user_code:
+        problem = _user_code_problem(kind, raw, definition.params.path_fields, scope)
+        if problem:
+            issues.append(src.issue(kind_path, problem))
+            return None
     for field in definition.params.model_fields_named:
         named = getattr(params, field)
         if named is not None and scope.models is not None and named not in scope.models:
@@ -126,6 +133,32 @@ def parse_metric(
         weight=params.weight,
         threshold=params.threshold,
     )
+
+
+def _user_code_problem(
+    kind: str, raw: dict[str, Any], path_fields: tuple[str, ...], scope: MetricScope
+) -> str | None:
+    """Why the user code a metric would import may not run, or None when it may."""
+    if not scope.user_code:
+        return (
+            f"metric '{kind}' runs Python code from the suite's files, which "
+            "--no-user-code forbids; run this suite without it only where it is trusted"
+        )
+    if scope.base_dir is None:
+        return None
+    # Code loads only from inside the suite's directory, or the project directory above
+    # it that the suite's relative paths also resolve against; never from elsewhere.
+    allowed = [d.resolve() for d in paths.search_dirs(scope.base_dir)]
+    for field in path_fields:
+        value = raw.get(field)
+        if isinstance(value, str):
+            real = FsPath(value).resolve()
+            if not any(real.is_relative_to(d) for d in allowed):
+                return (
+                    f"{field} '{value}' is outside the suite's directory; user code "
+                    "loads only from the suite's directory or the one above it"
+                )
+    return None
 
 
 def _negated(
@@ -153,7 +186,7 @@ def _negated(
 
 def _unique(name: str, scope: MetricScope) -> str:
     # A gate figure's name is taken too, so that a gate always means one thing.
-    if name in scope.names or name in GATE_STATS:
+    if name in scope.names or name in GATE_STATS or name == REGRESSION_KEY:
         n = 2
         while f"{name}_{n}" in scope.names:
             n += 1
@@ -206,6 +239,8 @@ def parse_gate(
     rules: list[GateRule] = []
     known = sorted(metric_names | set(GATE_STATS))
     for key, value in gate.items():
+        if key == REGRESSION_KEY:  # rules against a baseline: suite.regression parses them
+            continue
         path: Path = ("gate", key)
         if key not in metric_names and key not in GATE_STATS:
             issues.append(

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptbench.config import ModelConfig
-from promptbench.errors import RenderError
+from promptbench.errors import Issue, RenderError
 from promptbench.render import Renderer, Template
 from promptbench.suite.cases import CaseSource
 from promptbench.suite.metricspec import GateRule
+from promptbench.suite.paths import display
+from promptbench.suite.regression import RegressionRule
 from promptbench.suite.schema import WandbSpec
 from promptbench.types import Case, Message, MetricSpec
 
@@ -54,6 +56,7 @@ class Suite:
     renderer: Renderer
     files: list[Path] = field(default_factory=list)
     wandb: WandbSpec | None = None  # where `run --wandb` logs; None: the defaults
+    regression: tuple[RegressionRule, ...] = ()  # gate.regression: rules against a baseline
 
     @property
     def metric_names(self) -> list[str]:
@@ -98,6 +101,26 @@ class Suite:
                 if len(errors) >= limit:
                     return errors[:limit]
         return errors
+
+    def render_issues(self, limit: int = 10) -> list[Issue]:
+        """The errors of :meth:`check_render` as issues of the suite file, one per problem.
+
+        A template that fails the same way for many cases (a misspelt variable) is
+        one problem: it is reported once, for the first case, with a count of the others.
+        """
+        errors = self.check_render(limit)
+        groups: dict[str, list[RenderError]] = {}
+        for e in errors:
+            groups.setdefault(e.reason if e.where else str(e), []).append(e)
+        issues = []
+        for same in groups.values():
+            text = str(same[0])
+            if len(same) > 1:
+                more = len(same) - 1
+                at_least = "at least " if len(errors) >= limit else ""
+                text += f" (the same in {at_least}{more} more case{'' if more == 1 else 's'})"
+            issues.append(Issue(display(self.path), text))
+        return issues
 
     def iter_cases(self) -> Iterator[Case]:
         """The cases, streamed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -31,22 +32,48 @@ def to_issues(
     """Convert every error of ``exc`` into an issue located in ``src``."""
     out: list[Issue] = []
     seen: set[tuple[Path, str]] = set()
+    # A value that fits no member of a union (``str | list``) gets one complaint per
+    # member; they are joined into one line: "a valid string or a valid list".
+    types_at: dict[Path, tuple[int, list[str], str]] = {}
     for err in exc.errors(include_url=False):
         path = _data_path(err["loc"], data)
         kind = err["type"]
+        full = (*base, *path)
         if kind == "extra_forbidden":
             message = "unknown field; " + suggest(str(path[-1]), fields_at(cls, path[:-1]))
-            issue = src.issue((*base, *path), message, prefer_key=True)
+            issue = src.issue(full, message, prefer_key=True)
         elif kind == "missing":
-            issue = src.issue((*base, *path), "required field is missing; add it")
+            issue = src.issue(full, "required field is missing; add it")
         else:
-            issue = src.issue((*base, *path), _message(err))
-        key = ((*base, *path), kind)
+            message = _message(err)
+            expected, got = _expected(message)
+            if expected is not None:
+                if full in types_at:
+                    index, wanted, _ = types_at[full]
+                    if expected not in wanted:
+                        wanted.append(expected)
+                        text = f"input should be {' or '.join(wanted)}{got}"
+                        out[index] = src.issue(full, text)
+                    continue
+                types_at[full] = (len(out), [expected], got)
+            issue = src.issue(full, message)
+        key = (full, kind)
         if key in seen:  # union members repeat the same complaint
             continue
         seen.add(key)
         out.append(issue)
     return out
+
+
+_EXPECTED = re.compile(r"^input should be (a valid [a-z ]+?|an? [a-z ]+?)(, .*?)?( \(got .*\))?$")
+
+
+def _expected(message: str) -> tuple[str | None, str]:
+    """Split "input should be a valid list (got 42)" into "a valid list" and " (got 42)"."""
+    match = _EXPECTED.match(message)
+    if match is None:
+        return None, ""
+    return match.group(1), match.group(3) or ""
 
 
 def suggest(name: str, allowed: list[str]) -> str:
@@ -60,7 +87,12 @@ def suggest(name: str, allowed: list[str]) -> str:
 
 
 def _message(err: Mapping[str, Any]) -> str:
+    ctx = err.get("ctx") or {}
+    if err["type"] == "too_short" and isinstance(err.get("input"), (list, dict)):
+        least = ctx.get("min_length", 1)
+        return "is empty; add at least one" if least == 1 else f"needs at least {least} items"
     msg = str(err["msg"])
+    msg = re.sub(r" or instance of \w+$", "", msg)  # pydantic's class names mean nothing here
     msg = msg[0].lower() + msg[1:] if msg else msg
     value = err.get("input")
     if isinstance(value, (str, int, float, bool)) or value is None:

@@ -80,6 +80,11 @@ def _mark(m: yaml.Mark) -> Pos:
     return Pos(m.line + 1, m.column + 1)
 
 
+# Values a document may gain through aliases (``*name``): a few kilobytes of nested
+# aliases ("billion laughs") would otherwise expand to billions of values.
+MAX_ALIAS_VALUES = 1_000_000
+
+
 def load_yaml(text: str, file: str) -> Located:
     """Parse one YAML document, keeping positions; syntax errors become a SuiteError."""
     loader = _Loader(text)
@@ -87,19 +92,40 @@ def load_yaml(text: str, file: str) -> Located:
         node = loader.get_single_node()
         if node is None:
             return Located(file, None)
+        _check_aliases(node, file)
         data = loader.construct_document(node)
+    except RecursionError:
+        raise SuiteError(
+            [Issue(file, "the YAML nests too deeply; flatten the structure")]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         start = exc.context_mark
-        if exc.problem and exc.context and start and mark and start.line != mark.line:
+        fix = "check the indentation and quoting there"
+        opened = _runaway_quote(text, mark) if mark is not None else None
+        if mark is not None and text[mark.index : mark.index + 1] == "\t":
+            problem, fix = "a tab character", "YAML indents with spaces only: replace it"
+        elif exc.problem == "but found another document":
+            problem = "a second YAML document starts here (---)"
+            fix = "keep one document per file: remove the --- and what follows, or split the file"
+        elif opened is not None and mark is not None:
+            # A quote left open swallows the lines after it up to the next quote
+            # character, and YAML fails there: point at the quote instead.
+            problem = (
+                f"this quoted string is not closed on its line; it runs on to line "
+                f"{mark.line + 1}, where YAML fails ({problem})"
+            )
+            fix = "close the quote"
+            mark = opened
+        elif exc.problem and exc.context and start and mark and start.line != mark.line:
             # An unclosed bracket or quote is found lines later: say where it opened.
             problem += f" ({exc.context} that starts at line {start.line + 1})"
         raise SuiteError(
             [
                 Issue(
                     file,
-                    f"YAML syntax error: {problem}; check the indentation and quoting there",
+                    f"YAML syntax error: {problem}; {fix}",
                     line=mark.line + 1 if mark else None,
                     column=mark.column + 1 if mark else None,
                 )
@@ -116,6 +142,61 @@ def load_yaml(text: str, file: str) -> Located:
     if issues:
         raise SuiteError(issues)
     return located
+
+
+def _check_aliases(root: yaml.Node, file: str) -> None:
+    """Refuse a document that aliases expand too far, or whose alias contains itself."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            mark = node.start_mark
+            raise SuiteError.one(
+                file,
+                "an alias (*name) refers to the value that contains it; write the value out",
+                line=mark.line + 1,
+                column=mark.column + 1,
+            )
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    if size(root) - len(sizes) > MAX_ALIAS_VALUES:
+        raise SuiteError.one(
+            file,
+            f"aliases (*name) expand this YAML to more than {MAX_ALIAS_VALUES:,} values; "
+            "write the values out, or use fewer aliases",
+        )
+
+
+def _runaway_quote(text: str, mark: yaml.Mark) -> yaml.Mark | None:
+    """Where a quoted string opens that spans lines and ends just where parsing failed."""
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            start: yaml.Mark = token.start_mark
+            end: yaml.Mark = token.end_mark
+            if end.index > mark.index:
+                break
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.style in ('"', "'")
+                and start.line < end.line
+                and end.index == mark.index
+            ):
+                return start
+    except yaml.YAMLError:
+        pass
+    return None
 
 
 def _walk(node: yaml.Node, data: Any, path: Path, out: Located, issues: list[Issue]) -> None:

@@ -80,7 +80,8 @@ Fault kinds
 -----------
 ``429[:s]``        429 with ``Retry-After: ceil(s)`` and exact ``retry-after-ms`` (default s=1)
 ``429-noretry``    429 ``insufficient_quota`` without any retry-after header
-``400`` ``401`` ``404`` ``500`` ``502`` ``503``   OpenAI-shaped JSON errors
+``400`` ``401`` ``404`` ``500`` ``502`` ``503``   OpenAI-shaped JSON errors (401 echoes the key
+                   it was given, as some servers do)
 ``hang[:s]``       wait s seconds (default 30) instead of the latency, then answer normally
 ``drop``           close the TCP connection without any response
 ``malformed``      200 whose body is not valid JSON (an invalid SSE event when streaming)
@@ -424,24 +425,28 @@ class _Connection(asyncio.Protocol):
         scenario.begin()
         if decision.delay > 0.0:
             task = asyncio.get_running_loop().create_task(
-                self._answer_later(payload, decision, keep)
+                self._answer_later(payload, decision, keep, authorization)
             )
             task.add_done_callback(self._task_done)
             self.task = task
         else:
-            self._answer(payload, decision, keep)
+            self._answer(payload, decision, keep, authorization)
 
-    async def _answer_later(self, payload: JsonDict, decision: Decision, keep: bool) -> None:
+    async def _answer_later(
+        self, payload: JsonDict, decision: Decision, keep: bool, authorization: str | None
+    ) -> None:
         await asyncio.sleep(decision.delay)
         self.task = None
-        self._answer(payload, decision, keep)
+        self._answer(payload, decision, keep, authorization)
         self._process()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():  # client gone or server stopping: the answer is abandoned
             self._scenario.end()
 
-    def _answer(self, payload: JsonDict, decision: Decision, keep: bool) -> None:
+    def _answer(
+        self, payload: JsonDict, decision: Decision, keep: bool, authorization: str | None = None
+    ) -> None:
         self._scenario.end()
         if self._closed:
             return
@@ -459,6 +464,10 @@ class _Connection(asyncio.Protocol):
                 ]
             elif kind == "404":
                 message = f"The model `{model}` does not exist or you do not have access to it."
+            elif kind == "401" and authorization:
+                # Some servers echo the key they were given: a client must not pass it on.
+                key = authorization.removeprefix("Bearer ")
+                message = f"Incorrect API key provided: {key}."
             body = _error_body(
                 f"{message} (promptbench fault injection: {kind})", type_, None, code
             )

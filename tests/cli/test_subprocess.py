@@ -124,7 +124,7 @@ def test_ctrl_c_saves_the_records_and_a_rerun_pays_for_nothing_twice(
     assert 4 <= n < 200
     message = err.strip().splitlines()[-1]
     assert message.startswith(f"interrupted: {n} records saved in {run_dir}"), err
-    assert "run the same command again to resume" in message
+    assert "run the same command again to take it up where it stopped" in message
     assert all(isinstance(json.loads(line), dict) for line in saved)
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     assert meta["status"] == "interrupted"
@@ -152,8 +152,14 @@ def test_ctrl_c_saves_the_records_and_a_rerun_pays_for_nothing_twice(
     assert second["requests"] == 200
     assert len(second["by_prompt"]) == 200
     assert set(second["by_prompt"].values()) == {1}  # no prompt was sent twice
+    # The interrupted run itself was taken up: its records are the journal of what was
+    # done, kept as they were, and the rest appended once each.
+    assert "taking up run" in proc2.stderr
     rerun = max(project.runs, key=lambda d: (d / "run.json").stat().st_mtime_ns)
+    assert rerun == run_dir
     recs = records(rerun)
     assert len(recs) == 200
-    assert sum(r["cached"] for r in recs) == n
-    assert {r["case_id"] for r in recs if r["cached"]} == {json.loads(s)["case_id"] for s in saved}
+    assert len({(r["case_id"], r["repeat"]) for r in recs}) == 200
+    assert [json.loads(s) for s in saved] == recs[:n]
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert meta["status"] == "finished" and meta["counts"]["records"] == 200

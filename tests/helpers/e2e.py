@@ -86,8 +86,8 @@ def run(
 def records(result_or_dir: RunResult | Path) -> list[dict[str, Any]]:
     """The records of a run as written to ``records.jsonl``."""
     run_dir = result_or_dir if isinstance(result_or_dir, Path) else result_or_dir.run_dir
-    lines = (run_dir / "records.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines]
+    text = (run_dir / "records.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.split("\n") if line]  # not splitlines: U+2028
 
 
 def latest_run(project: Project) -> Path:

@@ -47,8 +47,9 @@ class Project:
     def records(self, run_dir: Path | None = None) -> list[dict[str, Any]]:
         """The records of a run (the latest by default)."""
         run_dir = run_dir or self.runs[-1]
-        lines = (run_dir / "records.jsonl").read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines]
+        # Records end with "\n" only; splitlines() would also split on U+2028 in outputs.
+        text = (run_dir / "records.jsonl").read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.split("\n") if line]
 
     def meta(self, run_dir: Path | None = None) -> dict[str, Any]:
         """The run.json of a run (the latest by default)."""

@@ -45,8 +45,7 @@ def test_contains_any_shorthand_and_empty_list() -> None:
     assert issues == [] and spec is not None
     assert dict(spec.params) == {"values": ["a", "b"]}
     assert parse("- contains_any: []\n")[1] == [
-        "suite.yaml:1:17: [0].contains_any.values: list should have at least 1 item after "
-        "validation, not 0"
+        "suite.yaml:1:17: [0].contains_any.values: is empty; add at least one"
     ]
 
 

@@ -197,7 +197,7 @@ def test_api_key_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ProviderConfigError) as info:
         OpenAIConfig(model="gpt-4o").resolve_api_key()
     assert str(info.value) == (
-        "model 'gpt-4o': the environment variable OPENAI_API_KEY is not set; "
+        "the environment variable OPENAI_API_KEY is not set; "
         "export OPENAI_API_KEY=... or name another variable with api_key_env"
     )
     # A local server takes any key ...

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from promptbench.api import prepare, run_suite
-from promptbench.errors import ProviderConfigError
+from promptbench.errors import SuiteError
 from promptbench.runner import BaseObserver, Runner, RunOptions
 from promptbench.suite import load_suite
 from promptbench.types import Record
@@ -158,8 +158,12 @@ def test_missing_api_key_env_is_a_usage_error_before_any_call(
 ) -> None:
     monkeypatch.delenv("PB_E2E_MISSING", raising=False)
     path = project.suite(echo_suite(loopback.url, model_params={"api_key_env": "PB_E2E_MISSING"}))
-    with pytest.raises(ProviderConfigError, match="PB_E2E_MISSING"):
+    with pytest.raises(SuiteError) as info:
         run_suite(path)
+    assert str(info.value) == (
+        "suites/suite.yaml: models.loop: the environment variable PB_E2E_MISSING is not set; "
+        "export PB_E2E_MISSING=... or name another variable with api_key_env"
+    )
     assert loopback.stats()["requests"] == 0
     assert project.runs == []
 
@@ -536,11 +540,18 @@ def test_interrupt_finishes_calls_in_flight_and_starts_no_new_one(
     meta = json.loads((runner.info.run_dir / "run.json").read_text(encoding="utf-8"))
     assert meta["status"] == "interrupted"
     assert meta["counts"]["records"] == 2
-    # ... and both were cached: a re-run pays only for the rest.
+    # ... and both were cached: a fresh run pays only for the rest ...
     loopback.configure(latency_ms=0)
-    result, _ = run(path)
+    result, _ = run(path, resume=False)
+    assert result.run_dir != runner.info.run_dir
     assert sum(r["cached"] for r in records(result)) == 2
     assert loopback.stats()["requests"] == 20
+    # ... and so does taking up the interrupted run, even without the cache.
+    loopback.reset()
+    result, _ = run(path, use_cache=False)
+    assert result.run_dir == runner.info.run_dir
+    assert len(records(result)) == 20
+    assert loopback.stats()["requests"] == 18
 
 
 def test_interrupt_abandons_a_call_waiting_to_retry(

@@ -172,7 +172,7 @@ def test_csv_bad_header(tmp_path: Path, header: str) -> None:
 
 def test_csv_unterminated_quote(tmp_path: Path) -> None:
     assert errors(tmp_path, "c.csv", 'a\n1\n"open\n') == [
-        "c.csv:3: CSV error: unexpected end of data"
+        "c.csv:3: CSV error: a quoted field in this row is never closed; close its quote"
     ]
 
 

@@ -214,8 +214,8 @@ def test_missing_required_fields(project: Project) -> None:
 
 def test_suite_that_is_not_a_mapping(project: Project) -> None:
     assert issues(project, "- just\n- a list\n") == [
-        "suites/suite.yaml:1: a suite is a YAML mapping with name, prompts, models, cases "
-        "and metrics"
+        "suites/suite.yaml:1: the suite is a list, not a mapping; a suite is a YAML mapping "
+        "with name, prompts, models, cases and metrics"
     ]
 
 

@@ -1,0 +1,232 @@
+"""Baseline files, and opening either side of a diff: a stored run or a baseline file.
+
+A baseline is a run's results reduced to what a comparison needs, in a file meant to
+be committed next to the suite::
+
+    {
+      "format": "promptbench-baseline",
+      "version": 1,
+      "suite": {"name", "hash", "metrics", "repeat", "regression"},
+      "run": {"run_id", "started_at", "commit", "promptbench"},
+      "variants": [...], "models": {"mini": {"provider", "model"}},
+      "records": [
+        {"case_id", "variant", "model", "repeat", "passed",
+         "scores": {"exact": {"value", "passed"}}, "output", "error"},
+        ...
+      ]
+    }
+
+Stable: keys sorted, records ordered by variant, model, case id (naturally: q2 before
+q10) and repeat, one record per line, and no time of saving; the same run saved twice
+gives the same bytes, and a re-baselined suite shows a readable ``git diff``. No
+secrets: no model settings beyond provider and model name (no base URL, no key or where
+a key lives), no environment, no variables of the cases, no error messages (a
+provider's message can quote part of a key) — a call error keeps its kind only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptbench.errors import RunStoreError, UsageError
+from promptbench.runner.store import RECORDS_FILE, RUN_FILE
+from promptbench.runs import StoredRun, resolve_run
+from promptbench.stats.diff import SideInfo, natural_key
+from promptbench.suite.regression import RegressionRule
+from promptbench.types import CallError, Record, Score
+
+FORMAT = "promptbench-baseline"
+VERSION = 1
+
+
+def _record_json(r: Record, outputs: bool) -> dict[str, Any]:
+    scores: dict[str, Any] = {}
+    for name, s in r.scores.items():
+        entry: dict[str, Any] = {"value": s.value, "passed": s.passed}
+        if s.error is not None:
+            entry["error"] = True  # the message stays out: see the module docstring
+        scores[name] = entry
+    out: dict[str, Any] = {
+        "case_id": r.case_id,
+        "variant": r.variant,
+        "model": r.model,
+        "repeat": r.repeat,
+        "passed": r.passed,
+        "scores": scores,
+        "error": r.error.kind if r.error else None,
+    }
+    if outputs:
+        out["output"] = r.output
+    return out
+
+
+def baseline_json(run: StoredRun, *, outputs: bool = True) -> tuple[str, int]:
+    """The baseline file's text for ``run``, and how many records it holds."""
+    suite = run.meta.get("suite") or {}
+    git = run.meta.get("git") or {}
+    models = {
+        name: {"provider": m.get("provider"), "model": m.get("model")}
+        for name, m in (run.meta.get("models") or {}).items()
+        if isinstance(m, dict)
+    }
+    head = {
+        "format": FORMAT,
+        "version": VERSION,
+        "suite": {
+            "name": suite.get("name", ""),
+            "hash": suite.get("hash", ""),
+            "metrics": list(suite.get("metrics") or []),
+            "repeat": suite.get("repeat"),
+            "regression": list(suite.get("regression") or []),
+        },
+        "run": {
+            "run_id": run.run_id,
+            "started_at": run.meta.get("started_at"),
+            "status": run.status,
+            "commit": git.get("commit") if isinstance(git, dict) else None,
+            "promptbench": run.meta.get("promptbench"),
+        },
+        "variants": run.variants,
+        "models": models,
+    }
+    records = sorted(
+        (_record_json(r, outputs) for r in run.records()),
+        key=lambda d: (d["variant"], d["model"], natural_key(d["case_id"]), d["repeat"]),
+    )
+    text = json.dumps(head, indent=2, sort_keys=True, ensure_ascii=False)
+    lines = ",\n".join(
+        "    " + json.dumps(d, sort_keys=True, ensure_ascii=False, allow_nan=False) for d in records
+    )
+    body = f'"records": [\n{lines}\n  ]' if records else '"records": []'
+    return text[: text.rindex("}")].rstrip() + f",\n  {body}\n}}\n", len(records)
+
+
+def save_baseline(run: StoredRun, path: Path, *, outputs: bool = True) -> int:
+    """Write ``run`` as a baseline file at ``path`` (atomically); return the record count."""
+    text, n = baseline_json(run, outputs=outputs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return n
+
+
+def _record_from(d: dict[str, Any]) -> Record:
+    scores = {
+        name: Score(
+            name,
+            s.get("value"),
+            None if s.get("error") else s.get("passed"),
+            error="error in the baseline run" if s.get("error") else None,
+        )
+        for name, s in (d.get("scores") or {}).items()
+    }
+    err = d.get("error")
+    return Record(
+        case_id=str(d["case_id"]),
+        variant=str(d["variant"]),
+        model=str(d["model"]),
+        repeat=int(d.get("repeat", 0)),
+        vars={},
+        messages=(),
+        output=d.get("output"),
+        scores=scores,
+        passed=d.get("passed"),
+        error=CallError(str(err), "call error in the baseline run") if err else None,
+    )
+
+
+@dataclass
+class Source:
+    """One side of a comparison: a stored run or a baseline file, read on demand."""
+
+    info: SideInfo
+    meta: dict[str, Any]  # run.json, or the baseline's header
+    path: Path
+    _records: list[dict[str, Any]] | None = None  # a baseline's, already parsed
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The suite's metrics, in its order."""
+        return list((self.meta.get("suite") or {}).get("metrics") or [])
+
+    @property
+    def regression_rules(self) -> list[RegressionRule]:
+        """The suite's ``gate.regression`` rules, as recorded."""
+        raw = (self.meta.get("suite") or {}).get("regression") or []
+        return [r for d in raw if (r := RegressionRule.from_json(d)) is not None]
+
+    def records(self) -> Iterator[Record]:
+        """The records, streamed from a run or rebuilt from a baseline."""
+        if self._records is None:
+            yield from StoredRun(self.path, self.meta).records()
+            return
+        for d in self._records:
+            yield _record_from(d)
+
+
+def load_baseline(path: Path, label: str | None = None) -> Source:
+    """Read a baseline file; a UsageError says what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such baseline file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{path}: not a promptbench baseline (unreadable JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UsageError(
+            f"{path}: not a promptbench baseline; write one with promptbench baseline save RUN PATH"
+        )
+    if data.get("version") != VERSION:
+        raise UsageError(
+            f"{path}: baseline version {data.get('version')!r} is not supported "
+            f"(this promptbench reads version {VERSION}); save the baseline again"
+        )
+    records = data.get("records")
+    required = ("case_id", "variant", "model")
+    if not isinstance(records, list) or not all(
+        isinstance(d, dict) and all(k in d for k in required) for d in records
+    ):
+        raise UsageError(f"{path}: corrupt baseline: every record needs case_id, variant, model")
+    suite = data.get("suite") or {}
+    info = SideInfo(
+        label=label or str(path),
+        source=str(path),
+        kind="baseline",
+        suite=str(suite.get("name", "")),
+        suite_hash=str(suite.get("hash", "")),
+    )
+    meta = {k: v for k, v in data.items() if k != "records"}
+    return Source(info, meta, path, records)
+
+
+def is_baseline_file(path: Path) -> bool:
+    """Whether ``path`` looks like a baseline file rather than part of a run directory."""
+    return path.is_file() and path.name not in (RUN_FILE, RECORDS_FILE)
+
+
+def open_source(ref: str | Path, runs_dir: str | Path | None = None) -> Source:
+    """A run (id, prefix, directory or ``latest``) or a baseline file, ready to read."""
+    path = Path(str(ref))
+    if is_baseline_file(path):
+        return load_baseline(path, str(ref))
+    try:
+        run = resolve_run(ref, runs_dir)
+    except RunStoreError as exc:
+        if path.suffix == ".json":
+            raise UsageError(f"{ref}: no such baseline file") from None
+        raise exc from None
+    suite = run.meta.get("suite") or {}
+    info = SideInfo(
+        label=str(ref) if str(ref) != "latest" else f"latest ({run.run_id})",
+        source=run.run_id,
+        kind="run",
+        suite=run.suite_name,
+        suite_hash=str(suite.get("hash", "")),
+    )
+    return Source(info, run.meta, run.run_dir)

@@ -1,0 +1,158 @@
+"""``promptbench diff A B``: whether B is better or worse than A, or the same within noise."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from promptbench.cli import _ci
+from promptbench.cli._common import JsonOpt, out, user_errors
+from promptbench.cli.report import HtmlOpt
+from promptbench.cli.runs import RunsDirOpt
+
+if TYPE_CHECKING:
+    from promptbench.report.diff_terminal import Only as OnlyName
+
+
+class Only(StrEnum):
+    """What ``--only`` keeps in the report."""
+
+    regressions = "regressions"
+    improvements = "improvements"
+    flips = "flips"
+
+
+def diff(
+    refs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="A and B: run ids (or unique prefixes), run directories, latest, or baseline "
+            "files. One run (default: latest) with --variants or --models.",
+            metavar="[A] [B]",
+            show_default=False,
+        ),
+    ] = None,
+    variants: Annotated[
+        tuple[str, str] | None,
+        typer.Option("--variants", metavar="A B", help="Compare two variants of one run."),
+    ] = None,
+    models: Annotated[
+        tuple[str, str] | None,
+        typer.Option("--models", metavar="A B", help="Compare two models of one run."),
+    ] = None,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", "-v", help="Only pairs of this variant (repeatable)."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Only pairs of this model (repeatable)."),
+    ] = None,
+    only: Annotated[
+        Only | None,
+        typer.Option(
+            "--only",
+            help="Show only worse metrics and pass→fail cases, or the reverse, "
+            "or only the flipped cases.",
+            case_sensitive=False,
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Flipped cases shown per pair.", min=0)
+    ] = 10,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            "--alpha", help="Significance level, after Holm's correction.", min=1e-6, max=0.5
+        ),
+    ] = 0.05,
+    detect: Annotated[
+        float,
+        typer.Option(
+            "--detect",
+            help="The difference to plan for: how many cases a suite needs to see it "
+            "(0.05: 5 points).",
+            min=1e-6,
+            max=1.0,
+        ),
+    ] = 0.05,
+    fail_on_regression: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-regression",
+            help="Exit 1 when B is significantly worse than A by more than the suite's "
+            "gate.regression margins (without rules: any metric significantly worse).",
+        ),
+    ] = False,
+    markdown: _ci.MarkdownOpt = None,
+    junit: _ci.JunitOpt = None,
+    html: HtmlOpt = None,
+    as_json: JsonOpt = False,
+    runs_dir: RunsDirOpt = None,
+) -> None:
+    """Compare B against A case by case: deltas with 95% intervals, paired tests, flips.
+
+    Cases are paired by id (and repeat) and repeats are clustered by case. For each
+    metric and the pass rate: both means, B − A with a bootstrap interval, the paired
+    test's p-value after Holm's correction over everything compared, a verdict (better,
+    worse, no detectable difference) and the smallest difference the sample can detect.
+    Then the cases that flipped, with both outputs and a word diff.
+
+    Exit codes: 0 compared (whatever the verdicts), 1 with --fail-on-regression and a
+    regression found, 2 bad usage.
+
+    Example: promptbench diff --variants terse guided
+
+    Example: promptbench diff baselines/triage.json latest --only regressions
+
+    Example: promptbench diff 20261126-0833 20261127-0910 --fail-on-regression --markdown diff.md
+    """
+    from promptbench.baseline import open_source
+    from promptbench.comparing import diff_sources, gate_regressions, regression_rules
+    from promptbench.report.diff_terminal import print_diff, print_regression
+
+    given = list(refs or [])
+    with user_errors():
+        if len(given) > 2:
+            raise _ci.usage(f"give at most two runs to compare, got {len(given)}")
+        if variants or models:
+            if len(given) > 1:
+                raise _ci.usage("--variants and --models compare inside ONE run; give one run")
+            a, b = open_source(given[0] if given else "latest", runs_dir), None
+        else:
+            if len(given) != 2:
+                raise _ci.usage(
+                    "give two runs or baseline files (A B), or one run with --variants A B "
+                    "or --models A B"
+                )
+            a, b = open_source(given[0], runs_dir), open_source(given[1], runs_dir)
+        result = diff_sources(
+            a,
+            b,
+            variants=variants,
+            models=models,
+            only_variants=variant,
+            only_models=model,
+            alpha=alpha,
+            detect=detect,
+        )
+        report = gate_regressions(result, regression_rules(b, a)) if fail_on_regression else None
+    shown: OnlyName | None = only.value if only else None
+    if as_json:
+        data = result.to_json()
+        if report is not None:
+            data["regression"] = report.to_json()
+        print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print_diff(out, result, only=shown, limit=limit)
+        if report is not None:
+            print_regression(out, report, what="A")
+    _ci.write_diff_outputs(result, report, markdown=markdown, junit=junit, only=shown, limit=limit)
+    if html is not None:
+        from promptbench.cli.report import write_diff_html
+
+        write_diff_html(html, result, a, b)
+    raise typer.Exit(1 if report is not None and not report.passed else 0)

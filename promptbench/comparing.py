@@ -1,0 +1,172 @@
+"""What ``promptbench diff`` and ``promptbench run --baseline`` compare, read from disk.
+
+:mod:`promptbench.stats.diff` does the statistics on records; this module decides which
+records: two variants or two models of one run, or two runs (a baseline file counts as
+a run), with the user's filters, and says in a UsageError when a name is wrong. Nothing
+here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from promptbench.baseline import Source
+from promptbench.errors import UsageError
+from promptbench.stats.diff import (
+    DEFAULT_DETECT,
+    DiffResult,
+    Mode,
+    Pair,
+    RecordIndex,
+    diff_indexes,
+    pairs_of_models,
+    pairs_of_runs,
+    pairs_of_variants,
+)
+from promptbench.stats.regression import RegressionReport, check_regressions
+from promptbench.suite.regression import RegressionRule
+
+
+def _check_names(kind: str, asked: Sequence[str], present: list[str], where: str) -> None:
+    missing = [n for n in asked if n not in present]
+    if missing:
+        raise UsageError(
+            f"{where} has no {kind} {', '.join(repr(n) for n in missing)}; "
+            f"it has: {', '.join(present) or 'none'}"
+        )
+
+
+def _filter(
+    pairs: list[Pair], variants: Sequence[str] | None, models: Sequence[str] | None
+) -> list[Pair]:
+    return [
+        p
+        for p in pairs
+        if (not variants or p.variant_a in variants or p.variant_b in variants)
+        and (not models or p.model_a in models or p.model_b in models)
+    ]
+
+
+def diff_sources(
+    a: Source,
+    b: Source | None = None,
+    *,
+    variants: tuple[str, str] | None = None,
+    models: tuple[str, str] | None = None,
+    only_variants: Sequence[str] | None = None,
+    only_models: Sequence[str] | None = None,
+    alpha: float = 0.05,
+    detect: float = DEFAULT_DETECT,
+) -> DiffResult:
+    """B against A: two sources, or with ``variants``/``models`` two groups of source ``a``."""
+    if variants and models:
+        raise UsageError("give --variants or --models, not both")
+    if not 0.0 < alpha < 1.0:
+        raise UsageError(f"--alpha must be between 0 and 1, got {alpha:g}")
+    if not 0.0 < detect <= 1.0:
+        raise UsageError(f"--detect must be in (0, 1] (0.05 is 5 points), got {detect:g}")
+    mode: Mode
+    if variants or models:
+        if b is not None:
+            raise UsageError(
+                "--variants and --models compare two groups of ONE run; give one run (or none "
+                "for latest)"
+            )
+        index_a = index_b = RecordIndex.of(a.records(), a.metric_names)
+        where = f"{a.info.kind} {a.info.source}"
+        names = variants or models
+        assert names is not None
+        kind = "variant" if variants else "model"
+        if names[0] == names[1]:
+            raise UsageError(f"compare two different {kind}s, not {names[0]!r} with itself")
+        present = index_a.variants if variants else index_a.models
+        _check_names(kind, names, present, where)
+        if variants:
+            mode, pairs = "variants", pairs_of_variants(index_a, *names)
+        else:
+            mode, pairs = "models", pairs_of_models(index_a, *names)
+        side_a = replace(a.info, label=names[0])
+        side_b = replace(a.info, label=names[1])
+    else:
+        if b is None:
+            raise UsageError(
+                "give two runs or baseline files (A B), or one run with --variants or --models"
+            )
+        index_a = RecordIndex.of(a.records(), a.metric_names)
+        index_b = RecordIndex.of(b.records(), b.metric_names)
+        mode, pairs = "runs", pairs_of_runs(index_a, index_b)
+        side_a, side_b = a.info, b.info
+        if not pairs:
+            groups_a = ", ".join(f"{v} × {m}" for v, m in index_a.groups) or "none"
+            groups_b = ", ".join(f"{v} × {m}" for v, m in index_b.groups) or "none"
+            raise UsageError(
+                f"no variant × model group is in both A ({groups_a}) and B ({groups_b}); "
+                "to compare different variants or models use --variants or --models"
+            )
+    known_variants = list(dict.fromkeys(index_a.variants + index_b.variants))
+    known_models = list(dict.fromkeys(index_a.models + index_b.models))
+    _check_names("variant", only_variants or (), known_variants, "the comparison")
+    _check_names("model", only_models or (), known_models, "the comparison")
+    unmatched_a, unmatched_b = _unmatched(mode, index_a, index_b, pairs, variants or models)
+    pairs = _filter(pairs, only_variants, only_models)
+    if not pairs:
+        raise UsageError(
+            "nothing to compare: no variant × model group has records on both sides"
+            + (" with these filters" if only_variants or only_models else "")
+        )
+    result = diff_indexes(
+        index_a, index_b, pairs, a=side_a, b=side_b, mode=mode, alpha=alpha, detect=detect
+    )
+    wanted = _filter_groups(only_variants, only_models)
+    result.unmatched_a = [f"{v} × {m}" for v, m in unmatched_a if wanted(v, m)]
+    result.unmatched_b = [f"{v} × {m}" for v, m in unmatched_b if wanted(v, m)]
+    return result
+
+
+Group = tuple[str, str]
+
+
+def _unmatched(
+    mode: Mode,
+    index_a: RecordIndex,
+    index_b: RecordIndex,
+    pairs: list[Pair],
+    names: tuple[str, str] | None,
+) -> tuple[list[Group], list[Group]]:
+    """The groups of each side that should have been compared but have no counterpart."""
+    paired_a = {(p.variant_a, p.model_a) for p in pairs}
+    paired_b = {(p.variant_b, p.model_b) for p in pairs}
+    if mode == "runs":
+        candidates_a, candidates_b = list(index_a.groups), list(index_b.groups)
+    else:
+        assert names is not None
+        axis = 0 if mode == "variants" else 1  # which half of the group the names are
+        candidates_a = [g for g in index_a.groups if g[axis] == names[0]]
+        candidates_b = [g for g in index_b.groups if g[axis] == names[1]]
+    return (
+        [g for g in candidates_a if g not in paired_a],
+        [g for g in candidates_b if g not in paired_b],
+    )
+
+
+def _filter_groups(
+    variants: Sequence[str] | None, models: Sequence[str] | None
+) -> Callable[[str, str], bool]:
+    def wanted(variant: str, model: str) -> bool:
+        return (not variants or variant in variants) and (not models or model in models)
+
+    return wanted
+
+
+def regression_rules(*sources: Source | None) -> list[RegressionRule]:
+    """The first ``gate.regression`` rules recorded by these sources (B's first)."""
+    for s in sources:
+        if s is not None and s.regression_rules:
+            return s.regression_rules
+    return []
+
+
+def gate_regressions(result: DiffResult, rules: Sequence[RegressionRule]) -> RegressionReport:
+    """The regression gate on ``result`` (A the baseline, B the new run)."""
+    return check_regressions(result, rules)

@@ -1,0 +1,320 @@
+'use strict';
+/* promptbench report: what the run page and the diff page share.
+ *
+ * Every string that comes from the data (model outputs, case ids, variables, reasons)
+ * goes through esc() before it reaches innerHTML. Rows are drawn lazily by LazyRows:
+ * only those near the viewport are in the DOM, the rest are two spacer rows whose
+ * heights come from the rows already measured.
+ */
+const PB = (() => {
+  const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+  const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
+  const nf = new Intl.NumberFormat('en-US');
+  const PALETTE = ['#3d5afe', '#f08c2e', '#1aa179', '#d6457a', '#8b5cf6', '#0ea5c6', '#b7961c', '#64748b',
+    '#ef4444', '#22c55e'];
+
+  const fmt = {
+    int: (n) => (n == null ? '—' : nf.format(n)),
+    pct: (x) => (x == null ? '—' : (x * 100).toFixed(1) + '%'),
+    score: (x) => (x == null ? '—' : x.toFixed(3)),
+    ms: (x) => (x == null ? '—' : nf.format(Math.round(x))),
+    usd: (x) => (x == null ? '—' : x < 1 ? '$' + x.toFixed(4) : '$' + x.toFixed(2)),
+    when(iso) {
+      if (!iso) return '';
+      const d = new Date(iso);
+      if (Number.isNaN(d.getTime())) return String(iso);
+      return d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+    },
+    duration(s) {
+      if (s == null) return '';
+      if (s < 60) return (s < 10 ? s.toFixed(1) : Math.round(s)) + ' s';
+      const m = Math.floor(s / 60);
+      return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+    },
+  };
+
+  const VERDICT = { p: 'PASS', f: 'FAIL', e: 'ERROR', n: 'NO VERDICT' };
+  const badge = (v) => `<span class="badge ${v}">${VERDICT[v] || esc(v)}</span>`;
+
+  function debounce(fn, ms) {
+    let timer = 0;
+    return (...args) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fn(...args), ms);
+    };
+  }
+
+  /* Text with the (lower-cased) query marked, escaped. */
+  function highlight(text, q) {
+    const s = String(text ?? '');
+    if (!q) return esc(s);
+    const lower = s.toLowerCase();
+    if (lower.length !== s.length) return esc(s); // lower-casing moved the offsets
+    let out = '';
+    let at = 0;
+    for (let i = lower.indexOf(q); i !== -1; i = lower.indexOf(q, at)) {
+      out += esc(s.slice(at, i)) + '<mark>' + esc(s.slice(i, i + q.length)) + '</mark>';
+      at = i + q.length;
+    }
+    return out + esc(s.slice(at));
+  }
+
+  /* Horizontal bar chart as an SVG string.
+   * items: [{label, value, ghost?, color?, stack?: [[cls, fraction]...], text?}] */
+  function barChart(items, { max, format, ghostTitle } = {}) {
+    const W = 320;
+    const rowH = 22;
+    const labelW = 112;
+    const valW = 64;
+    const barW = W - labelW - valW - 6;
+    const H = items.length * rowH + 2;
+    const top = Math.max(1e-12, max ?? Math.max(0, ...items.map((i) => Math.max(i.value ?? 0, i.ghost ?? 0))));
+    const trunc = (s) => (s.length > 19 ? s.slice(0, 18) + '…' : s);
+    let s = `<svg viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" role="img">`;
+    items.forEach((it, k) => {
+      const y = k * rowH + 1;
+      const mid = y + rowH / 2;
+      s += `<text class="lbl" x="${labelW - 8}" y="${mid}" text-anchor="end" dominant-baseline="central">`
+        + `${esc(trunc(it.label))}<title>${esc(it.label)}</title></text>`;
+      s += `<rect class="track" x="${labelW}" y="${y + 5}" width="${barW}" height="${rowH - 10}" rx="3"/>`;
+      if (it.stack) {
+        let x = labelW;
+        for (const [cls, frac] of it.stack) {
+          const w = frac * barW;
+          if (w > 0) s += `<rect class="${cls}" x="${x.toFixed(2)}" y="${y + 5}" width="${w.toFixed(2)}" height="${rowH - 10}"/>`;
+          x += w;
+        }
+      } else {
+        if (it.ghost != null) {
+          const w = Math.max(1, (it.ghost / top) * barW);
+          s += `<rect class="ghost" x="${labelW}" y="${y + 5}" width="${w.toFixed(2)}" height="${rowH - 10}" rx="3" fill="${it.color}">`
+            + `<title>${esc(ghostTitle || '')}</title></rect>`;
+        }
+        if (it.value != null) {
+          const w = Math.max(1, (it.value / top) * barW);
+          s += `<rect x="${labelW}" y="${y + 5}" width="${w.toFixed(2)}" height="${rowH - 10}" rx="3" fill="${it.color}"/>`;
+        }
+      }
+      const text = it.text ?? (format ? format(it.value) : String(it.value ?? '—'));
+      s += `<text class="val" x="${W - 2}" y="${mid}" text-anchor="end" dominant-baseline="central">${esc(text)}</text>`;
+    });
+    return s + '</svg>';
+  }
+
+  function chartCard(title, svg, legend = '') {
+    return `<figure class="chart"><figcaption><span>${esc(title)}</span>`
+      + `<span class="legend">${legend}</span></figcaption>${svg}</figure>`;
+  }
+
+  /* Rows drawn only near the viewport; the window is the scroller, so the page's
+   * sticky toolbar and table header keep working. */
+  class LazyRows {
+    constructor(tbody, rowHTML, { columns = 1, estimate = 120, overscan = 900, maxRows = 120 } = {}) {
+      this.tbody = tbody;
+      this.rowHTML = rowHTML;
+      this.columns = columns;
+      this.estimate = estimate;
+      this.overscan = overscan;
+      this.maxRows = maxRows;
+      this.heights = new Map();
+      this.measured = 0;
+      this.measuredSum = 0;
+      this.order = [];
+      this.start = -1;
+      this.end = -1;
+      this.pending = false;
+      this.emptyText = 'No rows match.';
+      addEventListener('scroll', () => this.schedule(), { passive: true });
+      addEventListener('resize', () => { this.forget(); this.schedule(true); });
+    }
+
+    height(i) { return this.heights.get(i) ?? this.estimate; }
+
+    forget(i) {
+      if (i === undefined) {
+        this.heights.clear();
+        this.measured = 0;
+        this.measuredSum = 0;
+      } else {
+        this.heights.delete(i);
+      }
+    }
+
+    show(order, columns) {
+      this.order = order;
+      if (columns !== undefined && columns !== this.columns) {
+        this.columns = columns;
+        this.forget(); // other widths, other heights
+      }
+      this.render(true);
+    }
+
+    schedule(force = false) {
+      this.force = this.force || force;
+      if (this.pending) return;
+      this.pending = true;
+      requestAnimationFrame(() => {
+        this.pending = false;
+        const f = this.force;
+        this.force = false;
+        this.render(f);
+      });
+    }
+
+    spacer(h, cls) {
+      return `<tr class="spacer ${cls}" aria-hidden="true"><td colspan="${this.columns}" style="height:${h.toFixed(0)}px"></td></tr>`;
+    }
+
+    range() {
+      const n = this.order.length;
+      const top = this.tbody.getBoundingClientRect().top;
+      const from = Math.max(0, -top - this.overscan);
+      const to = Math.max(600, -top + innerHeight + this.overscan);
+      let i = 0;
+      let y = 0;
+      while (i < n) {
+        const h = this.height(this.order[i]);
+        if (y + h > from) break;
+        y += h;
+        i++;
+      }
+      const start = i;
+      const padTop = y;
+      while (i < n && y < to && i - start < this.maxRows) {
+        y += this.height(this.order[i]);
+        i++;
+      }
+      const end = i;
+      let padBottom = 0;
+      for (; i < n; i++) padBottom += this.height(this.order[i]);
+      return { start, end, padTop, padBottom };
+    }
+
+    render(force, depth = 0) {
+      const r = this.range();
+      if (!force && r.start === this.start && r.end === this.end) {
+        const [first, last] = [this.tbody.firstElementChild, this.tbody.lastElementChild];
+        if (first?.classList.contains('spacer')) first.firstElementChild.style.height = r.padTop.toFixed(0) + 'px';
+        if (last?.classList.contains('spacer')) last.firstElementChild.style.height = r.padBottom.toFixed(0) + 'px';
+        return;
+      }
+      this.start = r.start;
+      this.end = r.end;
+      if (!this.order.length) {
+        this.tbody.innerHTML = `<tr class="empty-note"><td colspan="${this.columns}">${esc(this.emptyText)}</td></tr>`;
+        return;
+      }
+      const parts = [this.spacer(r.padTop, 'top')];
+      for (let k = r.start; k < r.end; k++) parts.push(this.rowHTML(this.order[k], k));
+      parts.push(this.spacer(r.padBottom, 'bottom'));
+      this.tbody.innerHTML = parts.join('');
+      let changed = false;
+      for (const tr of this.tbody.children) {
+        if (!tr.classList.contains('row')) continue;
+        const i = Number(tr.dataset.i);
+        const h = tr.getBoundingClientRect().height;
+        const old = this.heights.get(i);
+        if (old === undefined) {
+          this.measured++;
+          this.measuredSum += h;
+        } else {
+          this.measuredSum += h - old;
+        }
+        if (old === undefined || Math.abs(old - h) > 0.5) changed = true;
+        this.heights.set(i, h);
+      }
+      if (this.measured) this.estimate = this.measuredSum / this.measured;
+      // Measured heights move the window: draw again if it now covers other rows.
+      if (changed && depth < 3) this.render(false, depth + 1);
+    }
+  }
+
+  /* Segmented buttons: one pressed at a time. */
+  function segmented(options, current) {
+    return '<div class="seg" role="group">' + options.map(([key, label]) =>
+      `<button type="button" data-mode="${esc(key)}" aria-pressed="${key === current}">${esc(label)}<span class="n"></span></button>`,
+    ).join('') + '</div>';
+  }
+
+  const SEARCH_ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="11" cy="11" r="7"/><path d="M20 20l-3.5-3.5"/></svg>';
+
+  function searchBox(placeholder) {
+    return `<div class="search">${SEARCH_ICON}<input id="search" type="search" autocomplete="off" spellcheck="false" placeholder="${esc(placeholder)}" title="Search case ids, variables, expected values and outputs (press / to focus, Esc to clear)" aria-label="Search"></div>`;
+  }
+
+  /* Keep --toolbar-h equal to the sticky toolbar's height, so the table header sticks under it. */
+  function trackToolbar(toolbar) {
+    const set = () => document.documentElement.style.setProperty('--toolbar-h', toolbar.offsetHeight + 'px');
+    set();
+    new ResizeObserver(set).observe(toolbar);
+  }
+
+  /* '/' focuses the search box, Escape clears it. */
+  function keys(input) {
+    addEventListener('keydown', (ev) => {
+      if (ev.key === '/' && document.activeElement !== input && !ev.ctrlKey && !ev.metaKey) {
+        ev.preventDefault();
+        input.focus();
+        input.select();
+      } else if (ev.key === 'Escape' && document.activeElement === input) {
+        input.value = '';
+        input.dispatchEvent(new Event('input'));
+      }
+    });
+  }
+
+  function data() {
+    return JSON.parse(document.getElementById('pb-data').textContent);
+  }
+
+  /* Case id, variables and expected value: the first cell of a row. */
+  function caseHeader(row, vars, extra = '') {
+    let dl = '';
+    (row.v || []).forEach((value, k) => {
+      if (value != null) dl += `<dt>${esc(vars[k])}</dt><dd>${esc(value)}</dd>`;
+    });
+    if (row.x != null) dl += `<dt>expected</dt><dd>${esc(row.x)}</dd>`;
+    const rep = row.r ? `<span class="rep">repeat ${row.r + 1}</span>` : '';
+    return `<div class="headline"><button type="button" class="exp" aria-label="Expand">▶</button>`
+      + `<span class="cid">${esc(row.id)}</span>${rep}${extra}</div>${dl ? `<dl>${dl}</dl>` : ''}`;
+  }
+
+  /* One record: verdict, scores, output (or the call's error), reasons, cost and time.
+   * outputHTML, when given, replaces the escaped output (the diff page's marked-up words). */
+  function cellHTML(c, metrics, { q = '', metric = -1, outputHTML = null } = {}) {
+    if (!c) return '<td class="cell empty">—</td>';
+    let chips = '';
+    let reasons = '';
+    (c.s || []).forEach((s, k) => {
+      if (!s) return;
+      const [value, v, reason] = s;
+      const shown = value == null ? (v === 'p' ? '✓' : v === 'f' ? '✗' : 'error') : value.toFixed(2);
+      chips += `<span class="sc ${v}${k === metric ? ' sel' : ''}" title="${esc(reason || '')}">${esc(metrics[k])} ${shown}</span>`;
+      if (v !== 'p' && reason) reasons += `<li><b>${esc(metrics[k])}</b>: ${esc(reason)}</li>`;
+    });
+    let body;
+    if (c.x) {
+      body = `<div class="callerr">${esc(c.x)}</div>`;
+    } else if (c.o == null) {
+      body = '<pre class="out"><span class="none">(no output)</span></pre>';
+    } else {
+      const long = c.o.length > 600 || (c.o.match(/\n/g) || []).length > 8;
+      body = `<pre class="out${long ? ' clip' : ''}">${outputHTML ?? highlight(c.o, q)}</pre>`;
+    }
+    const meta = [];
+    if (c.l != null) meta.push(fmt.ms(c.l) + ' ms');
+    if (c.t) meta.push(fmt.int(c.t) + ' tok');
+    if (c.c != null) meta.push(fmt.usd(c.c));
+    if (c.k) meta.push('cached');
+    if (c.r) meta.push(`${c.r} ${c.r === 1 ? 'retry' : 'retries'}`);
+    return `<td class="cell v-${c.v}"><div class="cell-head">${badge(c.v)}${chips}</div>${body}`
+      + (reasons ? `<ul class="reasons">${reasons}</ul>` : '')
+      + (meta.length ? `<div class="meta">${meta.join(' · ')}</div>` : '')
+      + '</td>';
+  }
+
+  return {
+    esc, fmt, badge, debounce, highlight, barChart, chartCard, LazyRows, segmented, searchBox,
+    trackToolbar, keys, data, caseHeader, cellHTML, color: (i) => PALETTE[i % PALETTE.length],
+  };
+})();

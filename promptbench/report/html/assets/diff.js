@@ -1,0 +1,278 @@
+'use strict';
+/* promptbench report: B against A. The statistics per pair (means, B − A with its
+ * interval, Holm-corrected p, verdict), then every paired case with both outputs side
+ * by side and the changed words marked: deleted from A, inserted in B. */
+(() => {
+  const t0 = performance.now();
+  const D = PB.data();
+  const { esc, fmt } = PB;
+  const X = D.diff;
+  const rows = D.rows;
+  const metrics = D.metrics;
+  const app = document.getElementById('app');
+  const state = { mode: 'all', q: '', metric: -1, pair: -1, open: new Set() };
+  const timings = { parse: performance.now() - t0 };
+  const PASS_RATE = 'pass_rate';
+
+  /* The terminal's formats (promptbench/report/diff_terminal.py). */
+  const isPts = (name) => name === PASS_RATE;
+  const mean = (name, x) => (x == null ? '—' : isPts(name) ? fmt.pct(x) : fmt.score(x));
+  const signed = (s) => (s.startsWith('-') ? s : '+' + s);
+  const delta = (name, x, sign = true) => {
+    if (x == null) return '—';
+    const s = isPts(name) ? (x * 100).toFixed(1) : x.toFixed(3);
+    return sign ? signed(s) : s + (isPts(name) ? ' pts' : '');
+  };
+  const pval = (p) => (p == null ? '—' : p < 1e-4 ? '<0.0001' : p < 0.01 ? p.toFixed(4) : p.toFixed(3));
+  const VCLS = { better: 'better', worse: 'worse', 'no detectable difference': 'same', 'no data': 'nodata' };
+
+  function diffText(c) {
+    if (c.diff == null) return '—';
+    const unit = isPts(c.name) ? ' pts' : '';
+    const ci = c.ci_low != null && c.ci_high != null ? ` [${delta(c.name, c.ci_low)}, ${delta(c.name, c.ci_high)}]` : '';
+    return `${delta(c.name, c.diff)}${unit}${ci}`;
+  }
+
+  /* B − A and its interval on an axis centred on zero. */
+  function forest(c, scale) {
+    if (c.diff == null) return '';
+    const W = 150;
+    const H = 18;
+    const x = (v) => (W / 2 + (v / scale) * (W / 2 - 6)).toFixed(1);
+    const cls = VCLS[c.verdict] === 'better' ? 'better' : VCLS[c.verdict] === 'worse' ? 'worse' : 'same';
+    let s = `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" aria-hidden="true">`;
+    s += `<line class="axis" x1="4" x2="${W - 4}" y1="${H / 2}" y2="${H / 2}"/>`;
+    s += `<line class="zero" x1="${W / 2}" x2="${W / 2}" y1="2" y2="${H - 2}"/>`;
+    if (c.ci_low != null && c.ci_high != null) {
+      s += `<line class="${cls}" x1="${x(c.ci_low)}" x2="${x(c.ci_high)}" y1="${H / 2}" y2="${H / 2}" stroke-width="3" stroke-linecap="round"/>`;
+    }
+    s += `<circle class="${cls}" cx="${x(c.diff)}" cy="${H / 2}" r="3.5"/>`;
+    return s + '</svg>';
+  }
+
+  function pairPanel(p, index) {
+    const scale = Math.max(0.02, ...p.metrics.flatMap((m) => [m.diff, m.ci_low, m.ci_high]).filter((v) => v != null).map(Math.abs));
+    const conf = p.metrics.length ? Math.round(100 * p.metrics[0].confidence) : 95;
+    let body = '';
+    for (const m of p.metrics) {
+      const v = VCLS[m.verdict] || 'same';
+      body += `<tr data-pair="${index}" data-metric="${esc(m.name)}">`
+        + `<td>${esc(m.name)}</td>`
+        + `<td data-k="mean_a" data-value="${m.mean_a ?? ''}">${mean(m.name, m.mean_a)}</td>`
+        + `<td data-k="mean_b" data-value="${m.mean_b ?? ''}">${mean(m.name, m.mean_b)}</td>`
+        + `<td data-k="diff" data-value="${m.diff ?? ''}">${esc(diffText(m))}</td>`
+        + `<td class="forest">${forest(m, scale)}</td>`
+        + `<td data-k="p" data-value="${m.p_adjusted ?? ''}">${pval(m.p_adjusted)}</td>`
+        + `<td class="v" data-k="verdict"><span class="verdict ${v}">${esc(m.verdict)}</span></td>`
+        + `<td>${delta(m.name, m.mde, false)}</td>`
+        + `<td>${fmt.int(m.n_paired)}</td>`
+        + `<td>${m.cases_needed == null ? '—' : '~' + fmt.int(m.cases_needed)}</td></tr>`;
+    }
+    const head = '<tr><th>metric</th><th>A</th><th>B</th>'
+      + `<th>B − A [${conf}% CI]</th><th></th><th>p (Holm)</th><th class="v">verdict</th><th>MDE</th><th>n</th>`
+      + `<th>cases for ±${+(X.detect * 100).toFixed(2)} pts</th></tr>`;
+    const cov = [`paired cases: ${fmt.int(p.metrics[0]?.n_paired ?? 0)}`,
+      `only in A: ${fmt.int(p.only_a.count)}`, `only in B: ${fmt.int(p.only_b.count)}`];
+    if (p.call_errors_a || p.call_errors_b) cov.push(`call errors left out: A ${p.call_errors_a}, B ${p.call_errors_b}`);
+    cov.push(`flipped: ${p.regressions} pass → fail, ${p.improvements} fail → pass`);
+    if (p.flaky) cov.push(`flaky: ${p.flaky}`);
+    return `<div class="pair"><h3>${esc(p.label)}</h3><div class="tablewrap"><table class="stats">`
+      + `<thead>${head}</thead><tbody>${body}</tbody></table></div><div class="coverage">${esc(cov.join(' · '))}</div></div>`;
+  }
+
+  function header() {
+    const side = (tag, s) => `<span>${tag}</span><span><b>${esc(s.label)}</b> (${esc(s.kind)} ${esc(s.source)}${s.suite ? `, suite ${esc(s.suite)}` : ''})</span>`;
+    const v = X.verdicts;
+    const pills = [['worse', 'worse'], ['better', 'better'], ['no detectable difference', 'same'], ['no data', 'nodata']]
+      .filter(([k]) => k !== 'no data' || v[k])
+      .map(([k, cls]) => `<span class="pill ${cls}" data-verdict="${esc(k)}">${v[k]} ${esc(k)}</span>`).join('');
+    const worst = v.worse ? ['bad', `✗ ${v.worse} worse`] : v.better ? ['ok', `✓ ${v.better} better`] : ['neutral', 'no detectable difference'];
+    const tests = `${X.holm_family} distinct test${X.holm_family === 1 ? '' : 's'}`;
+    let warn = '';
+    if (X.unmatched_a.length) warn += `<div class="warnline">not compared, only in A: ${esc(X.unmatched_a.join(', '))}</div>`;
+    if (X.unmatched_b.length) warn += `<div class="warnline">not compared, only in B: ${esc(X.unmatched_b.join(', '))}</div>`;
+    return `<header class="top"><div><h1>${esc(X.a.label)} → ${esc(X.b.label)}</h1>`
+      + `<div class="sides">${side('A', X.a)}${side('B', X.b)}</div>`
+      + `<div class="verdicts">${pills}<span class="small">B against A; Holm over ${tests} at alpha ${X.alpha}</span></div>${warn}</div>`
+      + `<div class="outcome ${worst[0]}">${esc(worst[1])}</div></header>`;
+  }
+
+  function toolbar() {
+    let s = PB.searchBox('Search cases and outputs');
+    s += PB.segmented([['all', 'All'], ['flip', 'Flipped'], ['reg', 'Pass → fail'], ['imp', 'Fail → pass'],
+      ['fail', 'Failures'], ['changed', 'Changed output']], state.mode);
+    if (X.pairs.length > 1) {
+      s += '<label class="lab">pair <select id="pair"><option value="-1">all pairs</option>'
+        + X.pairs.map((p, i) => `<option value="${i}">${esc(p.label)}</option>`).join('') + '</select></label>';
+    }
+    if (metrics.length) {
+      s += '<label class="lab">metric <select id="metric"><option value="-1">case verdict</option>'
+        + metrics.map((m, i) => `<option value="${i}">${esc(m)}</option>`).join('') + '</select></label>';
+    }
+    s += '<span class="count" id="count"></span>';
+    return `<div class="toolbar" id="toolbar">${s}</div>`;
+  }
+
+  function colHeads() {
+    const one = X.pairs.length === 1 ? X.pairs[0] : null;
+    const pr = one?.metrics.find((m) => m.name === PASS_RATE);
+    const col = (tag, s, rate, color) => `<th class="col"><span class="colname"><span class="dot" style="background:${color}"></span>`
+      + `<b>${tag}</b>&nbsp;·&nbsp;${esc(s.label)}</span><span class="colstat">`
+      + `${pr ? `${mean(PASS_RATE, rate)} pass · ` : ''}${tag === 'A' ? '<del>deleted</del> words' : '<ins>inserted</ins> words'}</span></th>`;
+    return '<th class="case">Case</th>' + col('A', X.a, pr?.mean_a, PB.color(0)) + col('B', X.b, pr?.mean_b, PB.color(1));
+  }
+
+  app.innerHTML = header()
+    + `<section class="panel"><h2>Statistics</h2>${X.pairs.map(pairPanel).join('')}</section>`
+    + toolbar()
+    + `<table class="cases" id="cases"><thead><tr id="colheads">${colHeads()}</tr></thead><tbody id="rows"></tbody></table>`;
+
+  const tbody = document.getElementById('rows');
+  const table = document.getElementById('cases');
+  const tb = document.getElementById('toolbar');
+  const search = document.getElementById('search');
+  const count = document.getElementById('count');
+
+  /* Both outputs marked up from the word diff's [op, length, ...] (see diff_data.py). */
+  function marked(a, b, ops, q) {
+    const hl = (s) => PB.highlight(s, q);
+    let ia = 0;
+    let ib = 0;
+    let A = '';
+    let B = '';
+    for (let k = 0; k < ops.length; k += 2) {
+      const n = ops[k + 1];
+      if (ops[k] === 0) {
+        A += hl(a.slice(ia, ia + n));
+        B += hl(b.slice(ib, ib + n));
+        ia += n;
+        ib += n;
+      } else if (ops[k] === 1) {
+        A += `<del>${hl(a.slice(ia, ia + n))}</del>`;
+        ia += n;
+      } else {
+        B += `<ins>${hl(b.slice(ib, ib + n))}</ins>`;
+        ib += n;
+      }
+    }
+    return [A, B];
+  }
+
+  const FLIP = { r: ['r', '▼ pass → fail'], i: ['i', '▲ fail → pass'] };
+
+  function flipOf(row) {
+    const m = state.metric;
+    if (m < 0) return row.f || '';
+    const va = row.a?.s?.[m]?.[1];
+    const vb = row.b?.s?.[m]?.[1];
+    return va === 'p' && vb === 'f' ? 'r' : va === 'f' && vb === 'p' ? 'i' : '';
+  }
+
+  function rowHTML(i) {
+    const row = rows[i];
+    const open = state.open.has(i);
+    const f = flipOf(row);
+    let extra = f ? `<span class="flip ${FLIP[f][0]}">${FLIP[f][1]}</span>` : '';
+    if (row.k) extra += '<span class="flip k" title="the verdict changes across repeats">flaky</span>';
+    if (X.pairs.length > 1) extra += `<span class="pairlabel">${esc(X.pairs[row.p].label)}</span>`;
+    let A = null;
+    let B = null;
+    if (row.d && row.a && row.b && !row.a.x && !row.b.x) [A, B] = marked(row.a.o, row.b.o, row.d, state.q);
+    return `<tr class="row${open ? ' open' : ''}" data-i="${i}" data-id="${esc(row.id)}" data-flip="${f}">`
+      + `<th class="case" scope="row">${PB.caseHeader(row, D.vars, extra)}</th>`
+      + PB.cellHTML(row.a, metrics, { q: state.q, metric: state.metric, outputHTML: A })
+      + PB.cellHTML(row.b, metrics, { q: state.q, metric: state.metric, outputHTML: B })
+      + '</tr>';
+  }
+  const lazy = new PB.LazyRows(tbody, rowHTML, { columns: 3 });
+  lazy.emptyText = 'No case matches these filters.';
+
+  function matches(row, q) {
+    if (!row._h) {
+      const side = (c) => (c ? `${c.o ?? ''}\n${c.x ?? ''}` : '');
+      row._h = [row.id, ...(row.v || []), row.x ?? '', side(row.a), side(row.b)].join('\n').toLowerCase();
+    }
+    return row._h.includes(q);
+  }
+
+  function verdict(c, m) {
+    if (!c) return null;
+    if (m < 0) return c.v;
+    const s = c.s && c.s[m];
+    return s ? s[1] : null;
+  }
+
+  function apply() {
+    const start = performance.now();
+    const { q, metric: m, pair } = state;
+    const counts = { all: 0, flip: 0, reg: 0, imp: 0, fail: 0, changed: 0 };
+    const order = [];
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (pair >= 0 && row.p !== pair) continue;
+      const va = verdict(row.a, m);
+      const vb = verdict(row.b, m);
+      if (m >= 0 && va == null && vb == null) continue;
+      if (q && !matches(row, q)) continue;
+      const f = flipOf(row);
+      const fail = va === 'f' || vb === 'f';
+      const changed = !!row.d;
+      counts.all++;
+      if (f) counts.flip++;
+      if (f === 'r') counts.reg++;
+      if (f === 'i') counts.imp++;
+      if (fail) counts.fail++;
+      if (changed) counts.changed++;
+      const keep = {
+        all: true, flip: !!f, reg: f === 'r', imp: f === 'i', fail, changed,
+      }[state.mode];
+      if (keep) order.push(i);
+    }
+    for (const b of tb.querySelectorAll('.seg button')) {
+      b.setAttribute('aria-pressed', String(b.dataset.mode === state.mode));
+      b.querySelector('.n').textContent = fmt.int(counts[b.dataset.mode]);
+    }
+    count.textContent = `${fmt.int(order.length)} of ${fmt.int(rows.length)} cases`;
+    count.dataset.shown = String(order.length);
+    count.dataset.total = String(rows.length);
+    const top = table.getBoundingClientRect().top;
+    if (top < tb.offsetHeight) scrollTo(0, Math.max(0, scrollY + top - tb.offsetHeight));
+    lazy.show(order);
+    timings.filter = performance.now() - start;
+    document.body.dataset.filtered = String((Number(document.body.dataset.filtered) || 0) + 1);
+    return timings.filter;
+  }
+
+  search.addEventListener('input', PB.debounce(() => {
+    state.q = search.value.trim().toLowerCase();
+    apply();
+  }, 150));
+  tb.addEventListener('click', (ev) => {
+    const seg = ev.target.closest('.seg button');
+    if (seg) {
+      state.mode = seg.dataset.mode;
+      apply();
+    }
+  });
+  for (const [id, prop] of [['metric', 'metric'], ['pair', 'pair']]) {
+    document.getElementById(id)?.addEventListener('change', (ev) => {
+      state[prop] = Number(ev.target.value);
+      apply();
+    });
+  }
+  tbody.addEventListener('click', (ev) => {
+    const th = ev.target.closest('th.case');
+    if (!th || (!ev.target.closest('.exp') && String(getSelection()))) return;
+    const i = Number(th.parentElement.dataset.i);
+    if (state.open.has(i)) state.open.delete(i);
+    else state.open.add(i);
+    lazy.forget(i);
+    lazy.render(true);
+  });
+  PB.trackToolbar(tb);
+  PB.keys(search);
+  apply();
+  timings.firstRender = performance.now();
+  window.promptbench = { data: D, state, apply, timings, rendered: () => tbody.querySelectorAll('tr.row').length };
+  document.body.dataset.ready = '1';
+})();

@@ -1,0 +1,63 @@
+"""The plan of a dry run, as a table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from promptbench.runner.plan import ModelPlan
+
+
+def print_plan(console: Console, suite_name: str, plans: Sequence[ModelPlan]) -> None:
+    """One row per model: calls, cached, to call, estimated tokens and cost; then totals."""
+    table = Table(
+        title=f"{suite_name} · dry run: nothing is called",
+        title_justify="left",
+        header_style="bold",
+    )
+    for col in (
+        "model",
+        "calls",
+        "cached",
+        "to call",
+        "≈ prompt tokens",
+        "≈ answer tokens",
+        "≈ cost",
+    ):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for p in plans:
+        table.add_row(
+            p.model,
+            f"{p.calls:,}",
+            f"{p.cached:,}",
+            f"{p.to_call:,}",
+            f"{p.prompt_tokens:,.0f}",
+            f"{p.answer_tokens:,.0f}",
+            _usd(p.cost),
+        )
+    costs = [p.cost for p in plans]
+    total = None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+    table.add_section()
+    table.add_row(
+        "total",
+        f"{sum(p.calls for p in plans):,}",
+        f"{sum(p.cached for p in plans):,}",
+        f"{sum(p.to_call for p in plans):,}",
+        f"{sum(p.prompt_tokens for p in plans):,.0f}",
+        f"{sum(p.answer_tokens for p in plans):,.0f}",
+        _usd(total),
+    )
+    console.print(table)
+    if total is None:
+        console.print(
+            "[yellow]— : no known price; set price: {input, output} in the suite "
+            "(USD per million tokens)[/yellow]"
+        )
+
+
+def _usd(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"${x:.4f}" if x < 1 else f"${x:,.2f}"

@@ -1,0 +1,256 @@
+"""One call to a model, made well: budget, concurrency limit, rate gate, retries.
+
+Providers only do I/O and classify failures; everything about *how* a call is
+made lives here. Retryable failures (429, 5xx, timeouts, dropped connections)
+back off exponentially with jitter, or as the server's Retry-After says; others
+fail at once. The run's own calls and the judges' calls (through
+:class:`Gateway`) go through the same :class:`Caller`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from promptbench.cache import Cache, cache_key
+from promptbench.config import ModelConfig
+from promptbench.errors import ProviderError, UsageError
+from promptbench.providers import Provider, providers
+from promptbench.providers.pricing import cost as price_cost
+from promptbench.runner.budget import Budget
+from promptbench.runner.observer import Observer
+from promptbench.runner.ratelimit import RateGate, estimate_tokens
+from promptbench.runner.retry import Backoff
+from promptbench.suite import Suite
+from promptbench.types import Completion, Message, Prompt
+
+Outcome = tuple[Completion | None, ProviderError | None, int]
+
+
+class ModelHandle:
+    """A model of the run: its config, provider and concurrency bound.
+
+    The provider is created on the first call that misses the cache, so that a
+    fully cached run never imports an SDK nor loads a model; ``preflight`` checks
+    beforehand that it can be created (a key is set, a runtime is installed).
+    """
+
+    def __init__(self, name: str, config: ModelConfig, gate: RateGate | None = None) -> None:
+        self.name = name
+        self.config = config
+        self._provider: Provider | None = None
+        self.gate = gate
+        self.limit = asyncio.Semaphore(config.concurrency) if config.concurrency else None
+        self.identity = config.cache_identity()
+        self.params = config.sampling_params()
+        self.price = config.effective_price()
+
+    @property
+    def provider(self) -> Provider:
+        """The provider, created on first use."""
+        if self._provider is None:
+            self._provider = providers.get(self.config.provider).factory(self.config)
+        return self._provider
+
+    async def aclose(self) -> None:
+        """Close the provider if it was ever created."""
+        if self._provider is not None:
+            with contextlib.suppress(Exception):
+                await self._provider.aclose()
+
+
+def model_handles(suite: Suite) -> dict[str, ModelHandle]:
+    """Every model of the suite, judges included; models behind one limit share a gate."""
+    gates: dict[tuple[object, ...], RateGate] = {}
+
+    def gate(name: str, config: ModelConfig) -> RateGate | None:
+        key = config.rate_key()
+        if key is None and config.rpm is None and config.tpm is None:
+            return None  # nothing to pace (a local model, a mock)
+        full_key = (key or ("model", name), config.rpm, config.tpm)
+        if full_key not in gates:
+            gates[full_key] = RateGate(rpm=config.rpm, tpm=config.tpm)
+        return gates[full_key]
+
+    return {name: ModelHandle(name, c, gate(name, c)) for name, c in suite.models.items()}
+
+
+async def close_all(models: Mapping[str, ModelHandle]) -> None:
+    """Close every provider that was created."""
+    for m in models.values():
+        await m.aclose()
+
+
+class Stopped(BaseException):
+    """A call given up because the run is stopping; it leaves no record.
+
+    A BaseException, so that a metric waiting on a judge call does not turn it into
+    an error verdict: the whole record is abandoned.
+    """
+
+
+class Caller:
+    """Makes calls for one run; ``stop`` set means no new call starts."""
+
+    def __init__(
+        self,
+        observer: Observer,
+        backoff: Backoff,
+        budget: Budget | None,
+        stop: asyncio.Event,
+    ) -> None:
+        self.observer = observer
+        self.backoff = backoff
+        self.budget = budget
+        self.stop = stop
+        self.in_flight = 0
+        self._rng = random.Random()
+
+    async def _attempt(self, model: ModelHandle, prompt: Prompt) -> Completion:
+        """One try, through the model's rate gate when it has one."""
+        gate = model.gate
+        if gate is None:
+            return await model.provider.complete(prompt)
+        estimate = 0.0
+        if gate.tokens is not None:
+            chars = sum(len(m.content) for m in prompt.messages)
+            estimate = estimate_tokens(chars, prompt.params.get("max_tokens"))
+        seq = await gate.acquire(estimate)
+        if self.stop.is_set():
+            gate.release(seq, limits=None, rate_limited=False, retry_after=None)
+            raise Stopped
+        try:
+            completion = await model.provider.complete(prompt)
+        except ProviderError as exc:
+            gate.release(
+                seq,
+                limits=exc.rate_limit,
+                rate_limited=exc.kind == "rate_limit",
+                retry_after=exc.retry_after,
+                tokens_estimated=estimate,
+                tokens_used=estimate,
+            )
+            raise
+        except BaseException:
+            gate.release(seq, limits=None, rate_limited=False, retry_after=None)
+            raise
+        gate.release(
+            seq,
+            limits=completion.rate_limit,
+            rate_limited=False,
+            retry_after=None,
+            tokens_used=completion.usage.total_tokens,
+            tokens_estimated=estimate,
+        )
+        return completion
+
+    async def call(self, model: ModelHandle, prompt: Prompt) -> Outcome:
+        """Call with retries: the completion, or the last error; and how many retries.
+
+        Under a budget, a call that would take the spend past it is not started: the
+        run stops starting calls (``Stopped``), as on Ctrl-C.
+        """
+        budget, price = self.budget, model.price
+        if budget is None or price is None:
+            return await self._counted(model, prompt)
+        estimate = budget.estimate(model.name, price, prompt)
+        if not budget.reserve(estimate):
+            self.stop.set()
+            raise Stopped
+        completion: Completion | None = None
+        try:
+            completion, err, retries = await self._counted(model, prompt)
+            return completion, err, retries
+        finally:
+            usage = completion.usage if completion is not None else None
+            cost = price_cost(price, usage.prompt_tokens, usage.completion_tokens) if usage else 0
+            budget.settle(model.name, estimate, cost, usage.completion_tokens if usage else None)
+
+    async def _counted(self, model: ModelHandle, prompt: Prompt) -> Outcome:
+        self.in_flight += 1
+        try:
+            return await self._with_retries(model, prompt)
+        finally:
+            self.in_flight -= 1
+
+    async def _with_retries(self, model: ModelHandle, prompt: Prompt) -> Outcome:
+        attempts = model.config.max_retries + 1
+        # A hung provider must not hang the run: give up on an attempt well past its timeout.
+        hard_limit = model.config.timeout * 2 + 5
+        for attempt in range(attempts):
+            try:
+                async with _acquire(model.limit):
+                    if self.stop.is_set():  # waited for the model's limit past a Ctrl-C
+                        raise Stopped
+                    async with asyncio.timeout(hard_limit):
+                        # The attempt's index is how many retries came before it.
+                        return await self._attempt(model, prompt), None, attempt
+            except (Stopped, UsageError):
+                raise
+            except TimeoutError:
+                err = ProviderError(
+                    "the call did not return in time", kind="timeout", retryable=True
+                )
+            except ProviderError as exc:
+                err = exc
+            except Exception as exc:  # a provider bug must not stop the run
+                err = ProviderError(
+                    f"{type(exc).__name__}: {exc}", kind="provider_bug", retryable=False
+                )
+            if not err.retryable or attempt == attempts - 1:
+                return None, err, attempt
+            if self.stop.is_set():
+                raise Stopped
+            delay = self.backoff.delay(attempt, err.retry_after, self._rng)
+            self.observer.on_retry(model.name, attempt + 1, err.message, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), delay)  # a sleep that Ctrl-C ends
+                raise Stopped
+        raise AssertionError("unreachable: the last attempt returns")
+
+
+@contextlib.asynccontextmanager
+async def _acquire(sem: asyncio.Semaphore | None) -> Any:
+    if sem is None:
+        yield
+        return
+    async with sem:
+        yield
+
+
+class Gateway:
+    """Calls to the suite's models on behalf of metrics (judges).
+
+    Through the same cache (keyed with repeat 0: judging the same text twice is
+    one call), retries and per-model limits as the run's own calls.
+    """
+
+    def __init__(
+        self, caller: Caller, models: Mapping[str, ModelHandle], cache: Cache | None
+    ) -> None:
+        self._caller = caller
+        self._models = models
+        self._cache = cache
+
+    async def complete(
+        self, model: str, messages: Sequence[Message], params: Mapping[str, Any] | None = None
+    ) -> Completion:
+        """Ask ``model``; raise ProviderError when the call fails after retries."""
+        m = self._models.get(model)
+        if m is None:
+            raise ProviderError(f"no model named '{model}'", kind="config", retryable=False)
+        extra = dict(params or {})
+        msgs = tuple(messages)
+        key = cache_key(m.config.provider, {**m.identity, **extra}, msgs, 0)
+        hit = self._cache.get(key) if self._cache is not None else None
+        if hit is not None:
+            return hit
+        completion, err, _ = await self._caller.call(m, Prompt(msgs, {**m.params, **extra}))
+        if err is not None or completion is None:
+            raise err or ProviderError("no completion", kind="unknown", retryable=False)
+        if self._cache is not None:
+            self._cache.put(key, completion)
+        return completion
