@@ -19,19 +19,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from promptbench.testing.browser import CHROMIUM, FLAGS
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "img"
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 
 
 def promptbench(*args: str, cwd: Path, env: dict[str, str]) -> str:
@@ -69,8 +60,8 @@ def main() -> int:
         shot = OUT / "html-report.png"
         subprocess.run(
             [
-                "/usr/bin/chromium",
-                *CHROMIUM_FLAGS,
+                str(CHROMIUM),
+                *FLAGS,
                 f"--user-data-dir={root / 'ud'}",
                 "--window-size=1280,1000",
                 f"--screenshot={shot}",

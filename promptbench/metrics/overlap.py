@@ -274,6 +274,7 @@ def _rouge(name: str, sample: Sample, params: ReferenceParams) -> Score:
     summary="ROUGE-1 F-measure (shared words) against the reference (default threshold 0.5)",
     example='rouge1: "{{ summary }}"',
     default_threshold=0.5,
+    blocking=True,  # long outputs take milliseconds: off the event loop
 )
 def rouge1(sample: Sample, params: ReferenceParams) -> Score:
     """ROUGE-1 F1: unigram overlap."""
@@ -286,6 +287,7 @@ def rouge1(sample: Sample, params: ReferenceParams) -> Score:
     summary="ROUGE-2 F-measure (shared word pairs) against the reference (default threshold 0.3)",
     example="rouge2: {threshold: 0.5}",
     default_threshold=0.3,
+    blocking=True,
 )
 def rouge2(sample: Sample, params: ReferenceParams) -> Score:
     """ROUGE-2 F1: bigram overlap."""
@@ -299,6 +301,7 @@ def rouge2(sample: Sample, params: ReferenceParams) -> Score:
     "(default threshold 0.5)",
     example='rougeL: {reference: "{{ summary }}"}',
     default_threshold=0.5,
+    blocking=True,  # the longest common subsequence is quadratic in the length
 )
 def rouge_l_metric(sample: Sample, params: ReferenceParams) -> Score:
     """ROUGE-L F1: longest common subsequence of words."""

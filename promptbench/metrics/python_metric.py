@@ -76,6 +76,8 @@ def load_function(path: Path, name: str) -> Callable[..., Any]:
                 raise ImportError(f"{path}: cannot be imported as Python")
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
+            # No __pycache__ left in the user's project: validating a suite writes nothing.
+            writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
             try:
                 spec.loader.exec_module(module)
             except Exception as exc:
@@ -83,6 +85,8 @@ def load_function(path: Path, name: str) -> Callable[..., Any]:
                 raise ImportError(
                     f"{path.name}: importing it raised {type(exc).__name__}: {exc}"
                 ) from None
+            finally:
+                sys.dont_write_bytecode = writes_bytecode
             _modules[key] = module
     fn = getattr(module, name, None)
     if fn is None:

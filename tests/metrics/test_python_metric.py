@@ -132,3 +132,16 @@ def test_a_file_that_fails_to_import_is_a_suite_error(project: Project) -> None:
     with pytest.raises(SuiteError) as info:
         load_suite(path)  # type: ignore[arg-type]
     assert "broken.py: importing it raised ModuleNotFoundError" in str(info.value)
+
+
+def test_loading_user_code_writes_no_bytecode_into_the_project(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as in a plain interpreter
+    path = suite(project, {"python": "checks.py:has_digit"})
+    project.write("suites/checks.py", CHECKS + "\n# fresh\n")  # not imported before
+    load_suite(path)  # type: ignore[arg-type]
+    assert not (project.root / "suites" / "__pycache__").exists()
+    assert sys.dont_write_bytecode is False  # restored
