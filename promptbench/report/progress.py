@@ -122,6 +122,7 @@ class PlainProgress(BaseObserver):
         self.counts = _Counts()
         self.total = 0
         self._last = 0.0
+        self._printed = -1  # how many were done when the last line was printed
 
     def on_start(self, info: RunInfo, total: int) -> None:
         """Say what is about to happen."""
@@ -150,6 +151,7 @@ class PlainProgress(BaseObserver):
 
     def _line(self) -> None:
         c = self.counts
+        self._printed = c.done
         print(
             f"{c.done}/{self.total} done, {c.rate:.1f}/s, {c.errors} errors, {c.cached} cached, "
             f"{c.retries} retries",
@@ -158,8 +160,9 @@ class PlainProgress(BaseObserver):
         )
 
     def on_finish(self, info: RunInfo) -> None:
-        """Print the last line."""
-        self._line()
+        """Print the last line, unless the last periodic one already said it all."""
+        if self._printed != self.counts.done:
+            self._line()
 
 
 def _resuming(info: RunInfo) -> str:
