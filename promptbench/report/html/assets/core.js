@@ -313,8 +313,32 @@ const PB = (() => {
       + '</td>';
   }
 
+  // What the run page and the diff page end alike with: rows that expand on a click on
+  // their case (not on a text selection), the toolbar and keys wired, the first render,
+  // and a handle for the tests and the benchmark.
+  function start({ tbody, lazy, state, apply, toolbar, search, data, timings }) {
+    tbody.addEventListener('click', (ev) => {
+      const th = ev.target.closest('th.case');
+      if (!th || (!ev.target.closest('.exp') && String(getSelection()))) return;
+      const i = Number(th.parentElement.dataset.i);
+      if (state.open.has(i)) state.open.delete(i);
+      else state.open.add(i);
+      lazy.forget(i);
+      lazy.render(true);
+    });
+    trackToolbar(toolbar);
+    keys(search);
+    apply();
+    timings.firstRender = performance.now();
+    window.promptbench = {
+      data, state, apply, timings, rendered: () => tbody.querySelectorAll('tr.row').length,
+    };
+    document.body.dataset.ready = '1';
+  }
+
   return {
     esc, fmt, badge, debounce, highlight, barChart, chartCard, LazyRows, segmented, searchBox,
-    trackToolbar, keys, data, caseHeader, cellHTML, color: (i) => PALETTE[i % PALETTE.length],
+    trackToolbar, keys, data, caseHeader, cellHTML, start,
+    color: (i) => PALETTE[i % PALETTE.length],
   };
 })();

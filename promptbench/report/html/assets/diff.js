@@ -260,19 +260,5 @@
       apply();
     });
   }
-  tbody.addEventListener('click', (ev) => {
-    const th = ev.target.closest('th.case');
-    if (!th || (!ev.target.closest('.exp') && String(getSelection()))) return;
-    const i = Number(th.parentElement.dataset.i);
-    if (state.open.has(i)) state.open.delete(i);
-    else state.open.add(i);
-    lazy.forget(i);
-    lazy.render(true);
-  });
-  PB.trackToolbar(tb);
-  PB.keys(search);
-  apply();
-  timings.firstRender = performance.now();
-  window.promptbench = { data: D, state, apply, timings, rendered: () => tbody.querySelectorAll('tr.row').length };
-  document.body.dataset.ready = '1';
+  PB.start({ tbody, lazy, state, apply, toolbar: tb, search, data: D, timings });
 })();
