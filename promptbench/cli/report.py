@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from promptbench.cli._common import err, fail, user_errors
-from promptbench.cli.runs import RunsDirOpt
+from promptbench.cli.runs import RunArg, RunsDirOpt
 
 if TYPE_CHECKING:
     from promptbench.api import RunResult
@@ -34,13 +34,7 @@ REPORT_FILE = "report.html"
 
 
 def report(
-    run: Annotated[
-        str,
-        typer.Argument(
-            help="A run id, a unique prefix of one, a run directory, or latest.",
-            metavar="RUN",
-        ),
-    ] = "latest",
+    run: RunArg = "latest",
     html: Annotated[
         Path | None,
         typer.Option(

@@ -13,6 +13,12 @@ from promptbench.cli._common import JsonOpt, out, user_errors
 if TYPE_CHECKING:
     from promptbench.runs import StoredRun
 
+RunArg = Annotated[
+    str,
+    typer.Argument(
+        help="A run id, a unique prefix of one, a run directory, or latest.", metavar="RUN"
+    ),
+]
 RunsDirOpt = Annotated[
     Path | None,
     typer.Option(

@@ -10,17 +10,11 @@ import typer
 
 from promptbench.cli import _wandb
 from promptbench.cli._common import JsonOpt, err, fail, out, user_errors
-from promptbench.cli.runs import RunsDirOpt
+from promptbench.cli.runs import RunArg, RunsDirOpt
 
 
 def show(
-    run: Annotated[
-        str,
-        typer.Argument(
-            help="A run id, a unique prefix of one, a run directory, or latest.",
-            metavar="RUN",
-        ),
-    ] = "latest",
+    run: RunArg = "latest",
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write one row per call to this CSV file.")
     ] = None,
