@@ -316,7 +316,24 @@ const PB = (() => {
   // What the run page and the diff page end alike with: rows that expand on a click on
   // their case (not on a text selection), the toolbar and keys wired, the first render,
   // and a handle for the tests and the benchmark.
+  // After a filter: bring the table's top under the sticky toolbar ...
+  function scrollToTable(table, toolbar) {
+    const top = table.getBoundingClientRect().top;
+    if (top < toolbar.offsetHeight) scrollTo(0, Math.max(0, scrollY + top - toolbar.offsetHeight));
+  }
+
+  // ... and note how long it took (read by the tests and the benchmark).
+  function filtered(timings, start) {
+    timings.filter = performance.now() - start;
+    document.body.dataset.filtered = String((Number(document.body.dataset.filtered) || 0) + 1);
+    return timings.filter;
+  }
+
   function start({ tbody, lazy, state, apply, toolbar, search, data, timings }) {
+    search.addEventListener('input', debounce(() => {
+      state.q = search.value.trim().toLowerCase();
+      apply();
+    }, 150));
     tbody.addEventListener('click', (ev) => {
       const th = ev.target.closest('th.case');
       if (!th || (!ev.target.closest('.exp') && String(getSelection()))) return;
@@ -338,7 +355,7 @@ const PB = (() => {
 
   return {
     esc, fmt, badge, debounce, highlight, barChart, chartCard, LazyRows, segmented, searchBox,
-    trackToolbar, keys, data, caseHeader, cellHTML, start,
+    trackToolbar, keys, data, caseHeader, cellHTML, start, scrollToTable, filtered,
     color: (i) => PALETTE[i % PALETTE.length],
   };
 })();

@@ -235,18 +235,11 @@
     count.textContent = `${fmt.int(order.length)} of ${fmt.int(rows.length)} cases`;
     count.dataset.shown = String(order.length);
     count.dataset.total = String(rows.length);
-    const top = table.getBoundingClientRect().top;
-    if (top < tb.offsetHeight) scrollTo(0, Math.max(0, scrollY + top - tb.offsetHeight));
+    PB.scrollToTable(table, tb);
     lazy.show(order);
-    timings.filter = performance.now() - start;
-    document.body.dataset.filtered = String((Number(document.body.dataset.filtered) || 0) + 1);
-    return timings.filter;
+    return PB.filtered(timings, start);
   }
 
-  search.addEventListener('input', PB.debounce(() => {
-    state.q = search.value.trim().toLowerCase();
-    apply();
-  }, 150));
   tb.addEventListener('click', (ev) => {
     const seg = ev.target.closest('.seg button');
     if (seg) {

@@ -245,18 +245,11 @@
       document.getElementById('colheads').innerHTML = '<th class="case">Case</th>' + cols.map(colHeader).join('');
       table.style.minWidth = `calc(17rem + ${cols.length} * 16rem)`;
     }
-    const top = table.getBoundingClientRect().top;
-    if (top < tb.offsetHeight) scrollTo(0, Math.max(0, scrollY + top - tb.offsetHeight));
+    PB.scrollToTable(table, tb);
     lazy.show(order, cols.length + 1);
-    timings.filter = performance.now() - start;
-    document.body.dataset.filtered = String((Number(document.body.dataset.filtered) || 0) + 1);
-    return timings.filter;
+    return PB.filtered(timings, start);
   }
 
-  search.addEventListener('input', PB.debounce(() => {
-    state.q = search.value.trim().toLowerCase();
-    apply();
-  }, 150));
   tb.addEventListener('click', (ev) => {
     const seg = ev.target.closest('.seg button');
     if (seg) {
