@@ -10,7 +10,7 @@ From Python (a notebook, a script)::
 
 import typing as _typing
 
-__version__ = "0.1.0"
+from promptbench._version import __version__
 
 __all__ = ["RunResult", "__version__", "load_run", "run_suite"]
 

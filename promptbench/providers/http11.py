@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from promptbench import __version__
+from promptbench._version import __version__
 
 MAX_HEADER_BYTES = 64 * 1024
 IDLE_REUSE_SECONDS = 4.0  # below the common 5 s keep-alive timeout of servers

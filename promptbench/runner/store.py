@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from promptbench import __version__
+from promptbench._version import __version__
 from promptbench.config import ModelConfig
 from promptbench.errors import RunStoreError
 from promptbench.suite import Suite
