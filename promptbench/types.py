@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["pass", "fail", "error"]
+ScoreVerdict = Literal["pass", "fail", "error"]  # a score's, or a record's over its scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ class Score:
     details: Mapping[str, Any] | None = None
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self) -> ScoreVerdict:
         """Pass, fail, or error."""
         if self.error is not None or self.passed is None:
             return "error"
@@ -195,7 +195,7 @@ class Record:
     finish_reason: str | None = None
 
     @property
-    def verdict(self) -> Verdict | None:
+    def verdict(self) -> ScoreVerdict | None:
         """The case's verdict: None when no metric applies, error when the call failed."""
         if self.error is not None:
             return "error"

@@ -18,10 +18,8 @@ from promptbench.errors import PromptbenchError, UsageError
 
 if TYPE_CHECKING:
     from promptbench.api import RunResult
-    from promptbench.baseline import Source
+    from promptbench.diff import DiffResult, RegressionReport, Source
     from promptbench.report.diff_terminal import Only
-    from promptbench.stats.diff import DiffResult
-    from promptbench.stats.regression import RegressionReport
     from promptbench.suite import Suite
 
 BaselineOpt = Annotated[
@@ -114,7 +112,7 @@ class RunCi:
         """Read the baseline now, before any model is called; a bad one exits 2."""
         source = None
         if baseline is not None:
-            from promptbench.baseline import open_source
+            from promptbench.diff import open_source
 
             with user_errors():
                 source = open_source(baseline)
@@ -179,24 +177,22 @@ class RunCi:
             write_markdown(_per_suite(self.markdown, result.suite.name, multiple), text)
 
     def _compare(self, result: RunResult) -> tuple[DiffResult, RegressionReport]:
-        from promptbench.baseline import open_source
-        from promptbench.comparing import diff_sources, gate_regressions
+        from promptbench.diff import check_regressions, compare_sources, open_source
 
         assert self.baseline is not None
         new = open_source(result.run_dir)
         new.info = replace(new.info, label="this run")
-        diff = diff_sources(self.baseline, new)
-        return diff, gate_regressions(diff, list(result.suite.regression))
+        diff = compare_sources(self.baseline, new)
+        return diff, check_regressions(diff, list(result.suite.regression))
 
     def _junit(self, result: RunResult, report: RegressionReport | None, path: Path) -> None:
         from promptbench.report.junit import run_junit, write_xml
         from promptbench.runner import iter_records
 
-        options = result.info.meta.get("options") or {}
         root = run_junit(
             iter_records(result.run_dir),
             suite_name=result.suite.name,
-            repeats=int(options.get("repeat") or result.suite.repeat),
+            repeats=result.info.meta.options.repeat or result.suite.repeat,
             verdict=result.verdict,
             regression=report,
             groups=list(result.summary.groups),

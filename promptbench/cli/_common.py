@@ -60,6 +60,13 @@ def user_errors() -> Iterator[None]:
         raise fail(f"--{field.replace('_', '-')}: {message}") from None
 
 
+def command_line() -> list[str] | None:
+    """The arguments promptbench was started with, for run.json; None when not its CLI."""
+    if sys.argv and "promptbench" in sys.argv[0]:
+        return sys.argv[1:]
+    return None  # a test runner, or a script that called the CLI's functions
+
+
 def is_tty() -> bool:
     """Whether stderr is an interactive terminal (progress bars make sense)."""
     return err.is_terminal and sys.stderr.isatty()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from promptbench.cli import _ci, _wandb
-from promptbench.cli._common import err, fail, is_tty, out, user_errors
+from promptbench.cli._common import command_line, err, fail, is_tty, out, user_errors
 from promptbench.cli.report import HtmlOpt, html_after_run
 
 if TYPE_CHECKING:
@@ -17,7 +17,13 @@ if TYPE_CHECKING:
     from promptbench.runner import Runner, RunOptions
     from promptbench.suite import Suite
 
-EXIT_CODES = {"passed": 0, "gate_failed": 1, "too_many_errors": 3, "budget_exceeded": 3}
+EXIT_CODES = {
+    "passed": 0,
+    "gate_failed": 1,
+    "too_many_errors": 3,
+    "budget_exceeded": 3,
+    "interrupted": 130,
+}
 
 
 def run(
@@ -151,6 +157,7 @@ def run(
             max_error_rate=max_error_rate,
             max_cost=max_cost or None,
             shard=_shard(shard),
+            command=command_line(),
         )
         # Every suite is checked before the first call is made.
         prepared = [prepare(path, options) for path in suites]
@@ -238,7 +245,7 @@ def _print(result: RunResult) -> None:
         result.verdict,
         title=title,
         run_dir=str(result.info.run_dir),
-        budget=result.info.meta.get("budget"),
+        budget=result.info.meta.budget,
     )
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rich.console import Console
 from rich.table import Table
 
-from promptbench.stats import Outcome, Summary, Verdict
+from promptbench.runner.runmeta import BudgetMeta
+from promptbench.stats import GateVerdict, RunOutcome, Summary
 
 
 def _pct(x: float | None) -> str:
@@ -80,11 +78,11 @@ def summary_table(summary: Summary, title: str = "") -> Table:
 def print_summary(
     console: Console,
     summary: Summary,
-    verdict: Verdict,
+    verdict: GateVerdict,
     *,
     title: str,
     run_dir: str | None = None,
-    budget: Mapping[str, Any] | None = None,
+    budget: BudgetMeta | None = None,
 ) -> None:
     """Print the table, the gate checks, and where the records are."""
     console.print(summary_table(summary, title))
@@ -99,17 +97,22 @@ def print_summary(
         mark = "[green]✓[/green]" if check.holds else "[red]✗[/red]"
         actual = "—" if check.actual is None else f"{check.actual:.4g}"
         console.print(f"{mark} gate {check.rule} for {check.variant} × {check.model}: {actual}")
-    if verdict.outcome is Outcome.TOO_MANY_ERRORS:
+    if verdict.outcome is RunOutcome.TOO_MANY_ERRORS:
         console.print(
             f"[red]too many call errors for a verdict: {verdict.error_rate:.1%} of calls failed "
             f"(the limit is {verdict.max_error_rate:.0%}; max_error_rate in the suite)[/red]"
         )
-    if verdict.outcome is Outcome.BUDGET_EXCEEDED and budget is not None:
+    if verdict.outcome is RunOutcome.BUDGET_EXCEEDED and budget is not None:
         console.print(
-            f"[red]stopped at the budget: spent ${budget['spent']:.4f} of "
-            f"${budget['limit']:.4f} (--max-cost); {budget['not_run']} calls were not made. "
+            f"[red]stopped at the budget: spent ${budget.spent:.4f} of "
+            f"${budget.limit:.4f} (--max-cost); {budget.not_run} calls were not made. "
             "Every finished call is recorded and cached: run again with a larger --max-cost "
             "to finish without paying twice.[/red]"
+        )
+    if verdict.outcome is RunOutcome.INTERRUPTED:
+        console.print(
+            "[yellow]the run was interrupted: its gates give no verdict until it is finished "
+            "(run the same command again to take it up)[/yellow]"
         )
     if run_dir:
         console.print(f"records: {run_dir}", style="dim", markup=False, soft_wrap=True)

@@ -24,6 +24,7 @@ from promptbench.runner.calls import Caller, Gateway, ModelHandle, Stopped, clos
 from promptbench.runner.observer import BaseObserver, Observer
 from promptbench.runner.options import RunOptions
 from promptbench.runner.retry import Backoff
+from promptbench.runner.runmeta import BudgetMeta, RunStatus
 from promptbench.runner.selection import WorkItem, count_cases, select, selected_cases
 from promptbench.runner.store import (
     RunInfo,
@@ -158,6 +159,7 @@ class Runner:
             variants=self.variants,
             models=self.model_names,
             resume=previous,
+            command=self.options.command,
         )
         self.info = writer.info
         self._stop = asyncio.Event()
@@ -166,7 +168,7 @@ class Runner:
         self.observer.on_start(writer.info, self.total)
         if writer.resumed_from is not None:
             self._replay(writer)
-        status = "failed"
+        status: RunStatus = "failed"
         workers: list[asyncio.Task[None]] = []
         try:
             work = self._work()
@@ -193,14 +195,15 @@ class Runner:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            spent = None
             if self.budget is not None:
-                writer.info.meta["budget"] = {
-                    "limit": self.budget.limit,
-                    "spent": round(self.budget.spent, 6),
-                    "exhausted": self.budget.exhausted,
-                    "not_run": self.total - self.counts["records"],
-                }
-            info = writer.finish(status, dict(self.counts))
+                spent = BudgetMeta(
+                    limit=self.budget.limit,
+                    spent=round(self.budget.spent, 6),
+                    exhausted=self.budget.exhausted,
+                    not_run=self.total - self.counts["records"],
+                )
+            info = writer.finish(status, dict(self.counts), spent)
             if cache is not None:
                 cache.close()
             await close_all(models)

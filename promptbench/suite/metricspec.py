@@ -195,7 +195,7 @@ def _unique(name: str, scope: MetricScope) -> str:
     return name
 
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
+GATE_OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,
     ">": operator.gt,
@@ -226,7 +226,7 @@ class GateRule:
 
     def holds(self, actual: float | None) -> bool:
         """Whether ``actual`` satisfies the rule; an unknown figure never does."""
-        return actual is not None and _OPS[self.op](actual, self.value)
+        return actual is not None and GATE_OPS[self.op](actual, self.value)
 
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.value:g}"

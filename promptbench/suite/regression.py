@@ -12,7 +12,7 @@ Written as one rule or a list of them::
 A rule names a metric of the suite, or ``pass_rate`` (the share of cases passing every
 metric). ``promptbench run --baseline FILE`` (and ``diff --fail-on-regression``) fails
 only where the run is significantly worse than the baseline by more than the margin;
-:mod:`promptbench.stats.regression` says exactly how that is decided.
+:mod:`promptbench.diff.regression` says exactly how that is decided.
 """
 
 from __future__ import annotations
