@@ -53,9 +53,7 @@ def test_show_reprints_the_landed_run_and_its_verdict(landed: str) -> None:
     assert "gate exact >= 0.833333 for plain × scripted" in table.stdout
 
 
-def test_a_landed_run_stopped_at_its_budget_shows_as_stopped(
-    landed: str, project: Project
-) -> None:
+def test_a_landed_run_stopped_at_its_budget_shows_as_stopped(landed: str, project: Project) -> None:
     # The landed `show` judged this run on its gates ("too_many_errors" here, as one of
     # plain's 3 calls failed); the run itself had said "budget_exceeded", exit 3.
     result = invoke("show", budget_run(project), "--json")
