@@ -9,7 +9,8 @@ from promptbench.runner.runmeta import BudgetMeta
 from promptbench.stats import GateVerdict, RunOutcome, Summary
 
 
-def _pct(x: float | None) -> str:
+def percent_text(x: float | None) -> str:
+    """A share as a percentage with one decimal; a dash when unknown."""
     return "—" if x is None else f"{x:.1%}"
 
 
@@ -17,7 +18,8 @@ def _num(x: float | None, fmt: str = "{:.3f}") -> str:
     return "—" if x is None else fmt.format(x)
 
 
-def _cost(x: float | None) -> str:
+def cost_text(x: float | None) -> str:
+    """Dollars: cents of cents below a dollar, cents above; a dash when no price is known."""
     if x is None:
         return "—"
     return f"${x:.4f}" if x < 1 else f"${x:.2f}"
@@ -64,13 +66,13 @@ def summary_table(summary: Summary, title: str = "") -> Table:
             g.variant,
             g.model,
             str(g.records),
-            _pct(g.pass_rate),
+            percent_text(g.pass_rate),
             *metric_cells,
             errors,
             _num(g.latency(0.5), "{:.0f}"),
             _num(g.latency(0.95), "{:.0f}"),
             f"{g.tokens:,}",
-            _cost(g.cost),
+            cost_text(g.cost),
         )
     return table
 

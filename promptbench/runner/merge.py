@@ -2,8 +2,8 @@
 
 The shards must come from the same suite (the same suite hash) and the same
 options but the shard, and make a whole (1/n to n/n, once each). The records are
-concatenated, shard by shard; the metadata is the first shard's, with the counts
-summed, the earliest start and the latest end.
+concatenated, shard by shard; the metadata is the first shard's, with the counts and
+the budgets summed, the earliest start and the latest end.
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from promptbench.errors import UsageError
-from promptbench.runner.runmeta import Counts, OptionsMeta, RunMeta, read_meta, write_meta
+from promptbench.runner.runmeta import (
+    BudgetMeta,
+    Counts,
+    OptionsMeta,
+    RunMeta,
+    read_meta,
+    write_meta,
+)
 from promptbench.runner.store import RECORDS_FILE, RunInfo, new_run_id
 
 
@@ -31,6 +38,15 @@ def merge_runs(run_dirs: Sequence[Path], runs_dir: Path) -> RunInfo:
         retries=sum(m.counts.retries for m in metas),
     )
     statuses = {m.status for m in metas}
+    budgets = [m.budget for m in metas if m.budget is not None]
+    budget = None
+    if budgets:  # each shard had the limit to itself: the merged run spent their sum
+        budget = BudgetMeta(
+            limit=sum(b.limit for b in budgets),
+            spent=round(sum(b.spent for b in budgets), 6),
+            exhausted=any(b.exhausted for b in budgets),
+            not_run=sum(b.not_run for b in budgets),
+        )
     merged = first.model_copy(
         update={
             "run_id": new_run_id(first.suite.name or "suite"),
@@ -42,6 +58,7 @@ def merge_runs(run_dirs: Sequence[Path], runs_dir: Path) -> RunInfo:
             "wall_seconds": max(m.wall_seconds or 0.0 for m in metas),
             "options": OptionsMeta.model_validate(first.options.without_shard()),
             "counts": counts,
+            "budget": budget,
             "merged_from": [m.run_id for m in metas],
             "merged_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         },

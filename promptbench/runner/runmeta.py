@@ -2,7 +2,8 @@
 
 Every reader (``show``, ``runs``, ``diff``, ``merge``, the reports, W&B, the Python API)
 goes through :class:`RunMeta`; nothing else opens ``run.json`` or reaches into it as a
-dict.
+dict. It lives in the runner, the layer that writes it; the layers above (stats' run
+verdict, stored runs, diff, reports) read it from here.
 
 The rules of the format:
 

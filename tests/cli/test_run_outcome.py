@@ -79,6 +79,10 @@ def test_merged_shards_that_stopped_at_the_budget_say_so(
     data = json.loads(merged.stdout)
     assert data["gate"]["outcome"] == STOPPED
     assert json.loads(invoke("show", data["run_dir"], "--json").stdout)["outcome"] == STOPPED
+    # Each shard had $10: 2 calls of $4 each, 3 of its 5 not made.
+    table = invoke("show", data["run_dir"])
+    assert "stopped at the budget: spent $16.0000 of $20.0000" in table.stdout
+    assert "6 calls were not made" in table.stdout
 
 
 def test_a_finished_run_is_judged_on_its_gates_by_every_reader(

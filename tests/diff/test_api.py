@@ -82,3 +82,13 @@ def test_options_of_diff_are_a_strict_model() -> None:
         DiffOptions(variants=("a", "a"))
     with pytest.raises(UsageError, match="alhpa"):
         promptbench.compare("latest", alhpa=0.1)
+
+
+@pytest.mark.parametrize("detect", ["0", "1.5"])
+def test_detect_is_checked_by_the_same_model(two_runs: tuple[str, str], detect: str) -> None:
+    first, second = two_runs
+    cli = invoke("diff", first, second, "--detect", detect)
+    assert cli.exit_code == 2
+    assert "--detect:" in cli.output and "Traceback" not in cli.output
+    with pytest.raises(UsageError, match="detect"):
+        promptbench.compare(first, second, detect=float(detect))
