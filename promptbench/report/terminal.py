@@ -88,6 +88,12 @@ def print_summary(
 ) -> None:
     """Print the table, the gate checks, and where the records are."""
     console.print(summary_table(summary, title))
+    cached = sum(g.cached for g in summary.groups.values())
+    saved = sum(g.cost_saved for g in summary.groups.values())
+    if cached:
+        # The cost column is what was spent; a cached answer is free the second time.
+        note = f"{cached} of {summary.records} answers from the cache"
+        console.print(note + (f", which saved {cost_text(saved)}" if saved else ""), style="dim")
     error_kinds: dict[str, int] = {}
     for g in summary.groups.values():
         for kind, n in g.error_kinds.items():

@@ -87,13 +87,17 @@ def _check(run_dirs: Sequence[Path], metas: Sequence[RunMeta]) -> None:
     for run_dir, meta in zip(run_dirs, metas, strict=True):
         shard = meta.options.shard
         if not shard:
-            raise UsageError(f"{run_dir} was not run with --shard; merge joins shard runs")
+            raise UsageError(
+                f"{run_dir} is not a shard of a run; merge joins the shards of one run",
+                hint="shard",
+            )
         shards.append((int(shard[0]), int(shard[1])))
     rest = [m.options.without_shard() for m in metas]
     if any(r != rest[0] for r in rest):
         raise UsageError(
-            "the shards were run with different options; run every shard with "
-            "the same command but --shard"
+            "the shards were run with different options; run every shard with the same "
+            "options but its shard",
+            hint="shard",
         )
     sizes = {n for _, n in shards}
     if len(sizes) != 1:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 from promptbench.errors import Issue, SuiteError
 from promptbench.suite.metricspec import MetricScope, parse_metrics
 from promptbench.suite.schema import CaseRow
 from promptbench.suite.validation import validate
-from promptbench.suite.yamlpos import Located, Path, Pos, format_path, load_yaml
+from promptbench.suite.yamlpos import KeyPath, Located, Pos, format_path, load_yaml
 from promptbench.types import Case
 
 RESERVED = ("id", "expected", "metadata", "metrics")
@@ -38,7 +38,7 @@ TOO_DEEP = "invalid JSON: the values nest too deeply; flatten them"
 
 
 def row_to_case(
-    row: Any, index: int, src: Located, path: Path, issues: list[Issue], scope: MetricScope
+    row: Any, index: int, src: Located, path: KeyPath, issues: list[Issue], scope: MetricScope
 ) -> Case | None:
     """Turn one row into a Case, adding issues when it is malformed."""
     if not isinstance(row, dict):
@@ -100,7 +100,7 @@ class CaseSource:
         return self.count
 
 
-def from_list(rows: list[Any], src: Located, base: Path, scope: MetricScope) -> CaseSource:
+def from_list(rows: list[Any], src: Located, base: KeyPath, scope: MetricScope) -> CaseSource:
     """Cases written inline in the suite (or read whole from a JSON or YAML file)."""
     issues: list[Issue] = []
     cases: list[Case] = []
@@ -121,7 +121,7 @@ def _var_names(cases: list[Case]) -> list[str]:
     return list(names)
 
 
-def _check(cases: list[Case], src: Located, base: Path, issues: list[Issue]) -> None:
+def _check(cases: list[Case], src: Located, base: KeyPath, issues: list[Issue]) -> None:
     seen: dict[str, int] = {}
     for i, case in enumerate(cases):
         if case.id in seen:
@@ -139,7 +139,7 @@ def _check(cases: list[Case], src: Located, base: Path, issues: list[Issue]) -> 
         raise SuiteError(issues[:MAX_ISSUES])
 
 
-def from_file(path: FsPath, shown: str, scope: MetricScope) -> CaseSource:
+def from_file(path: Path, shown: str, scope: MetricScope) -> CaseSource:
     """Cases from a file; the format comes from its extension."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -225,7 +225,7 @@ def from_file(path: FsPath, shown: str, scope: MetricScope) -> CaseSource:
     return CaseSource(shown, count, list(names), stream)
 
 
-def _read_text(path: FsPath, shown: str) -> str:
+def _read_text(path: Path, shown: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -245,9 +245,7 @@ def _decode(data: bytes, shown: str, first_line: int = 1) -> str:
         ) from None
 
 
-def _jsonl_rows(
-    path: FsPath, shown: str, issues: list[Issue]
-) -> Iterator[tuple[int, Any, Located]]:
+def _jsonl_rows(path: Path, shown: str, issues: list[Issue]) -> Iterator[tuple[int, Any, Located]]:
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, start=1):
             text = _decode(raw, shown, n).strip()
@@ -264,7 +262,7 @@ def _jsonl_rows(
             yield n, row, _row_src(shown, n, row)
 
 
-def _csv_rows(path: FsPath, shown: str, issues: list[Issue]) -> Iterator[tuple[int, Any, Located]]:
+def _csv_rows(path: Path, shown: str, issues: list[Issue]) -> Iterator[tuple[int, Any, Located]]:
     with path.open("rb") as raw:
         # Decoded line by line (as newline="" would split them), so a bad byte names its line.
         lines = (_decode(b, shown, n) for n, b in enumerate(raw, start=1))

@@ -8,7 +8,7 @@ before the whole suite is valid.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 from promptbench.config import ModelConfig
@@ -22,19 +22,19 @@ from promptbench.suite.model import Suite, Variant
 from promptbench.suite.regression import REGRESSION_KEY, parse_regression
 from promptbench.suite.schema import SuiteFile, VariantSpec
 from promptbench.suite.validation import suggest, validate
-from promptbench.suite.yamlpos import Located, Path, load_yaml
+from promptbench.suite.yamlpos import KeyPath, Located, load_yaml
 
 MAX_SUITE_BYTES = 5_000_000
 ROLES = ("system", "user", "assistant")
 
 
-def load_suite(path: str | FsPath, *, user_code: bool = True) -> Suite:
+def load_suite(path: str | Path, *, user_code: bool = True) -> Suite:
     """Load and validate the suite at ``path``; raise SuiteError listing every problem.
 
     ``user_code=False`` refuses a suite that would run Python from its files (python
     metrics), for suites from untrusted sources such as pull requests.
     """
-    fs_path = FsPath(path)
+    fs_path = Path(path)
     shown = paths.display(fs_path)
     if not fs_path.is_file():
         raise SuiteError.one(
@@ -76,7 +76,7 @@ def load_suite(path: str | FsPath, *, user_code: bool = True) -> Suite:
 
 class _Builder:
     def __init__(
-        self, path: FsPath, src: Located, spec: SuiteFile, raw: bytes, user_code: bool = True
+        self, path: Path, src: Located, spec: SuiteFile, raw: bytes, user_code: bool = True
     ) -> None:
         self.path = path
         self.user_code = user_code
@@ -84,7 +84,7 @@ class _Builder:
         self.src = src
         self.spec = spec
         self.issues: list[Issue] = []
-        self.files: list[FsPath] = []
+        self.files: list[Path] = []
         self.hasher = hashlib.sha256(raw)
         search = []
         for d in paths.search_dirs(self.dir):
@@ -140,7 +140,7 @@ class _Builder:
     # -- prompts ---------------------------------------------------------------------------
 
     def _variant(self, name: str, value: Any, scope: MetricScope) -> Variant | None:
-        base: Path = ("prompts", name)
+        base: KeyPath = ("prompts", name)
         if isinstance(value, str):
             t = self._template(value, base, f"prompts.{name}")
             return Variant(name, (("user", t),)) if t else None
@@ -220,7 +220,7 @@ class _Builder:
         return Variant(name, tuple((r, t) for r, t in parts if t is not None), tuple(metrics))
 
     def _turn(
-        self, turn: dict[str, str], path: Path, origin: str
+        self, turn: dict[str, str], path: KeyPath, origin: str
     ) -> list[tuple[str, Template | None]]:
         if set(turn) == {"role", "content"}:
             role, content = turn["role"], turn["content"]
@@ -241,7 +241,7 @@ class _Builder:
     def _template(
         self,
         text: str,
-        path: Path,
+        path: KeyPath,
         origin: str,
         *,
         force_file: bool = False,
@@ -281,17 +281,11 @@ class _Builder:
     # -- models ----------------------------------------------------------------------------
 
     def _model(self, name: str, value: dict[str, Any]) -> ModelConfig | None:
-        base: Path = ("models", name)
+        base: KeyPath = ("models", name)
         provider_name = value.get("provider", "openai")
-        if not isinstance(provider_name, str) or provider_name not in providers:
-            self.issues.append(
-                self.src.issue(
-                    (*base, "provider"),
-                    f"unknown provider '{provider_name}'; "
-                    + suggest(str(provider_name), providers.names())
-                    + " (promptbench providers lists them)",
-                )
-            )
+        problem = providers.problem(str(provider_name), listed_by="promptbench providers")
+        if problem is not None:
+            self.issues.append(self.src.issue((*base, "provider"), problem))
             return None
         definition = providers.get(provider_name)
         config = validate(definition.config, value, self.src, base, self.issues)
@@ -335,7 +329,7 @@ class _Builder:
         self._track(found)
         return case_files.from_file(found, paths.display(found), scope)
 
-    def _track(self, file: FsPath) -> None:
+    def _track(self, file: Path) -> None:
         self.files.append(file)
         try:
             with file.open("rb") as fh:
