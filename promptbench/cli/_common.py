@@ -34,6 +34,14 @@ SuiteArg = Annotated[
     typer.Argument(help="The suite YAML file.", show_default=False, metavar="SUITE"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+CsvRawOpt = Annotated[
+    bool,
+    typer.Option(
+        "--csv-raw",
+        help="Write CSV text cells as they are: no apostrophe before a cell that begins "
+        "with = + - @ (by default such cells are escaped so a spreadsheet never runs them).",
+    ),
+]
 
 
 # The flag that sets each run option an error's ``hint`` can name. Lower layers say

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from promptbench.cli import _ci, _wandb
-from promptbench.cli._common import command_line, err, fail, is_tty, out, user_errors
+from promptbench.cli._common import (
+    CsvRawOpt,
+    command_line,
+    err,
+    fail,
+    is_tty,
+    out,
+    user_errors,
+)
 from promptbench.cli.report import HtmlOpt, html_after_run
 
 if TYPE_CHECKING:
@@ -72,6 +80,7 @@ def run(
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write one row per call to this CSV file.")
     ] = None,
+    csv_raw: CsvRawOpt = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
     ] = False,
@@ -197,7 +206,7 @@ def run(
         if wb_logger is not None:
             _wandb.done(wb_logger)
         if csv_path is not None:
-            _write_csv(result, csv_path, multiple=len(prepared) > 1)
+            _write_csv(result, csv_path, multiple=len(prepared) > 1, raw=csv_raw)
         if html is not None:
             html_after_run(result, html, multiple=len(prepared) > 1)
         if not as_json:
@@ -249,7 +258,7 @@ def _print(result: RunResult) -> None:
     )
 
 
-def _write_csv(result: RunResult, path: Path, *, multiple: bool) -> None:
+def _write_csv(result: RunResult, path: Path, *, multiple: bool, raw: bool) -> None:
     from promptbench.report.csv_out import write_csv
     from promptbench.runner import iter_records
 
@@ -261,6 +270,7 @@ def _write_csv(result: RunResult, path: Path, *, multiple: bool) -> None:
             iter_records(result.info.run_dir),
             result.suite.cases.var_names,
             result.summary.metric_names,
+            raw=raw,
         )
     except OSError as exc:
         raise fail(f"cannot write {path}: {exc.strerror}; choose another --csv path") from None

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from promptbench.cli import _wandb
-from promptbench.cli._common import JsonOpt, err, fail, out, user_errors
+from promptbench.cli._common import CsvRawOpt, JsonOpt, err, fail, out, user_errors
 from promptbench.cli.runs import RunArg, RunsDirOpt
 
 
@@ -18,6 +18,7 @@ def show(
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write one row per call to this CSV file.")
     ] = None,
+    csv_raw: CsvRawOpt = False,
     as_json: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
     wandb: _wandb.WandbOpt = None,
@@ -78,7 +79,9 @@ def show(
         var_names = stored.meta.suite.variables
         try:
             with user_errors():
-                n = write_csv(csv_path, stored.records(), var_names, summary.metric_names)
+                n = write_csv(
+                    csv_path, stored.records(), var_names, summary.metric_names, raw=csv_raw
+                )
         except OSError as exc:
             problem = f"cannot write {csv_path}: {exc.strerror}; choose another --csv path"
             raise fail(problem) from None
