@@ -2,9 +2,10 @@
 
 Calls ``genai.Client(...).aio.models.generate_content``. The SDK (the ``gemini``
 extra) is imported on the first call, never before. Its own retries are off
-(the runner retries), and it is given its own httpx client: with aiohttp
-installed the SDK would otherwise use aiohttp, whose path sleeps 1 to 10 s and
-retries once on a connection error, out of the runner's sight.
+(one attempt in ``retry_options``: the runner retries), and it is given its own
+httpx client: on aiohttp, the SDK's default transport when aiohttp is installed,
+versions of the SDK sleep 1 to 10 s and try again after a connection error, out
+of the runner's sight.
 
 The system prompt goes in ``system_instruction``; ``max_tokens``, ``stop``,
 ``temperature``, ``top_p`` and ``seed`` in the generation config
@@ -197,7 +198,9 @@ def request_parts(
         for m in prompt.messages
         if m.role != "system"
     ]
-    params = prompt.params
+    # The runner sends the model's sampling parameters with each prompt; the fields only
+    # this provider has are read from its config too, for a prompt made without them.
+    params = {"top_k": config.top_k, "thinking_budget": config.thinking_budget, **prompt.params}
     gen: dict[str, Any] = {}
     for ours, theirs in (
         ("temperature", "temperature"),

@@ -76,15 +76,14 @@ def gemini_server(gemini_module_server: GeminiServer) -> GeminiServer:
 
 @pytest.fixture(scope="module")
 def azure_module_server() -> Iterator[AzureServer]:
-    with AzureServer(
-        api_key=AZURE_KEY, deployments={"triage-mini": "gpt-4o-mini-2024-07-18"}
-    ) as server:
+    deployments = {"triage-mini": "gpt-4o-mini-2024-07-18", "grader": "gpt-4.1-2025-04-14"}
+    with AzureServer(api_key=AZURE_KEY, deployments=deployments) as server:
         yield server
 
 
 @pytest.fixture
 def azure_server(azure_module_server: AzureServer) -> AzureServer:
-    """An Azure OpenAI resource on loopback with one deployment, reset for this test."""
+    """An Azure OpenAI resource on loopback with two deployments, reset for this test."""
     azure_module_server.reset()
     return azure_module_server
 
