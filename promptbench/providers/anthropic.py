@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from promptbench.config import ModelConfig, Price
 from promptbench.errors import MissingExtraError, ProviderError
@@ -74,15 +74,15 @@ class AnthropicConfig(EndpointConfig):
     key_envs: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     default_url: ClassVar[str] = ANTHROPIC_URL
 
-    @model_validator(mode="after")
-    def _no_sampling(self) -> AnthropicConfig:
-        for name in UNSUPPORTED:
-            if getattr(self, name) is not None:
-                raise ValueError(
-                    f"{name}: the Messages API (version 2026-10-21) takes no {name}; remove it "
-                    "from this anthropic model (steer the output through the prompt instead)"
-                )
-        return self
+    @field_validator(*UNSUPPORTED)
+    @classmethod
+    def _no_sampling(cls, value: object, info: ValidationInfo) -> object:
+        if value is not None:
+            raise ValueError(
+                f"the Messages API (version 2026-10-21) takes no {info.field_name}; remove it "
+                "from this anthropic model (steer the output through the prompt instead)"
+            )
+        return value
 
     def preflight(self) -> None:
         """The SDK must be installed and the key findable (no call is made)."""

@@ -22,6 +22,8 @@ do, so that a test can check the key is masked).
 from __future__ import annotations
 
 import math
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
 from promptbench.testing.scenario import ERROR_FAULTS
@@ -208,12 +210,23 @@ _RENAMED: Final = {
     "x-ratelimit-limit-requests": "anthropic-ratelimit-requests-limit",
     "x-ratelimit-remaining-requests": "anthropic-ratelimit-requests-remaining",
 }
+_DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m)")
+_UNIT: Final = {"ms": 0.001, "s": 1.0, "m": 60.0}
+
+
+def _reset_time(duration: str) -> str:
+    """An OpenAI reset duration ("120ms", "1m3s") as Anthropic's RFC 3339 reset time."""
+    seconds = sum(float(n) * _UNIT[u] for n, u in _DURATION.findall(duration))
+    when = datetime.now(UTC) + timedelta(seconds=seconds)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _ratelimit_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The Scenario's OpenAI-named rate-limit headers under Anthropic's names."""
-    return [
-        (_RENAMED.get(name, name), value)
-        for name, value in headers
-        if name != "x-ratelimit-reset-requests"  # Anthropic sends a time, not a duration
-    ]
+    """The Scenario's OpenAI-named rate-limit headers under Anthropic's names and forms."""
+    out = []
+    for name, value in headers:
+        if name == "x-ratelimit-reset-requests":
+            out.append(("anthropic-ratelimit-requests-reset", _reset_time(value)))
+        else:
+            out.append((_RENAMED.get(name, name), value))
+    return out

@@ -93,7 +93,7 @@ def test_a_judge_schema_becomes_a_structured_output_and_its_temperature_is_dropp
 
 @pytest.mark.parametrize("field", ["temperature", "top_p", "seed"])
 def test_sampling_parameters_the_api_refuses_are_refused_when_the_suite_loads(field: str) -> None:
-    with pytest.raises(ValueError, match=f"{field}: the Messages API"):
+    with pytest.raises(ValueError, match=f"{field}\n.*the Messages API .* takes no {field}"):
         AnthropicConfig(provider="anthropic", model="claude-haiku-4-5", **{field: 0})
 
 
@@ -136,6 +136,15 @@ def test_usage_model_and_stop_reasons_are_mapped(anthropic_server: AnthropicServ
     assert complete(config(url), Prompt((Message("user", "long"),))).finish_reason == "length"
     cut = complete(config(url), Prompt((Message("user", "cut"),), {"stop": ["STOP"]}))
     assert (cut.text, cut.finish_reason) == ("one two ", "stop")
+
+
+def test_the_rate_limit_headers_are_read(anthropic_server: AnthropicServer) -> None:
+    anthropic_server.configure(rate_limit_rps=50)
+    limits = complete(config(anthropic_server.url)).rate_limit
+    assert limits is not None
+    assert (limits.limit_requests, limits.remaining_requests) == (50, 49)
+    # Anthropic sends the moment of the reset; a fiftieth of a second away here.
+    assert limits.reset_requests is not None and 0 <= limits.reset_requests < 1
 
 
 def test_a_refusal_is_a_content_filter_error(anthropic_server: AnthropicServer) -> None:
