@@ -32,6 +32,7 @@ from promptbench.providers.base import provider
 from promptbench.providers.hosted import (
     EndpointConfig,
     ErrorTable,
+    httpx_module,
     keys_masked,
     lookup_kind,
     status_kind,
@@ -95,13 +96,6 @@ def _find_spec(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except ModuleNotFoundError:  # a parent package is missing
         return False
-
-
-def httpx_module() -> Any:
-    """The httpx the SDK runs on: httpx2 (pydantic's fork, newer SDKs) or httpx."""
-    import importlib
-
-    return importlib.import_module("httpx2" if _find_spec("httpx2") else "httpx")
 
 
 @cache

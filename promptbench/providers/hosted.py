@@ -27,6 +27,14 @@ MIN_SECRET = 8  # shorter keys are not masked: they would mask ordinary words
 ErrorTable = Mapping[type[BaseException], tuple[str, bool]]
 
 
+def httpx_module() -> Any:
+    """The httpx the SDKs run on: httpx2 (pydantic's fork, which newer SDKs use) or httpx."""
+    import importlib
+    import importlib.util
+
+    return importlib.import_module("httpx2" if importlib.util.find_spec("httpx2") else "httpx")
+
+
 def lookup_kind(table: ErrorTable, exc: BaseException) -> tuple[str, bool] | None:
     """The entry for ``exc``'s class or its nearest base class in ``table``, if any."""
     for cls in type(exc).__mro__:

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import anthropic
-import httpx2
 import pytest
 
 from promptbench.config import Price
@@ -20,7 +19,7 @@ from promptbench.providers.anthropic import (
     error_table,
     request_body,
 )
-from promptbench.providers.hosted import lookup_kind
+from promptbench.providers.hosted import httpx_module, lookup_kind
 from promptbench.providers.pricing import lookup_anthropic
 from promptbench.testing.anthropic_server import AnthropicServer
 from promptbench.types import Message, Prompt
@@ -209,8 +208,9 @@ def test_a_timeout_is_retryable(anthropic_server: AnthropicServer) -> None:
 
 
 def _status_error(cls: type[anthropic.APIStatusError], status: int) -> anthropic.APIStatusError:
-    request = httpx2.Request("POST", "https://api.anthropic.com/v1/messages")
-    return cls("x", response=httpx2.Response(status, request=request), body=None)
+    lib = httpx_module()  # the HTTP library this SDK runs on: httpx2 (newer) or httpx
+    request = lib.Request("POST", "https://api.anthropic.com/v1/messages")
+    return cls("x", response=lib.Response(status, request=request), body=None)
 
 
 def test_every_error_class_of_the_sdk_has_a_kind() -> None:
