@@ -1,7 +1,8 @@
 """A loopback server speaking Anthropic's Messages API, for end-to-end tests through the SDK.
 
 ``POST /v1/messages`` as Anthropic's API reference documents it: the key in
-``x-api-key`` (or ``Authorization: Bearer``), an ``anthropic-version`` header,
+``x-api-key`` (or ``Authorization: Bearer``, which current SDKs send), an
+``anthropic-version`` header,
 a body with ``model``, ``max_tokens`` (required), ``messages`` whose roles are
 only ``user`` and ``assistant`` (the system prompt is the top-level ``system``),
 and no fields the API does not know. Answers are ``message`` objects with text

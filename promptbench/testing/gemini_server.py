@@ -1,7 +1,8 @@
 """A loopback server speaking the Gemini API's generateContent, for tests through google-genai.
 
-``POST /v1beta/models/{model}:generateContent`` as Google's reference documents
-it: the key in ``x-goog-api-key`` or ``?key=``; a body with ``contents`` (roles
+``POST /v1beta/models/{model}:generateContent`` (or ``/v1/``, which current SDKs
+call) as Google's reference documents it: the key in ``x-goog-api-key`` or
+``?key=``; a body with ``contents`` (roles
 ``user`` and ``model`` only: the system prompt is ``systemInstruction``),
 ``generationConfig`` (``temperature``, ``topP``, ``topK``, ``maxOutputTokens``,
 ``stopSequences``, ``seed``, ``responseMimeType``, ``responseJsonSchema``,
