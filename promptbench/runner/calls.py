@@ -17,7 +17,7 @@ from typing import Any
 
 from promptbench.cache import Cache, cache_key
 from promptbench.config import ModelConfig
-from promptbench.errors import ProviderError, UsageError
+from promptbench.errors import ErrorKind, ProviderError, UsageError
 from promptbench.providers import Provider, providers
 from promptbench.providers.pricing import cost as price_cost
 from promptbench.runner.budget import Budget
@@ -128,7 +128,7 @@ class Caller:
             gate.release(
                 seq,
                 limits=exc.rate_limit,
-                rate_limited=exc.kind == "rate_limit",
+                rate_limited=exc.kind is ErrorKind.RATE_LIMIT,
                 retry_after=exc.retry_after,
                 tokens_estimated=estimate,
                 tokens_used=estimate,
@@ -191,15 +191,11 @@ class Caller:
             except (Stopped, UsageError):
                 raise
             except TimeoutError:
-                err = ProviderError(
-                    "the call did not return in time", kind="timeout", retryable=True
-                )
+                err = ProviderError.timeout("the call did not return in time")
             except ProviderError as exc:
                 err = exc
             except Exception as exc:  # a provider bug must not stop the run
-                err = ProviderError(
-                    f"{type(exc).__name__}: {exc}", kind="provider_bug", retryable=False
-                )
+                err = ProviderError.provider_bug(f"{type(exc).__name__}: {exc}")
             if not err.retryable or attempt == attempts - 1:
                 return None, err, attempt
             if self.stop.is_set():
@@ -241,7 +237,7 @@ class Gateway:
         """Ask ``model``; raise ProviderError when the call fails after retries."""
         m = self._models.get(model)
         if m is None:
-            raise ProviderError(f"no model named '{model}'", kind="config", retryable=False)
+            raise ProviderError.config(f"no model named '{model}'")
         extra = dict(params or {})
         msgs = tuple(messages)
         key = cache_key(m.config.provider, {**m.identity, **extra}, msgs, 0)
@@ -250,7 +246,7 @@ class Gateway:
             return hit
         completion, err, _ = await self._caller.call(m, Prompt(msgs, {**m.params, **extra}))
         if err is not None or completion is None:
-            raise err or ProviderError("no completion", kind="unknown", retryable=False)
+            raise err or ProviderError.unknown("no completion")
         if self._cache is not None:
             self._cache.put(key, completion)
         return completion

@@ -20,6 +20,9 @@ from tests.helpers.e2e import by_key, echo_suite, invoke, qa_cases, records, run
 from tests.helpers.loopback import LoopbackServer
 from tests.helpers.project import Project
 
+# Each test that talks to a server runs once per transport (tests/conftest.py).
+pytestmark = pytest.mark.each_transport
+
 FAULT_KINDS = [
     "429:0.01",
     "429-noretry",
