@@ -77,10 +77,15 @@ def classify(exc: BaseException, host: str = "the server") -> ProviderError:
     if kind is None:
         assert isinstance(exc, openai.APIStatusError)
         return classify_status(exc.status_code, exc.response.headers, exc.body, exc.message)
-    if kind is ErrorKind.CONNECTION:
+    if kind in (ErrorKind.CONNECTION, ErrorKind.TIMEOUT):
+        # The SDK on aiohttp reports any failure to connect (a refused certificate, a
+        # refused connection) as a connect timeout: the first cause says what it was.
         tls = tls_failure(exc)
         if tls is not None:
             return ProviderError.tls(tls_message(host, tls))
+        if kind is ErrorKind.TIMEOUT and _refused(exc):
+            kind = ErrorKind.CONNECTION
+    if kind is ErrorKind.CONNECTION:
         cause = exc.__cause__ or exc
         return ProviderError.connection(f"connection failed: {type(cause).__name__}")
     if kind is ErrorKind.TIMEOUT:
@@ -88,6 +93,18 @@ def classify(exc: BaseException, host: str = "the server") -> ProviderError:
     if kind is ErrorKind.MALFORMED:
         return ProviderError.malformed(f"malformed response: {type(exc).__name__}")
     return ProviderError(f"{type(exc).__name__}: {exc}", kind=kind)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection error that is not a timeout lies behind ``exc``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and not isinstance(current, TimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def http_client(flavour: str, pool_size: int | None) -> openai.DefaultAsyncHttpxClient:
