@@ -32,7 +32,7 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -146,9 +146,7 @@ def proxy_for(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
     found = urlsplit(proxy)
     if found.username is None:
         return proxy, None
-    auth = aiohttp.BasicAuth(
-        urllib.request.unquote(found.username), urllib.request.unquote(found.password or "")
-    )
+    auth = aiohttp.BasicAuth(unquote(found.username), unquote(found.password or ""))
     netloc = found.hostname or ""
     if found.port:
         netloc += f":{found.port}"
