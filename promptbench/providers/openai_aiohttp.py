@@ -26,6 +26,7 @@ What the client does, and reads from where:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import ssl
 import time
@@ -131,8 +132,8 @@ _PROXY_ERRORS: Final = tuple(
 )
 
 
-def proxy_for(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
-    """The proxy (and its credentials) that the environment names for ``url``, if any.
+def proxy_for(url: str) -> tuple[str | None, dict[str, str] | None]:
+    """The proxy that the environment names for ``url``, and its credentials' header.
 
     ``HTTPS_PROXY`` for an https URL, ``HTTP_PROXY`` for an http one, unless ``NO_PROXY``
     names the host (Python's own reading of these variables, as aiohttp's ``trust_env``).
@@ -146,11 +147,12 @@ def proxy_for(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
     found = urlsplit(proxy)
     if found.username is None:
         return proxy, None
-    auth = aiohttp.BasicAuth(unquote(found.username), unquote(found.password or ""))
+    secret = f"{unquote(found.username)}:{unquote(found.password or '')}".encode()
     netloc = found.hostname or ""
     if found.port:
         netloc += f":{found.port}"
-    return urlunsplit((found.scheme, netloc, found.path, "", "")), auth
+    bare = urlunsplit((found.scheme, netloc, found.path, "", ""))
+    return bare, {"Proxy-Authorization": "Basic " + base64.b64encode(secret).decode("ascii")}
 
 
 class AiohttpTransport:
@@ -179,7 +181,7 @@ class AiohttpTransport:
         self._max_bytes = max_response_bytes
         # Built before the first call so that a bad SSL_CERT_FILE is a config error at once.
         self._ssl: ssl.SSLContext | bool = tls_context() if parts.scheme == "https" else True
-        self.proxy, self._proxy_auth = proxy_for(base_url)
+        self.proxy, self._proxy_headers = proxy_for(base_url)
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -210,7 +212,7 @@ class AiohttpTransport:
                 data=payload,
                 allow_redirects=False,
                 proxy=self.proxy,
-                proxy_auth=self._proxy_auth,
+                proxy_headers=self._proxy_headers,
             ) as response:
                 raw = await self._read(response)
                 status, headers = response.status, response.headers

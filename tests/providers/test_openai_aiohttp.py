@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import pytest
 
 from promptbench.errors import ErrorKind, ProviderError
-from promptbench.providers.openai_aiohttp import MAX_RESPONSE_BYTES, AiohttpTransport
+from promptbench.providers.openai_aiohttp import MAX_RESPONSE_BYTES, AiohttpTransport, proxy_for
 from promptbench.types import Completion
 from tests.helpers.e2e import echo_suite, qa_cases, records, run
 from tests.helpers.loopback import LoopbackServer
@@ -108,3 +109,22 @@ def test_server_faults_map_to_kinds(
     loopback.configure(rules=[{"faults": [fault]}])
     err = failure(loopback.url)
     assert (err.kind, err.retryable) == (kind, retryable)
+
+
+def test_proxy_for_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    assert proxy_for("https://api.groq.com/openai/v1") == (None, None)
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:p%40ss@proxy.corp:3128")
+    monkeypatch.setenv("HTTP_PROXY", "proxy.corp:8080")
+    assert proxy_for("https://api.groq.com/openai/v1") == (
+        "http://proxy.corp:3128",
+        {"Proxy-Authorization": "Basic " + base64.b64encode(b"user:p@ss").decode()},
+    )
+    assert proxy_for("http://gpu-box:8000/v1") == ("http://proxy.corp:8080", None)
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1,.internal")
+    assert proxy_for("http://127.0.0.1:8000/v1") == (None, None)
+    assert proxy_for("http://localhost:11434/v1") == (None, None)
+    assert proxy_for("http://vllm.internal:8000/v1") == (None, None)
+    assert proxy_for("https://api.groq.com/openai/v1")[0] == "http://proxy.corp:3128"
