@@ -182,7 +182,6 @@ class OpenAIProvider:
                 api_key,
                 timeout=config.timeout,
                 flavour=self.transport,
-                pool_size=config.concurrency,
             )
 
     async def complete(self, prompt: Prompt) -> Completion:

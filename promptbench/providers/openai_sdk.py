@@ -107,7 +107,7 @@ def _refused(exc: BaseException) -> bool:
     return False
 
 
-def http_client(flavour: str, pool_size: int | None) -> openai.DefaultAsyncHttpxClient:
+def http_client(flavour: str) -> openai.DefaultAsyncHttpxClient:
     """The SDK's HTTP client on httpx (``sdk``) or aiohttp (``sdk-aiohttp``), with our TLS."""
     context = tls_context()
     if flavour == "sdk-aiohttp":
@@ -129,7 +129,6 @@ class SdkTransport:
         *,
         timeout: float,
         flavour: str = "sdk",
-        pool_size: int | None = None,
     ) -> None:
         self.host = (urlsplit(base_url).hostname or base_url) if base_url else "api.openai.com"
         self._client = openai.AsyncOpenAI(
@@ -137,7 +136,7 @@ class SdkTransport:
             base_url=base_url,
             max_retries=0,  # the runner retries, with backoff and Retry-After
             timeout=timeout,
-            http_client=http_client(flavour, pool_size),
+            http_client=http_client(flavour),  # its own pool: up to 1,000, 100 kept alive
         )
 
     async def create(
