@@ -180,6 +180,7 @@ def test_keys_reach_the_server_and_appear_nowhere_else(
     for r in refused:
         assert r["error"]["message"] == (
             "HTTP 401: Incorrect API key provided: [redacted]. (promptbench fault injection: 401)"
+            "; check the API key"
         )
     if options_of("diff"):
         cli("diff", first.name, second.name, *outputs(("diff",), "diff-runs"))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, ValidationInfo, field_validator
 
 from promptbench.config import ModelConfig, Price
-from promptbench.errors import MissingExtraError, ProviderError
+from promptbench.errors import ErrorKind, MissingExtraError, ProviderError
 from promptbench.providers import pricing
 from promptbench.providers.base import provider
 from promptbench.providers.hosted import (
@@ -167,7 +167,7 @@ def classify(exc: Exception) -> ProviderError:
             label = "quota exhausted"
         return ProviderError(
             f"{label} ({status}): {message}" if label else f"HTTP {status}: {message}",
-            kind=kind,
+            kind=ErrorKind(kind),
             retryable=retryable,
             status=status,
             retry_after=retry_after(headers) if retryable else None,
@@ -178,12 +178,12 @@ def classify(exc: Exception) -> ProviderError:
         cause = exc.__cause__
         detail = f": {type(cause).__name__}" if cause is not None else ""
         text = {"timeout": "request timed out", "connection": "connection failed"}.get(kind, kind)
-        return ProviderError(f"{text}{detail}", kind=kind, retryable=retryable)
+        return ProviderError(f"{text}{detail}", kind=ErrorKind(kind), retryable=retryable)
     if isinstance(exc, ValueError):  # a body that is not JSON, or not a message
         return ProviderError(
-            f"malformed response: {type(exc).__name__}", kind="malformed", retryable=True
+            f"malformed response: {type(exc).__name__}", kind=ErrorKind.MALFORMED, retryable=True
         )
-    return ProviderError(f"{type(exc).__name__}: {exc}", kind="unknown", retryable=False)
+    return ProviderError(f"{type(exc).__name__}: {exc}", kind=ErrorKind.UNKNOWN, retryable=False)
 
 
 def _reset_seconds(value: str | None) -> float | None:
@@ -272,7 +272,7 @@ def completion_from_message(
     if stop_reason == "refusal":
         raise ProviderError(
             "the model declined to answer (stop_reason: refusal)",
-            kind="content_filter",
+            kind=ErrorKind.CONTENT_FILTER,
             retryable=False,
         )
     blocks = getattr(message, "content", None) or []

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, field_validator
 
 from promptbench.config import ModelConfig, Price
-from promptbench.errors import MissingExtraError, ProviderConfigError, ProviderError
+from promptbench.errors import ErrorKind, MissingExtraError, ProviderConfigError, ProviderError
 from promptbench.providers import pricing
 from promptbench.providers.base import provider
 from promptbench.providers.hosted import HostedConfig, http_url, keys_masked
-from promptbench.providers.openai import classify as classify_openai
 from promptbench.providers.openai_http import completion_from_json
+from promptbench.providers.openai_sdk import classify as classify_openai
 from promptbench.types import Completion, Prompt
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def classify(exc: Exception) -> ProviderError:
         if isinstance(err, dict) and err.get("code") == "content_filter":
             return ProviderError(
                 "Azure's content filter rejected the prompt (HTTP 400 content_filter)",
-                kind="content_filter",
+                kind=ErrorKind.CONTENT_FILTER,
                 retryable=False,
                 status=400,
             )

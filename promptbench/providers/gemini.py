@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from promptbench.config import ModelConfig, Price
-from promptbench.errors import MissingExtraError, ProviderError
+from promptbench.errors import ErrorKind, MissingExtraError, ProviderError
 from promptbench.providers import pricing
 from promptbench.providers.base import provider
 from promptbench.providers.hosted import (
@@ -155,7 +155,7 @@ def classify(exc: Exception) -> ProviderError:
             f"{label} ({status}{where}): {text}"
             if status == 429
             else f"HTTP {status}{where}: {text}",
-            kind=kind,
+            kind=ErrorKind(kind),
             retryable=retryable,
             status=status or None,
             retry_after=_retry_delay(exc.details) if retryable else None,
@@ -164,12 +164,14 @@ def classify(exc: Exception) -> ProviderError:
     if entry is not None:
         kind, retryable = entry
         text = {"timeout": "request timed out", "connection": "connection failed"}.get(kind, kind)
-        return ProviderError(f"{text}: {type(exc).__name__}", kind=kind, retryable=retryable)
+        return ProviderError(
+            f"{text}: {type(exc).__name__}", kind=ErrorKind(kind), retryable=retryable
+        )
     if isinstance(exc, ValueError):  # the SDK could not parse the body
         return ProviderError(
-            f"malformed response: {type(exc).__name__}", kind="malformed", retryable=True
+            f"malformed response: {type(exc).__name__}", kind=ErrorKind.MALFORMED, retryable=True
         )
-    return ProviderError(f"{type(exc).__name__}: {exc}", kind="unknown", retryable=False)
+    return ProviderError(f"{type(exc).__name__}: {exc}", kind=ErrorKind.UNKNOWN, retryable=False)
 
 
 def _schema(fmt: object) -> tuple[str | None, Any]:
@@ -233,17 +235,19 @@ def completion_from_response(response: Any, latency_ms: float) -> Completion:
     blocked = _name(getattr(feedback, "block_reason", None))
     if blocked:
         raise ProviderError(
-            f"the prompt was blocked ({blocked})", kind="content_filter", retryable=False
+            f"the prompt was blocked ({blocked})", kind=ErrorKind.CONTENT_FILTER, retryable=False
         )
     candidates = getattr(response, "candidates", None) or []
     if not candidates:
-        raise ProviderError("response had no candidates", kind="empty_response", retryable=True)
+        raise ProviderError(
+            "response had no candidates", kind=ErrorKind.EMPTY_RESPONSE, retryable=True
+        )
     candidate = candidates[0]
     finish = _name(getattr(candidate, "finish_reason", None))
     if finish in FILTERED:
         raise ProviderError(
             f"the answer was withheld (finish reason {finish})",
-            kind="content_filter",
+            kind=ErrorKind.CONTENT_FILTER,
             retryable=False,
         )
     content = getattr(candidate, "content", None)

@@ -212,7 +212,7 @@ class LocalProvider:
         try:
             return await loop.run_in_executor(_cpu(), self._generate, prompt)
         except ValueError as exc:  # e.g. the prompt does not fit the context window
-            raise ProviderError(f"llama.cpp: {exc}", kind="client_error", retryable=False) from None
+            raise ProviderError.bad_request(f"llama.cpp: {exc}") from None
 
     async def aclose(self) -> None:
         """Release this provider's hold on the shared model; the last user frees it."""

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from promptbench.config import ModelConfig, Price
-from promptbench.errors import ProviderError
+from promptbench.errors import ErrorKind, ProviderError
 from promptbench.providers.base import provider
 from promptbench.types import Completion, Prompt, Usage
 
@@ -41,9 +41,6 @@ class MockConfig(ModelConfig):
         return Price(input=0, output=0)
 
 
-_RETRYABLE = {"rate_limit", "server_error", "timeout", "connection"}
-
-
 @provider("mock", config=MockConfig, summary="scripted answers, no I/O (for tests)")
 class MockProvider:
     """Answers from a script; echoes the last user message by default."""
@@ -61,8 +58,8 @@ class MockProvider:
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
         if self._faults:
-            kind = self._faults.pop(0)
-            raise ProviderError(f"mock {kind}", kind=kind, retryable=kind in _RETRYABLE)
+            kind = ErrorKind(self._faults.pop(0))
+            raise ProviderError(f"mock {kind}", kind=kind)
         last = next((m.content for m in reversed(prompt.messages) if m.role == "user"), "")
         text = next((v for k, v in self.config.answers.items() if k in last), None)
         if text is None:

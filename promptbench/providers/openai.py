@@ -1,34 +1,40 @@
 """The ``openai`` provider: hosted OpenAI, or any OpenAI-compatible server via ``base_url``.
 
-Hosted OpenAI goes through the official SDK's async client, with its own retries
-switched off (the runner retries); OpenAI-compatible servers go through the lean
-transport of :mod:`promptbench.providers.openai_http` by default, which is
-measured several times faster (``bench/run_bench.py`` prints the figures). Nothing is imported
-until the first call, so ``promptbench --help`` and ``validate`` stay fast.
+Two transports, chosen by ``transport`` (default ``auto``):
+
+- hosted OpenAI (no ``base_url``, or ``https://api.openai.com/v1``) goes through the
+  official SDK (:mod:`promptbench.providers.openai_sdk`), on httpx (``sdk``) or on
+  aiohttp (``sdk-aiohttp``);
+- any other ``base_url`` goes through the aiohttp client
+  (:mod:`promptbench.providers.openai_aiohttp`, ``aiohttp``), which sends the same JSON
+  at a fraction of the SDK's cost per call (``bench/run_bench.py`` prints the figures).
+
+Every transport trusts the same certificates (``SSL_CERT_FILE``, ``SSL_CERT_DIR``, else
+the system's) and honours ``HTTP(S)_PROXY`` and ``NO_PROXY``; a proxy never changes
+which transport is used. Nothing is imported until the first call, so
+``promptbench --help`` and ``validate`` stay fast.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from promptbench.config import ModelConfig, Price
-from promptbench.errors import ProviderConfigError, ProviderError
+from promptbench.errors import ErrorKind, ProviderConfigError, ProviderError
 from promptbench.providers import pricing
 from promptbench.providers.base import provider
-from promptbench.providers.openai_http import (
-    LeanTransport,
-    classify_status,
-    completion_from_json,
-)
+from promptbench.providers.tls import CERT_DIR_ENV, CERT_FILE_ENV, tls_context
 from promptbench.types import Completion, Prompt
 
 if TYPE_CHECKING:
-    import openai
+    from promptbench.providers.openai_aiohttp import AiohttpTransport
+    from promptbench.providers.openai_sdk import SdkTransport
+
+Transport = Literal["auto", "sdk", "sdk-aiohttp", "aiohttp"]
 
 OPENAI_URL = "https://api.openai.com/v1"
 NO_KEY = "not-needed"  # what servers that take any key are sent
@@ -54,10 +60,11 @@ class OpenAIConfig(ModelConfig):
     extra_body: dict[str, Any] | None = Field(
         default=None, description="extra JSON fields sent with every request"
     )
-    transport: Literal["auto", "sdk", "sdk-aiohttp", "lean"] = Field(
+    transport: Transport = Field(
         default="auto",
-        description="how requests are sent: the official SDK (on httpx or aiohttp), or lean "
-        "HTTP/1.1 posts; auto: the SDK for hosted OpenAI or behind a proxy, else lean",
+        description="how requests are sent: the official SDK on httpx (sdk) or on aiohttp "
+        "(sdk-aiohttp), or the aiohttp client (aiohttp); auto: the SDK for hosted OpenAI, "
+        "aiohttp for any other base_url",
     )
 
     call_fields: ClassVar[tuple[str, ...]] = (*ModelConfig.call_fields, "transport")
@@ -68,6 +75,21 @@ class OpenAIConfig(ModelConfig):
         if v is not None and not v.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
         return v.rstrip("/") if v else v
+
+    @field_validator("transport", mode="before")
+    @classmethod
+    def _no_lean(cls, v: object) -> object:
+        if v == "lean":
+            raise ValueError(
+                "transport 'lean' was removed; use aiohttp (the default for a base_url)"
+            )
+        return v
+
+    def chosen_transport(self) -> Transport:
+        """The transport ``auto`` stands for: the SDK for hosted OpenAI, else aiohttp."""
+        if self.transport != "auto":
+            return self.transport
+        return "sdk" if self.base_url is None or self.base_url == OPENAI_URL else "aiohttp"
 
     def cache_identity(self) -> dict[str, Any]:
         """As for every model, with the default server named: it is part of the identity."""
@@ -87,8 +109,10 @@ class OpenAIConfig(ModelConfig):
         return ("openai", self.base_url or OPENAI_URL, key, self.model)
 
     def preflight(self) -> None:
-        """The key must be findable before the run starts."""
+        """The key, and any CA bundle named in the environment, must load before the run."""
         self.resolve_api_key()
+        if os.environ.get(CERT_FILE_ENV) or os.environ.get(CERT_DIR_ENV):
+            tls_context()
 
     def resolve_api_key(self) -> str:
         """The key from the named environment variable or file; never from the suite itself."""
@@ -128,111 +152,66 @@ def request_body(prompt: Prompt, config: OpenAIConfig) -> dict[str, Any]:
     return body
 
 
-def classify(exc: Exception) -> ProviderError:
-    """Map an SDK exception to a ProviderError that says whether to retry."""
-    import openai
-
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderError("request timed out", kind="timeout", retryable=True)
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return ProviderError(
-            f"connection failed: {type(cause).__name__}", kind="connection", retryable=True
-        )
-    if isinstance(exc, openai.APIStatusError):
-        return classify_status(exc.status_code, exc.response.headers, exc.body, exc.message)
-    if isinstance(exc, (openai.APIResponseValidationError, ValueError)):
-        return ProviderError(
-            f"malformed response: {type(exc).__name__}", kind="malformed", retryable=True
-        )
-    return ProviderError(f"{type(exc).__name__}: {exc}", kind="unknown", retryable=False)
-
-
-def redacted(exc: ProviderError, secret: str) -> ProviderError:
-    """``exc`` with ``secret`` masked in its message."""
-    return ProviderError(
-        exc.message.replace(secret, "[redacted]"),
-        kind=exc.kind,
-        retryable=exc.retryable,
-        status=exc.status,
-        retry_after=exc.retry_after,
-        rate_limit=exc.rate_limit,
-    )
-
-
 @provider("openai", config=OpenAIConfig, summary="hosted OpenAI, or any OpenAI-compatible server")
 class OpenAIProvider:
-    """Calls the chat completions API: through the official SDK, or the lean transport."""
+    """Calls the chat completions API through the official SDK or the aiohttp client."""
 
     def __init__(self, config: ModelConfig) -> None:
         assert isinstance(config, OpenAIConfig)
         self.config = config
         api_key = config.resolve_api_key()
         self._secret = api_key if len(api_key) >= MIN_SECRET and api_key != NO_KEY else None
-        self.transport = config.transport
-        if self.transport == "auto":
-            # The lean client knows no proxies; the SDK honours HTTP(S)_PROXY.
-            proxied = any(
-                os.environ.get(v)
-                for v in (
-                    "HTTPS_PROXY",
-                    "https_proxy",
-                    "HTTP_PROXY",
-                    "http_proxy",
-                    "ALL_PROXY",
-                    "all_proxy",
-                )
-            )
-            self.transport = "lean" if config.base_url and not proxied else "sdk"
-        self._lean: LeanTransport | None = None
-        self._client: openai.AsyncOpenAI | None = None
-        if self.transport == "lean":
-            self._lean = LeanTransport(config.base_url or OPENAI_URL, api_key, config.timeout)
-            return
-        import openai
+        self.transport = config.chosen_transport()
+        self._refused: ProviderError | None = None  # the server's certificate, once refused
+        self._http: AiohttpTransport | None = None
+        self._sdk: SdkTransport | None = None
+        if self.transport == "aiohttp":
+            from promptbench.providers.openai_aiohttp import AiohttpTransport
 
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=config.base_url,
-            max_retries=0,  # the runner retries, with backoff and Retry-After
-            timeout=config.timeout,
-            http_client=openai.DefaultAioHttpClient() if self.transport == "sdk-aiohttp" else None,
-        )
+            self._http = AiohttpTransport(
+                config.base_url or OPENAI_URL,
+                api_key,
+                timeout=config.timeout,
+                pool_size=config.concurrency,
+            )
+        else:
+            from promptbench.providers.openai_sdk import SdkTransport
+
+            self._sdk = SdkTransport(
+                config.base_url,
+                api_key,
+                timeout=config.timeout,
+                flavour=self.transport,
+            )
 
     async def complete(self, prompt: Prompt) -> Completion:
         """Send one chat completion request; an error never carries the key."""
+        if self._refused is not None:
+            # Every later call would meet the same certificate: fail without connecting.
+            raise ProviderError.tls(self._refused.message)
         try:
             return await self._complete(prompt)
         except ProviderError as exc:
+            if exc.kind is ErrorKind.TLS:
+                self._refused = exc.redacted(self._secret) if self._secret else exc
             # Some servers echo the key they were given ("Incorrect API key provided:
             # sk-..."); the message goes into records, reports and W&B.
             if self._secret is not None and self._secret in exc.message:
-                raise redacted(exc, self._secret) from None
+                raise exc.redacted(self._secret) from None
             raise
 
     async def _complete(self, prompt: Prompt) -> Completion:
         body = request_body(prompt, self.config)
-        if self._lean is not None:
+        if self._http is not None:
             if self.config.extra_body:
                 body.update(self.config.extra_body)
-            return await self._lean.create(body)
-        assert self._client is not None
-        start = time.perf_counter()
-        try:
-            raw = await self._client.chat.completions.with_raw_response.create(
-                **body, extra_body=self.config.extra_body
-            )
-            response = raw.parse()
-        except Exception as exc:
-            raise classify(exc) from exc
-        latency_ms = (time.perf_counter() - start) * 1000
-        return completion_from_json(response.model_dump(), latency_ms, raw.headers)
+            return await self._http.create(body)
+        assert self._sdk is not None
+        return await self._sdk.create(body, self.config.extra_body)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
-        if self._lean is not None:
-            await self._lean.close()
-        if self._client is not None:
-            await self._client.close()
+        if self._http is not None:
+            await self._http.close()
+        if self._sdk is not None:
+            await self._sdk.close()

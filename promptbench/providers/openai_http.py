@@ -1,29 +1,42 @@
-"""The OpenAI chat completions API over plain HTTP: shared parsing, errors, and a lean transport.
+"""The OpenAI chat completions API on the wire: what every transport shares.
 
-Two transports serve the ``openai`` provider. The official SDK is the way to
-hosted OpenAI. For OpenAI-compatible servers (``base_url``), the lean transport
-posts the same JSON over a small keep-alive HTTP/1.1 client and parses the answer
-directly: on a loopback server it makes several times as many calls per second
-per CPU as the SDK, whose per-call work (request building, validation into typed
-models, httpx) then dominates; ``bench/run_bench.py`` prints the figures.
-Both map failures the same way (:func:`classify_status`), with the SDK's meaning
-of each status: 429 and 5xx are retried, 400/401/403/404/422 are not.
+Parsing a response body (:func:`completion_from_json`), the rate-limit and
+Retry-After headers, and what an HTTP error status means (``STATUS_KINDS`` and
+:func:`classify_status`), with the SDK's meaning of each status: 429 and 5xx are
+retried, 408 and 409 too, other 4xx are not. The transports themselves are the
+official SDK (:mod:`promptbench.providers.openai`) and the aiohttp client
+(:mod:`promptbench.providers.openai_aiohttp`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Final
 
-from promptbench.errors import ProviderError
-from promptbench.providers.http11 import HTTPClient, HTTPError
+from promptbench.errors import ErrorKind, ProviderError
 from promptbench.server_limits import RateLimit
 from promptbench.types import Completion, Usage
+
+#: What an HTTP error status means, where it is not the rule "5xx: server_error, 4xx:
+#: client_error". A 429 whose body says ``insufficient_quota`` is a ``quota`` error.
+STATUS_KINDS: Final[Mapping[int, ErrorKind]] = {
+    401: ErrorKind.AUTH,
+    403: ErrorKind.AUTH,
+    429: ErrorKind.RATE_LIMIT,
+}
+#: Client errors worth another try: a request timeout and a conflict, as the SDK retries.
+RETRYABLE_STATUSES: Final = frozenset({408, 409})
+
+
+def status_kind(status: int) -> ErrorKind:
+    """The kind of an HTTP error status (>= 300: a redirect is not followed for a POST)."""
+    kind = STATUS_KINDS.get(status)
+    if kind is not None:
+        return kind
+    return ErrorKind.SERVER_ERROR if status >= 500 else ErrorKind.CLIENT_ERROR
 
 
 def retry_after(headers: Mapping[str, str] | None) -> float | None:
@@ -108,29 +121,37 @@ def classify_status(
     """The ProviderError for an HTTP error status, saying whether to retry."""
     message = api_message(body, fallback or f"HTTP {status}")
     limits = rate_limit(headers)
-    if status == 429 and _error_code(body) == "insufficient_quota":
+    kind = status_kind(status)
+    if kind is ErrorKind.RATE_LIMIT and _error_code(body) == "insufficient_quota":
         # Out of credit: waiting does not help, so fail at once.
-        return ProviderError(
+        return ProviderError.quota_exhausted(
             f"quota exhausted (429): {message}; check the account's plan and billing",
-            kind="quota",
-            retryable=False,
             status=status,
         )
-    if status == 429:
-        return ProviderError(
-            f"rate limited (429): {message}",
-            kind="rate_limit",
-            retryable=True,
+    if kind is ErrorKind.RATE_LIMIT:
+        return ProviderError.rate_limited(
+            f"rate limited ({status}): {message}",
             status=status,
             retry_after=retry_after(headers),
             rate_limit=limits,
         )
-    retryable = status >= 500 or status in (408, 409)
-    return ProviderError(
+    if kind is ErrorKind.AUTH:
+        return ProviderError.auth(
+            f"HTTP {status}: {message}; check the API key",
+            status=status,
+        )
+    if kind is ErrorKind.SERVER_ERROR:
+        return ProviderError.server_error(
+            f"HTTP {status}: {message}",
+            status=status,
+            retry_after=retry_after(headers),
+            rate_limit=limits,
+        )
+    retryable = status in RETRYABLE_STATUSES
+    return ProviderError.bad_request(
         f"HTTP {status}: {message}",
-        kind="server_error" if status >= 500 else "client_error",
-        retryable=retryable,
         status=status,
+        retryable=retryable,
         retry_after=retry_after(headers) if retryable else None,
         rate_limit=limits,
     )
@@ -141,26 +162,18 @@ def completion_from_json(
 ) -> Completion:
     """Parse a chat completion response body; a body without an answer is a ProviderError."""
     if not isinstance(data, dict):
-        raise ProviderError(
-            "malformed response: not a JSON object", kind="malformed", retryable=True
-        )
+        raise ProviderError.malformed("malformed response: not a JSON object")
     choices = data.get("choices")
     if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-        raise ProviderError("response had no choices", kind="empty_response", retryable=True)
+        raise ProviderError.empty_response("response had no choices")
     choice = choices[0]
     finish = choice.get("finish_reason")
     if finish == "content_filter":
-        raise ProviderError(
-            "the server's content filter withheld the answer",
-            kind="content_filter",
-            retryable=False,
-        )
+        raise ProviderError.content_filter("the server's content filter withheld the answer")
     message = choice.get("message")
     content = message.get("content") if isinstance(message, dict) else None
     if content is not None and not isinstance(content, str):
-        raise ProviderError(
-            "malformed response: content is not text", kind="malformed", retryable=True
-        )
+        raise ProviderError.malformed("malformed response: content is not text")
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     assert isinstance(usage, dict)
     return Completion(
@@ -171,43 +184,3 @@ def completion_from_json(
         model=data.get("model") if isinstance(data.get("model"), str) else None,
         rate_limit=rate_limit(headers),
     )
-
-
-class LeanTransport:
-    """POSTs chat completions over :mod:`promptbench.providers.http11`'s keep-alive pool."""
-
-    def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
-        self._client = HTTPClient(base_url, {"Authorization": f"Bearer {api_key}"})
-        self._timeout = timeout
-
-    async def create(self, body: Mapping[str, Any]) -> Completion:
-        """Send one request; return the completion or raise a classified ProviderError."""
-        payload = json.dumps(body).encode("utf-8")
-        start = time.perf_counter()
-        try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._client.post("/chat/completions", payload)
-        except TimeoutError:
-            raise ProviderError("request timed out", kind="timeout", retryable=True) from None
-        except HTTPError as exc:
-            raise ProviderError(
-                f"connection failed: {exc}", kind="connection", retryable=True
-            ) from None
-        latency_ms = (time.perf_counter() - start) * 1000
-        status, headers = response.status, response.headers
-        try:
-            data = json.loads(response.body)
-        except ValueError:
-            if status >= 400:
-                text = response.body[:200].decode("utf-8", "replace")
-                raise classify_status(status, headers, None, text) from None
-            raise ProviderError(
-                "malformed response: the body is not JSON", kind="malformed", retryable=True
-            ) from None
-        if status >= 400:
-            raise classify_status(status, headers, data)
-        return completion_from_json(data, latency_ms, headers)
-
-    async def close(self) -> None:
-        """Close the connections."""
-        await self._client.close()

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from promptbench.config import ModelConfig
-from promptbench.errors import ProviderError, UsageError
+from promptbench.errors import ErrorKind, ProviderError, UsageError
 from promptbench.providers import Provider, providers
 from promptbench.providers.pricing import cost as price_cost
 from promptbench.runner.budget import Budget
@@ -134,7 +134,7 @@ class Caller:
             gate.release(
                 seq,
                 limits=exc.rate_limit,
-                rate_limited=exc.kind == "rate_limit",
+                rate_limited=exc.kind is ErrorKind.RATE_LIMIT,
                 retry_after=exc.retry_after,
                 tokens_estimated=estimate,
                 tokens_used=estimate,
@@ -198,15 +198,11 @@ class Caller:
             except (Stopped, UsageError):
                 raise
             except TimeoutError:
-                err = ProviderError(
-                    "the call did not return in time", kind="timeout", retryable=True
-                )
+                err = ProviderError.timeout("the call did not return in time")
             except ProviderError as exc:
                 err = exc
             except Exception as exc:  # a provider bug must not stop the run
-                err = ProviderError(
-                    f"{type(exc).__name__}: {exc}", kind="provider_bug", retryable=False
-                )
+                err = ProviderError.provider_bug(f"{type(exc).__name__}: {exc}")
             if not err.retryable or attempt == attempts - 1:
                 return CallResult(None, err, attempt)
             if self.stop.is_set():

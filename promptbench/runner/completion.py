@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptbench.cache import Cache, cache_key
-from promptbench.errors import ProviderError
+from promptbench.errors import ErrorKind, ProviderError
 from promptbench.providers.pricing import cost as price_cost
 from promptbench.runner.calls import Caller, ModelHandle
 from promptbench.types import Completion, Message, Prompt
@@ -107,10 +107,12 @@ class Gateway:
         """Ask ``model``; raise ProviderError when the call fails after retries."""
         m = self._models.get(model)
         if m is None:
-            raise ProviderError(f"no model named '{model}'", kind="config", retryable=False)
+            raise ProviderError(f"no model named '{model}'", kind=ErrorKind.CONFIG, retryable=False)
         answer = await self._path.complete(m, messages, params=params)
         if answer.completion is None:
-            raise answer.error or ProviderError("no completion", kind="unknown", retryable=False)
+            raise answer.error or ProviderError(
+                "no completion", kind=ErrorKind.UNKNOWN, retryable=False
+            )
         spent = answer.spent
         if spent is not None:
             self.spent = (self.spent or 0.0) + spent

@@ -9,9 +9,12 @@ Run it::
 
     python -m promptbench.testing.openai_server [--host 127.0.0.1] [--port 0]
         [--latency-ms 0] [--rate-limit-rps 0] [--seed 0] [--default-reply echo]
+        [--certfile cert.pem --keyfile key.pem]
 
-It prints exactly one line, ``READY http://127.0.0.1:<port>/v1``, once listening
-and serves until SIGTERM/SIGINT (exit code 0).  In-process use:
+It prints exactly one line, ``READY http://127.0.0.1:<port>/v1`` (``https://`` with
+``--certfile``), once listening and serves until SIGTERM/SIGINT (exit code 0).
+With a certificate it serves HTTPS only; a client that refuses the certificate is
+counted in ``tls_failures``.  In-process use:
 :class:`OpenAIServer` (``await start()`` / ``await stop()``) or
 :class:`ServerThread` (a context manager running it on a background thread).
 
@@ -49,13 +52,16 @@ Control API (JSON)
     last ``record_requests`` valid chat-completion requests (none unless configured).
 ``GET /_control/stats``
     ``{"requests": n, "by_outcome": {"ok": n, "429": n, ...}, "by_prompt": {<last user
-    message>: n}, "rate_limited": n, "in_flight": n, "max_in_flight": n}``.  Every
+    message>: n}, "rate_limited": n, "in_flight": n, "max_in_flight": n, "connections": n,
+    "tls_failures": n}``.  Every
     chat-completion request counts (including rejected ones; a body that is not
     valid JSON counts under ``"invalid_request"`` and not in ``by_prompt``).  The
     outcome is ``"ok"`` or the fault kind applied (``"429"`` also for rate-limit
     rejections, which are counted in ``rate_limited`` too).  ``in_flight`` counts
     requests parsed but not yet answered; without latency a request is answered as
     soon as it is parsed, so ``max_in_flight`` only exceeds 1 with a latency or hang.
+    ``connections`` counts the connections that carried a chat-completion request (so a
+    client's keep-alive pool shows), ``tls_failures`` the TLS handshakes that failed.
 
 Rules
 -----
@@ -88,6 +94,8 @@ Fault kinds
 ``empty_choices``  200 with ``"choices": []``
 ``length``         normal reply with ``finish_reason: "length"``
 ``content_filter`` ``finish_reason: "content_filter"`` with ``content: null``
+``oversize[:MiB]`` a valid 200 answer whose body is that large (default 17 MiB), with a
+                   ``Content-Length``; ``oversize-chunked[:MiB]`` the same, chunked
 
 The latency (global or per rule) delays every scripted answer, faults included.
 
@@ -114,6 +122,7 @@ import json
 import math
 import re
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -263,6 +272,7 @@ class _Connection(asyncio.Protocol):
         self._continue_sent = False
         self.task: asyncio.Task[None] | None = None
         self._closed = False
+        self._counted = False
 
     # ---- asyncio.Protocol
 
@@ -270,6 +280,8 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         self._server.connections.add(self)
+        if self._buffer:  # over TLS, data may arrive before the handshake's waiter resumes
+            self._process()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -279,7 +291,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        if self.task is None:
+        if self.task is None and self._transport is not None:
             self._process()
 
     def eof_received(self) -> bool | None:
@@ -404,6 +416,9 @@ class _Connection(asyncio.Protocol):
 
     def _chat(self, body: bytes, keep: bool, authorization: str | None = None) -> None:
         scenario = self._scenario
+        if not self._counted:
+            self._counted = True
+            scenario.connections += 1
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -488,6 +503,20 @@ class _Connection(asyncio.Protocol):
             self._finish(_sse_body(payload, decision, base), keep)
         elif kind == "malformed":
             self._send(200, _MALFORMED_BODY, "application/json", headers, keep)
+        elif kind in ("oversize", "oversize-chunked"):
+            size = int((fault.arg if fault is not None and fault.arg else 0) * 1024 * 1024)
+            text = "x" * size
+            answer = {**base, "choices": [_choice(Decision("ok", content=text))]}
+            data = json.dumps(answer).encode()
+            if kind == "oversize":
+                self._send(200, data, "application/json", headers, keep)
+            else:
+                chunked = [*headers, ("transfer-encoding", "chunked")]
+                self._write_head(200, "application/json", chunked, keep)
+                step = 1024 * 1024
+                pieces = (data[i : i + step] for i in range(0, len(data), step))
+                framed = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in pieces)
+                self._finish(framed + b"0\r\n\r\n", keep)
         else:
             base["choices"] = [] if kind == "empty_choices" else [_choice(decision)]
             base["usage"] = _usage(decision)
@@ -588,6 +617,42 @@ def _validate_chat(payload: object) -> tuple[str, str | None, str | None] | None
     return None
 
 
+class _TlsAccept(asyncio.Protocol):
+    """A TCP connection whose TLS handshake is under way; then a :class:`_Connection`.
+
+    The handshake is done with ``loop.start_tls`` rather than ``create_server(ssl=...)``
+    so that a handshake the client aborts (it does not trust the certificate) is seen
+    and counted: a client that retried it would show as more failures.
+    """
+
+    def __init__(self, server: OpenAIServer, context: ssl.SSLContext) -> None:
+        self._server = server
+        self._context = context
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # the ClientHello waits in the socket for the TLS layer
+        task = asyncio.get_running_loop().create_task(self._upgrade(transport))
+        self._server.handshakes.add(task)
+        task.add_done_callback(self._server.handshakes.discard)
+
+    async def _upgrade(self, transport: asyncio.Transport) -> None:
+        conn = _Connection(self._server)
+        loop = asyncio.get_running_loop()
+        try:
+            tls = await loop.start_tls(
+                transport, conn, self._context, server_side=True, ssl_handshake_timeout=10.0
+            )
+        except (OSError, ssl.SSLError, EOFError, TimeoutError):
+            self._server.scenario.tls_failures += 1
+            transport.abort()
+            return
+        if tls is None:  # the connection closed during the handshake
+            self._server.scenario.tls_failures += 1
+            return
+        conn.connection_made(tls)
+
+
 # --------------------------------------------------------------------------- servers
 
 
@@ -609,9 +674,12 @@ class OpenAIServer:
         rate_limit_rps: float = 0.0,
         default_reply: str = "echo",
         seed: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
+        self.ssl_context = ssl_context  # serve HTTPS with this certificate
+        self.handshakes: set[asyncio.Task[None]] = set()
         self.scenario = Scenario(
             latency_ms=latency_ms,
             rate_limit_rps=rate_limit_rps,
@@ -626,8 +694,13 @@ class OpenAIServer:
     async def start(self) -> None:
         """Start listening."""
         loop = asyncio.get_running_loop()
+        context = self.ssl_context
+
+        def accept() -> asyncio.Protocol:
+            return _Connection(self) if context is None else _TlsAccept(self, context)
+
         self._server = await loop.create_server(
-            lambda: _Connection(self),
+            accept,
             self.host,
             self._requested_port,
             backlog=1024,
@@ -642,6 +715,7 @@ class OpenAIServer:
             return
         server.close()
         tasks = [conn.task for conn in self.connections if conn.task is not None]
+        tasks.extend(self.handshakes)
         for conn in list(self.connections):
             conn.abort()
         for task in tasks:
@@ -669,7 +743,8 @@ class OpenAIServer:
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}/v1"
+        scheme = "http" if self.ssl_context is None else "https"
+        return f"{scheme}://{host}:{self.port}/v1"
 
     def configure(self, **config: Any) -> JsonDict:
         """Apply a partial configuration (see the module docstring); return the full one."""
@@ -700,6 +775,7 @@ class ServerThread:
         rate_limit_rps: float = 0.0,
         default_reply: str = "echo",
         seed: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.server = OpenAIServer(
             host,
@@ -708,6 +784,7 @@ class ServerThread:
             rate_limit_rps=rate_limit_rps,
             default_reply=default_reply,
             seed=seed,
+            ssl_context=ssl_context,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -822,10 +899,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-uvloop", action="store_true", help="use the standard asyncio event loop"
     )
+    parser.add_argument("--certfile", help="serve HTTPS with this PEM certificate (chain)")
+    parser.add_argument("--keyfile", help="the certificate's private key (PEM)")
     return parser
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    context = None
+    if args.certfile:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.certfile, args.keyfile)
     server = OpenAIServer(
         args.host,
         args.port,
@@ -833,6 +916,7 @@ async def _serve(args: argparse.Namespace) -> None:
         rate_limit_rps=args.rate_limit_rps,
         default_reply=args.default_reply,
         seed=args.seed,
+        ssl_context=context,
     )
     await server.start()
     stop = asyncio.Event()

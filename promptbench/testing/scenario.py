@@ -58,11 +58,28 @@ ERROR_FAULTS: Final[Mapping[str, tuple[int, str, str | None, str]]] = {
 
 #: Every accepted fault kind (a fault string is ``kind`` or ``kind:arg``).
 FAULT_KINDS: Final[frozenset[str]] = frozenset(
-    {*ERROR_FAULTS, "hang", "drop", "malformed", "empty_choices", "length", "content_filter"}
+    {
+        *ERROR_FAULTS,
+        "hang",
+        "drop",
+        "malformed",
+        "empty_choices",
+        "length",
+        "content_filter",
+        "oversize",
+        "oversize-chunked",
+    }
 )
-_KINDS_WITH_ARG: Final = frozenset({"429", "hang"})
-_NO_REPLY_KINDS: Final = frozenset({*ERROR_FAULTS, "drop", "malformed"})
-_DEFAULT_ARG: Final[Mapping[str, float]] = {"429": 1.0, "hang": 30.0}
+_KINDS_WITH_ARG: Final = frozenset({"429", "hang", "oversize", "oversize-chunked"})
+_NO_REPLY_KINDS: Final = frozenset(
+    {*ERROR_FAULTS, "drop", "malformed", "oversize", "oversize-chunked"}
+)
+_DEFAULT_ARG: Final[Mapping[str, float]] = {
+    "429": 1.0,
+    "hang": 30.0,
+    "oversize": 17.0,
+    "oversize-chunked": 17.0,
+}
 
 _CONFIG_KEYS: Final = frozenset(
     {"latency_ms", "rate_limit_rps", "rules", "default_reply", "seed", "record_requests"}
@@ -358,6 +375,8 @@ class Scenario:
         self.by_prompt: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.connections = 0  # connections that carried a chat-completion request
+        self.tls_failures = 0  # TLS handshakes that failed (the client refused the certificate)
         self.recorded: deque[JsonDict] = deque(maxlen=0)
         self.reset()
 
@@ -376,6 +395,8 @@ class Scenario:
         self.by_outcome = Counter()
         self.by_prompt = Counter()
         self.max_in_flight = self.in_flight
+        self.connections = 0
+        self.tls_failures = 0
         self.recorded = deque(maxlen=self._settings.record_requests)
 
     def configure(self, patch: object) -> JsonDict:
@@ -442,6 +463,8 @@ class Scenario:
             "rate_limited": self.rate_limited,
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "connections": self.connections,
+            "tls_failures": self.tls_failures,
         }
 
     # ---- request handling

@@ -20,6 +20,9 @@ from tests.helpers.e2e import (
 from tests.helpers.loopback import LoopbackServer
 from tests.helpers.project import Project, openai_model
 
+# Each test that talks to a server runs once per transport (tests/conftest.py).
+pytestmark = pytest.mark.each_transport
+
 
 def two_by_two(url: str, **extra: object) -> dict[str, object]:
     """2 variants x 2 models x 4 cases; variant ``a`` passes ``exact``, ``b`` fails it."""

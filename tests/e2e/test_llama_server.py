@@ -12,6 +12,9 @@ from promptbench.providers.local import bundled_gguf
 from tests.helpers.llama_server import LlamaServer
 from tests.helpers.project import Project
 
+# Each test that talks to a server runs once per transport (tests/conftest.py).
+pytestmark = pytest.mark.each_transport
+
 SYSTEM = "You answer questions with a single word. No sentence, no punctuation."
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -18,8 +19,6 @@ from typing import IO, Any
 __all__ = ["LoopbackServer"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
-# Never route loopback traffic through an HTTP proxy from the environment.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class LoopbackServer:
@@ -37,9 +36,16 @@ class LoopbackServer:
         url: str,
         stderr: IO[bytes],
         reader: threading.Thread,
+        cafile: str | None = None,
     ) -> None:
         self.process = process
         self.url = url
+        # The control API never goes through a proxy from the environment, and trusts the
+        # server's own CA whatever a test does to the client's.
+        context = ssl.create_default_context(cafile=cafile) if cafile else None
+        self._opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+        )
         self.root_url = url.removesuffix("/v1")
         self.port = int(self.root_url.rsplit(":", 1)[1])
         self._stderr = stderr
@@ -55,8 +61,15 @@ class LoopbackServer:
         default_reply: str = "echo",
         host: str = "127.0.0.1",
         timeout: float = 20.0,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        cafile: str | None = None,
     ) -> LoopbackServer:
-        """Start the server process and wait (up to ``timeout`` s) for its READY line."""
+        """Start the server process and wait (up to ``timeout`` s) for its READY line.
+
+        With ``certfile`` (and ``keyfile``) it serves HTTPS; ``cafile`` is the CA that the
+        control API trusts.
+        """
         cmd = [
             sys.executable,
             "-m",
@@ -73,6 +86,8 @@ class LoopbackServer:
             str(seed),
             "--default-reply",
             default_reply,
+            *(["--certfile", certfile] if certfile else []),
+            *(["--keyfile", keyfile] if keyfile else []),
         ]
         env = dict(os.environ)
         if (_REPO_ROOT / "promptbench").is_dir():  # importable even when not installed
@@ -102,7 +117,7 @@ class LoopbackServer:
                 f"OpenAI test server failed to start ({problem}); command: {cmd}; "
                 f"exit code: {process.returncode}; stderr:\n{output}"
             )
-        return cls(process, line.split(maxsplit=1)[1].strip(), stderr, reader)
+        return cls(process, line.split(maxsplit=1)[1].strip(), stderr, reader, cafile)
 
     # ---- control API
 
@@ -115,7 +130,7 @@ class LoopbackServer:
             headers={"Content-Type": "application/json"},
         )
         try:
-            with _OPENER.open(request, timeout=10.0) as response:
+            with self._opener.open(request, timeout=10.0) as response:
                 return json.load(response)
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
@@ -139,7 +154,7 @@ class LoopbackServer:
         self._control("POST", "/_control/reset", {})
 
     def stats(self) -> dict[str, Any]:
-        """Return ``{"requests", "by_outcome", "by_prompt", "rate_limited", "in_flight", ...}``."""
+        """Return ``{"requests", "by_outcome", "by_prompt", "connections", ...}``."""
         result: dict[str, Any] = self._control("GET", "/_control/stats")
         return result
 

@@ -10,10 +10,16 @@ import yaml
 
 
 class Project:
-    """A directory laid out like ``promptbench init`` makes: suites/, prompts/, data/."""
+    """A directory laid out like ``promptbench init`` makes: suites/, prompts/, data/.
 
-    def __init__(self, root: Path) -> None:
+    ``transport``, when set, is written into every ``openai`` model of the suites that
+    :meth:`suite` writes from a dict (unless the model names its own): the tests marked
+    ``each_transport`` run once per transport a user can get.
+    """
+
+    def __init__(self, root: Path, transport: str | None = None) -> None:
         self.root = root
+        self.transport = transport
 
     def write(self, rel: str, text: str) -> Path:
         """Write a text file (UTF-8) and return its path."""
@@ -24,8 +30,11 @@ class Project:
 
     def suite(self, data: dict[str, Any] | str, name: str = "suites/suite.yaml") -> Path:
         """Write a suite from a dict (dumped as YAML) or YAML text."""
-        text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
-        return self.write(name, text)
+        if isinstance(data, str):
+            return self.write(name, data)
+        if self.transport is not None:
+            data = with_transport(data, self.transport)
+        return self.write(name, yaml.safe_dump(data, sort_keys=False))
 
     def jsonl(self, rel: str, rows: list[dict[str, Any]]) -> Path:
         """Write a JSONL dataset."""
@@ -56,6 +65,20 @@ class Project:
         run_dir = run_dir or self.runs[-1]
         data: dict[str, Any] = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
         return data
+
+
+def with_transport(suite: dict[str, Any], transport: str) -> dict[str, Any]:
+    """``suite`` with ``transport`` set on each openai model that does not choose one."""
+    models = suite.get("models")
+    if not isinstance(models, dict):
+        return suite
+    chosen = {
+        name: {**m, "transport": transport}
+        if isinstance(m, dict) and m.get("provider", "openai") == "openai" and "transport" not in m
+        else m
+        for name, m in models.items()
+    }
+    return {**suite, "models": chosen}
 
 
 def openai_model(server_url: str, **params: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from email.utils import formatdate
 from typing import Any
@@ -12,8 +13,9 @@ import pytest
 from promptbench.config import Price
 from promptbench.errors import ProviderConfigError
 from promptbench.providers import pricing
-from promptbench.providers.openai import OpenAIConfig, classify, request_body
+from promptbench.providers.openai import OpenAIConfig, request_body
 from promptbench.providers.openai_http import retry_after as _retry_after
+from promptbench.providers.openai_sdk import classify
 from promptbench.types import Message, Prompt
 
 try:  # the SDK's HTTP library; some builds vendor it under another name
@@ -90,10 +92,37 @@ def test_timeout_and_conflict_statuses_are_retryable(status: int) -> None:
     assert (kind, retryable, got_status) == ("client_error", True, status)
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
 def test_client_errors_are_not_retried(status: int) -> None:
     exc = status_error(status, {"error": {"message": "bad request"}}, {"retry-after": "5"})
     assert fields(exc) == ("client_error", False, status, None, f"HTTP {status}: bad request")
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_keys_are_auth_errors_not_retried(status: int) -> None:
+    exc = status_error(status, {"error": {"message": "Incorrect API key provided"}})
+    assert fields(exc) == (
+        "auth",
+        False,
+        status,
+        None,
+        f"HTTP {status}: Incorrect API key provided; check the API key",
+    )
+
+
+def test_a_connection_error_caused_by_an_untrusted_certificate_is_tls() -> None:
+    cert = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    cert.verify_message = "unable to get local issuer certificate"
+    connect = httpx.ConnectError("handshake failed")
+    connect.__cause__ = cert
+    exc = openai.APIConnectionError(request=REQUEST)
+    exc.__cause__ = connect
+    err = classify(exc, "api.example.com")
+    assert (err.kind, err.retryable) == ("tls", False)
+    assert err.message == (
+        "certificate for api.example.com not trusted (unable to get local issuer certificate); "
+        "set SSL_CERT_FILE to your CA bundle (a PEM file)"
+    )
 
 
 def test_message_falls_back_to_the_exception_and_is_truncated() -> None:

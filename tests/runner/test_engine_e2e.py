@@ -24,6 +24,9 @@ from tests.helpers.e2e import RECORD_FIELDS, by_key, echo_suite, qa_cases, recor
 from tests.helpers.loopback import LoopbackServer
 from tests.helpers.project import Project, openai_model
 
+# Each test that talks to a server runs once per transport (tests/conftest.py).
+pytestmark = pytest.mark.each_transport
+
 SECRET = "sk-e2e-DO-NOT-LEAK-7c1f0e"
 
 
@@ -240,9 +243,11 @@ def test_retryable_faults_are_retried_until_the_call_succeeds(
     assert wall < 3.0  # the hang cost one 0.5 s timeout, not the server's 3 s
 
 
-@pytest.mark.parametrize("status", [400, 401, 404])
+@pytest.mark.parametrize(
+    ("status", "kind"), [(400, "client_error"), (401, "auth"), (404, "client_error")]
+)
 def test_client_errors_are_not_retried(
-    loopback: LoopbackServer, project: Project, status: int
+    loopback: LoopbackServer, project: Project, status: int, kind: str
 ) -> None:
     loopback.configure(rules=[{"match": "q2", "faults": [str(status)]}])
     path = project.suite(echo_suite(loopback.url, cases=qa_cases(3)))
@@ -250,7 +255,7 @@ def test_client_errors_are_not_retried(
     assert loopback.stats()["by_prompt"] == {"Q: q1": 1, "Q: q2": 1, "Q: q3": 1}
     keyed = by_key(records(result))
     bad = keyed[("q2", "plain", "loop", 0)]
-    assert bad["error"]["kind"] == "client_error"
+    assert bad["error"]["kind"] == kind
     assert bad["error"]["status"] == status
     assert str(status) in bad["error"]["message"]
     assert bad["retries"] == 0
@@ -344,6 +349,18 @@ def test_model_concurrency_bounds_calls_in_flight(
     assert stats["requests"] == 20
     assert stats["max_in_flight"] == 2
     assert wall >= 0.95  # 20 calls / 2 at once x 100 ms
+
+
+def test_connections_are_kept_alive_one_per_call_in_flight(
+    loopback: LoopbackServer, project: Project
+) -> None:
+    loopback.configure(latency_ms=10)
+    path = project.suite(echo_suite(loopback.url, cases=qa_cases(60), concurrency=4))
+    run(path, use_cache=False)
+    stats = loopback.stats()
+    assert stats["requests"] == 60
+    # 60 calls, 4 at a time: each connection carried many of them.
+    assert 1 <= stats["connections"] <= 4
 
 
 def test_concurrency_option_overrides_the_suite(loopback: LoopbackServer, project: Project) -> None:

@@ -1,0 +1,93 @@
+"""A real forwarding HTTP proxy on loopback: pproxy (from PyPI) in a child process.
+
+It forwards plain HTTP requests and tunnels HTTPS with ``CONNECT``, and with ``-v``
+logs one line per connection it forwards, naming the destination: the proof that a
+run went through it (or, with ``NO_PROXY``, that it did not).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from types import TracebackType
+from typing import IO
+
+__all__ = ["ForwardProxy", "free_port"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the moment of asking)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ForwardProxy:
+    """``python -m pproxy -l http://127.0.0.1:PORT -v``, started and stopped by the test."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
+        self.process = process
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = log
+
+    @classmethod
+    def start(cls, timeout: float = 20.0) -> ForwardProxy:
+        """Start pproxy and wait until it accepts connections."""
+        port = free_port()
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the proxy
+        cmd = [sys.executable, "-m", "pproxy", "-l", f"http://127.0.0.1:{port}", "-v"]
+        process = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    log.seek(0)
+                    output = log.read().decode(errors="replace")
+                    raise RuntimeError(f"pproxy did not start: {cmd}\n{output}") from None
+                time.sleep(0.05)
+        return cls(process, port, log)
+
+    def log(self) -> str:
+        """Everything pproxy has logged so far."""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def forwarded_to(self, port: int) -> int:
+        """How many logged connections went to 127.0.0.1:``port`` (or localhost:``port``)."""
+        lines = self.log().splitlines()
+        targets = (f"127.0.0.1:{port}", f"localhost:{port}")
+        return sum(1 for line in lines if "->" in line and any(t in line for t in targets))
+
+    def stop(self) -> None:
+        """Terminate pproxy."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log.close()
+
+    def __enter__(self) -> ForwardProxy:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
