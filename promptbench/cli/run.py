@@ -216,14 +216,25 @@ def _shard(text: str | None) -> tuple[int, int] | None:
 def _dry_run(prepared: list[tuple[Suite, Runner]], options: RunOptions, as_json: bool) -> None:
     from promptbench.report.plan_table import print_plan
     from promptbench.runner.plan import plan
+    from promptbench.runner.selection import select
 
     report = []
     with user_errors():
         for suite, _ in prepared:
             plans = plan(suite, options)
-            report.append({"suite": suite.name, "models": [p.to_json() for p in plans]})
+            variants, models = select(suite, options)
+            chosen = set(variants) | set(models)
+            points = [p for p in suite.grid_points if p.name in chosen]
+            report.append(
+                {
+                    "suite": suite.name,
+                    "variants": variants,
+                    "grid": {p.name: p.as_dict() for p in points},
+                    "models": [p.to_json() for p in plans],
+                }
+            )
             if not as_json:
-                print_plan(out, suite.name, plans)
+                print_plan(out, suite.name, plans, points, variants)
     if as_json:
         print(json.dumps(report[0] if len(report) == 1 else report, indent=2))
 
