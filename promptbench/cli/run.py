@@ -154,6 +154,9 @@ def run(
         )
         # Every suite is checked before the first call is made.
         prepared = [prepare(path, options) for path in suites]
+    for suite, _ in prepared:
+        if suite.cases.note:  # such as: offline, the hub dataset is read from the local cache
+            err.print(f"note: {suite.cases.note}", markup=False, soft_wrap=True)
     if dry_run:
         _dry_run(prepared, options, as_json)
         return

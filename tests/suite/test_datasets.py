@@ -285,3 +285,57 @@ def test_hf_missing_dataset_offline_is_one_clear_line(project: Project, tmp_path
         in lines[0]
     )
     assert "suites/suite.yaml:6:" in lines[0]
+
+
+class FakeStream(list):  # type: ignore[type-arg]
+    """What load_dataset(..., streaming=True) gives: iterable rows, known columns."""
+
+    column_names = ["question", "answer"]
+
+
+class FakeDatasets:
+    """Stands in for the datasets library where the hub would be asked (unit tests only)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+
+    def load_dataset(self, name: str, subset: str | None, **kwargs: object) -> FakeStream:
+        self.calls.append({"name": name, "subset": subset, **kwargs})
+        return FakeStream([{"question": "hi", "answer": "yo"}])
+
+
+def test_hub_offline_reads_the_cache_and_says_so(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptbench.suite import hub
+
+    fake = FakeDatasets()
+    monkeypatch.setattr(hub, "_datasets", lambda: fake)
+    monkeypatch.setattr(hub, "_resolve_revision", lambda *a: pytest.fail("asked the hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    suite = load(project, "cases: {hf: owner/qa, split: test, revision: v2, expected: answer}\n")
+    assert list(suite.cases) == [Case("1", {"question": "hi"}, "yo")]
+    assert suite.cases.note == "HF_HUB_OFFLINE is set: reading hf:owner/qa from the local cache"
+    assert suite.cases.origin == "hf:owner/qa@v2 split=test"
+    assert fake.calls == [
+        {"name": "owner/qa", "subset": None, "split": "test", "revision": "v2", "streaming": True}
+    ]
+
+
+def test_hub_online_records_the_resolved_commit(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptbench.suite import hub
+
+    fake = FakeDatasets()
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    monkeypatch.setattr(hub, "_datasets", lambda: fake)
+    monkeypatch.setattr(hub, "_resolve_revision", lambda name, revision, at: sha)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    suite = load(project, "cases: {hf: owner/qa, subset: main, vars: [question], limit: 1}\n")
+    assert suite.cases.origin == f"hf:owner/qa@{sha} subset=main split=train"
+    assert suite.cases.note is None
+    assert fake.calls[0]["revision"] == sha  # the data read is the commit recorded
+    (line,) = issues(project, "cases: {hf: owner/qa, vars: {question: prompt}}\n")
+    assert line.startswith("hf:owner/qa: no column 'prompt'") and "question, answer" in line
