@@ -290,7 +290,7 @@ def test_hf_missing_dataset_offline_is_one_clear_line(project: Project, tmp_path
 class FakeStream(list):  # type: ignore[type-arg]
     """What load_dataset(..., streaming=True) gives: iterable rows, known columns."""
 
-    column_names = ["question", "answer"]
+    column_names = ("question", "answer")
 
 
 class FakeDatasets:
