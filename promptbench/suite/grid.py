@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 GRID_KEY = "grid"
+_NAME_SYNTAX = ",=[]"  # what a setting's name is made of
 Scalar = str | int | float | bool | None
 
 
@@ -62,6 +63,37 @@ def base_name(name: str) -> str:
     return name
 
 
+def parse_name(name: str) -> GridPoint | None:
+    """The grid point a setting's name stands for; None for a name without a grid.
+
+    Stored runs and baselines keep only names; this reads the parameters back, for
+    tables and W&B. Unambiguous because grid strings may not hold ``,=[]``.
+    """
+    base = base_name(name)
+    if base == name:
+        return None
+    params: list[tuple[str, Scalar]] = []
+    for part in name[len(base) + 1 : -1].split(","):
+        key, sep, text = part.partition("=")
+        if not sep or not key:
+            return None
+        params.append((key, _scalar(text)))
+    return GridPoint(base, tuple(sorted(params)))
+
+
+def _scalar(text: str) -> Scalar:
+    """A value written by :func:`format_value`, read back."""
+    special: dict[str, Scalar] = {"null": None, "true": True, "false": False}
+    if text in special:
+        return special[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def selects(wanted: str, name: str) -> bool:
     """Whether a filter (``-m``/``-v``) naming ``wanted`` selects ``name``."""
     return wanted in (name, base_name(name))
@@ -79,6 +111,8 @@ def grid_problem(grid: Any) -> tuple[tuple[str, ...], str] | None:
         for i, v in enumerate(values):
             if not isinstance(v, Scalar) or (isinstance(v, float) and not math.isfinite(v)):
                 return (key, str(i)), "a grid value is a number, a string, true/false or null"
+            if isinstance(v, str) and (set(v) & set(_NAME_SYNTAX) or not v):
+                return (key, str(i)), f"a grid string cannot be empty or hold {_NAME_SYNTAX}"
         seen = [json.dumps(v) for v in values]
         if len(set(seen)) != len(seen):
             return (key,), f"{key} lists a value twice"
@@ -114,6 +148,7 @@ __all__ = [
     "expand",
     "format_value",
     "grid_problem",
+    "parse_name",
     "point_name",
     "selects",
 ]

@@ -182,3 +182,12 @@ def test_name_helpers() -> None:
     assert (
         selects("m", "m[a=1]") and selects("m[a=1]", "m[a=1]") and not selects("m[a=2]", "m[a=1]")
     )
+
+
+def test_names_read_back_into_their_parameters() -> None:
+    from promptbench.suite.grid import GridPoint, parse_name
+
+    point = GridPoint("m", (("max_tokens", 64), ("mode", "fast"), ("seed", None), ("t", 0.7)))
+    assert parse_name(point.name) == point
+    assert parse_name("m[flag=true,x=1.0]") == GridPoint("m", (("flag", True), ("x", 1.0)))
+    assert parse_name("plain") is None and parse_name("odd[x]") is None
