@@ -89,7 +89,7 @@ class RankReport:
         return data
 
 
-def _value(r: Record, metric: str) -> tuple[bool, float | None]:
+def record_value(r: Record, metric: str) -> tuple[bool, float | None]:
     """(whether the metric applies to the record, its value: None for an error)."""
     if metric == PASS_RATE:
         verdict = r.verdict
@@ -132,7 +132,7 @@ def rank_records(
         if r.latency_ms is not None and r.error is None:
             s.latencies.append(r.latency_ms)
         seen_metrics.update(dict.fromkeys(r.scores))
-        applies, value = _value(r, metric)
+        applies, value = record_value(r, metric)
         if applies:
             s.values.setdefault(r.case_id, []).append(value)
     if metric not in seen_metrics:
@@ -169,4 +169,4 @@ def rank_records(
     return RankReport(ranking, tuple(rows), run_id)
 
 
-__all__ = ["PASS_RATE", "RankReport", "RankRow", "rank_records"]
+__all__ = ["PASS_RATE", "RankReport", "RankRow", "rank_records", "record_value"]
