@@ -112,6 +112,7 @@ def run(
     wandb_tags: _wandb.TagsOpt = None,
     wandb_name: _wandb.NameOpt = None,
     baseline: _ci.BaselineOpt = None,
+    sequential: _ci.SequentialOpt = False,
     junit: _ci.JunitOpt = None,
     markdown: _ci.MarkdownOpt = None,
     html: HtmlOpt = None,
@@ -151,7 +152,10 @@ def run(
             max_error_rate=max_error_rate,
             max_cost=max_cost or None,
             shard=_shard(shard),
+            order_seed=0 if sequential else None,
         )
+        if sequential and baseline is None:
+            raise fail("--sequential needs --baseline: it stops once the comparison is settled")
         # Every suite is checked before the first call is made.
         prepared = [prepare(path, options) for path in suites]
     for suite, _ in prepared:
@@ -161,6 +165,7 @@ def run(
         _dry_run(prepared, options, as_json)
         return
     ci = _ci.RunCi.prepare(baseline, junit, markdown, [s for s, _ in prepared])  # --baseline ...
+    ci.sequential = sequential
     # So are W&B's install, login and project names: nothing is called if one is wrong.
     wb = _wandb.request(wandb, wandb_entity, wandb_group, wandb_tags, wandb_name)
     targets = [
@@ -176,6 +181,9 @@ def run(
         wb_logger = _wandb.logger(suite, target) if target is not None else None
         if wb_logger is not None:
             observers.append(wb_logger)  # after the bar: W&B's last upload follows it
+        monitor = ci.monitor(suite, runner)  # --sequential: settles the verdict, stops early
+        if monitor is not None:
+            observers.append(monitor)
         try:
             with user_errors():
                 result = run_prepared(suite, runner, observers)
@@ -198,7 +206,7 @@ def run(
             html_after_run(result, html, multiple=len(prepared) > 1)
         if not as_json:
             _print(result)
-        ci.after(result, multiple=len(prepared) > 1, show=not as_json)
+        ci.after(result, multiple=len(prepared) > 1, show=not as_json, runner=runner)
 
     if as_json:
         data = [ci.to_json(r) for r in results]
