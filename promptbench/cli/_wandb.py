@@ -131,6 +131,21 @@ def logger(suite: Suite, target: WandbTarget) -> WandbLogger:
     return WandbLogger(target, warn=warn, redactor=redactor)
 
 
+def run_ref(meta: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """The W&B run a stored run was logged to, checked (install, login) before any work."""
+    from promptbench.errors import UsageError
+    from promptbench.report.wandb_out import preflight
+
+    ref = meta.get("wandb_run")
+    if not isinstance(ref, Mapping) or not ref.get("id"):
+        raise UsageError(
+            f"run {run_id} was not logged to W&B, so there is no W&B run to add the table to; "
+            "run the suite with --wandb"
+        )
+    preflight()
+    return dict(ref)
+
+
 def warn(message: str) -> None:
     """A W&B problem that does not stop the run: one yellow line on stderr."""
     err.print(message, style="yellow", markup=False, soft_wrap=True)

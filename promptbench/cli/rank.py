@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from promptbench.cli import _wandb
 from promptbench.cli._common import JsonOpt, err, fail, out, user_errors
 from promptbench.cli.runs import RunArg, RunsDirOpt
 
@@ -35,6 +36,14 @@ def rank(
         Path | None, typer.Option("--markdown", help="Write the table as Markdown to this file.")
     ] = None,
     runs_dir: RunsDirOpt = None,
+    wandb: Annotated[
+        bool,
+        typer.Option(
+            "--wandb",
+            help="Log the table to the run's own W&B run (the run was logged with --wandb).",
+            rich_help_panel=_wandb.PANEL,
+        ),
+    ] = False,
 ) -> None:
     """Rank every variant × model of a run on one metric, best first, with intervals.
 
@@ -52,6 +61,7 @@ def rank(
 
     with user_errors():
         stored = resolve_run(run, runs_dir)
+        ref = _wandb.run_ref(stored.meta, stored.run_id) if wandb else None
         report = rank_records(stored.records(), metric, alpha=alpha, run_id=stored.run_id)
     title = f"{stored.suite_name} · run {stored.run_id} · ranked on {metric}"
     if as_json:
@@ -68,3 +78,10 @@ def rank(
         except OSError as exc:
             raise fail(f"cannot write {markdown}: {exc.strerror}; choose another path") from None
         err.print(f"wrote {markdown}", markup=False, soft_wrap=True)
+    if ref is not None:
+        from promptbench.report.wandb_out import log_tables
+        from promptbench.report.wandb_rows import rank_table
+
+        where = log_tables(ref, {f"rank/{metric}": rank_table(report)}, warn=_wandb.warn)
+        if where:
+            err.print(f"W&B: {where}", markup=False, soft_wrap=True)
