@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from promptbench.cli import _ci
-from promptbench.cli._common import JsonOpt, out, user_errors
+from promptbench.cli import _ci, _wandb
+from promptbench.cli._common import JsonOpt, err, out, user_errors
 from promptbench.cli.report import HtmlOpt
 from promptbench.cli.runs import RunsDirOpt
 
@@ -92,6 +92,26 @@ def diff(
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
+    best: Annotated[
+        bool,
+        typer.Option(
+            "--best",
+            help="Compare every variant × model of one run with the best on --metric: the "
+            "ranking and the set as good as the best, as promptbench rank shows them.",
+        ),
+    ] = False,
+    metric: Annotated[
+        str, typer.Option("--metric", "-M", help="With --best: the metric to rank on.")
+    ] = "pass_rate",
+    wandb: Annotated[
+        bool,
+        typer.Option(
+            "--wandb",
+            help="Log the diff table to the W&B run of the run compared (B; with --variants, "
+            "--models or --best, the one run), which was logged with --wandb.",
+            rich_help_panel=_wandb.PANEL,
+        ),
+    ] = False,
 ) -> None:
     """Compare B against A case by case: deltas with 95% intervals, paired tests, flips.
 
@@ -109,7 +129,25 @@ def diff(
     Example: promptbench diff baselines/triage.json latest --only regressions
 
     Example: promptbench diff 20261126-0833 20261127-0910 --fail-on-regression --markdown diff.md
+
+    Example: promptbench diff latest --best --metric exact
     """
+    if best:
+        from promptbench.cli.rank import rank
+
+        if (refs and len(refs) > 1) or variants or models:
+            with user_errors():
+                raise _ci.usage("--best ranks the settings of ONE run; give one run")
+        rank(
+            run=(refs or ["latest"])[0],
+            metric=metric,
+            alpha=alpha,
+            as_json=as_json,
+            markdown=markdown,
+            runs_dir=runs_dir,
+            wandb=wandb,
+        )
+        return
     from promptbench.baseline import open_source
     from promptbench.comparing import diff_sources, gate_regressions, regression_rules
     from promptbench.report.diff_terminal import print_diff, print_regression
@@ -140,6 +178,8 @@ def diff(
             detect=detect,
         )
         report = gate_regressions(result, regression_rules(b, a)) if fail_on_regression else None
+        compared = b if b is not None else a
+        ref = _wandb.run_ref(compared.meta, compared.info.source) if wandb else None
     shown: OnlyName | None = only.value if only else None
     if as_json:
         data = result.to_json()
@@ -155,4 +195,11 @@ def diff(
         from promptbench.cli.report import write_diff_html
 
         write_diff_html(html, result, a, b)
+    if ref is not None:
+        from promptbench.report.wandb_out import log_tables
+        from promptbench.report.wandb_rows import diff_table
+
+        where = log_tables(ref, {"diff": diff_table(result.to_json())}, warn=_wandb.warn)
+        if where:
+            err.print(f"W&B: {where}", markup=False, soft_wrap=True)
     raise typer.Exit(1 if report is not None and not report.passed else 0)

@@ -65,3 +65,14 @@ def test_rank_an_unknown_metric_is_one_line_and_exit_2(
     no_traceback(result)
     assert result.exit_code == 2
     assert "no metric 'exactness' in the run; it has: pass_rate, contains" in result.stderr
+
+
+def test_diff_best_is_the_ranking(project: Project, loopback: LoopbackServer) -> None:
+    ranked_run(project, loopback)
+    via_diff = invoke("diff", "latest", "--best", "--metric", "contains", "--json")
+    no_traceback(via_diff)
+    assert via_diff.exit_code == 0, via_diff.output
+    direct = invoke("rank", "latest", "--metric", "contains", "--json")
+    assert json.loads(via_diff.stdout) == json.loads(direct.stdout)
+    two = invoke("diff", "latest", "latest", "--best")
+    assert two.exit_code == 2 and "ONE run" in two.stderr

@@ -4,6 +4,7 @@ the config, and ``rank --wandb`` logging its table to the run it ranks."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,21 @@ import pytest
 from tests.helpers.e2e import invoke, no_traceback, qa_cases
 from tests.helpers.loopback import LoopbackServer
 from tests.helpers.project import Project, openai_model
-from tests.report.test_wandb import offline, offline_runs, read_run
+from tests.report.test_wandb import WandbRun, offline, offline_runs, read_run
 
 pytest.importorskip("wandb")
+
+
+def settled(sync_dir: Path) -> WandbRun:
+    """The run as read back, once wandb's service has written its run record."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return read_run(sync_dir)
+        except AssertionError:  # the service may still be writing the file
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def grid_suite(url: str) -> dict[str, object]:
@@ -36,7 +49,7 @@ def test_grid_columns_config_and_rank_table(
     no_traceback(result)
     assert result.exit_code == 0, result.output
     (first,) = offline_runs(tmp_path / "wandb_dir")
-    logged = read_run(first)
+    logged = settled(first)
 
     (table,) = logged.tables("summary")
     assert table["columns"][:4] == ["variant", "model", "temperature", "n"]
@@ -53,7 +66,7 @@ def test_grid_columns_config_and_rank_table(
     assert ranked.exit_code == 0, ranked.output
     runs = offline_runs(tmp_path / "wandb_dir")
     assert len(runs) == 2
-    again = read_run(runs[-1])
+    again = settled(runs[-1])
     assert again.run.run_id == logged.run.run_id  # the same W&B run, resumed
     # A key "rank/contains" is the file rank/contains_<step>_<hash>.table.json.
     (path,) = (again.sync_dir / "files" / "media" / "table" / "rank").glob("contains_*.json")
@@ -63,6 +76,17 @@ def test_grid_columns_config_and_rank_table(
     assert all(r["as_good_as_best"] for r in rank_rows[:2])
     assert not any(r["as_good_as_best"] for r in rank_rows[2:])
     assert "temperature" in rank["columns"]
+
+    compared = invoke("diff", "--variants", "p[n=0]", "p[n=2]", "--wandb")
+    no_traceback(compared)
+    assert compared.exit_code == 0, compared.output
+    third = settled(offline_runs(tmp_path / "wandb_dir")[-1])
+    assert third.run.run_id == logged.run.run_id
+    (diff,) = third.tables("diff")
+    diff_rows = [dict(zip(diff["columns"], row, strict=True)) for row in diff["data"]]
+    contains = [r for r in diff_rows if r["metric"] == "contains"]
+    assert len(contains) == 2  # one pair per model setting
+    assert all(r["mean_a"] == 1.0 and r["mean_b"] == 0.0 for r in contains)
 
 
 def test_rank_wandb_needs_a_run_logged_to_wandb(
