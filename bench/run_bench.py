@@ -126,12 +126,11 @@ class Project:
     def run(self, suite: str, *extra: str) -> tuple[int, float, float]:
         return run_child([*promptbench(), "run", suite, "--quiet", *extra], self.env, self.root)
 
-    def last_run(self) -> dict[str, object]:
+    def last_records(self) -> int:
+        """How many records the latest run wrote (lines of its records.jsonl)."""
         runs = [p for p in (self.root / "runs").iterdir() if (p / "run.json").exists()]
         run_dir = max(runs, key=lambda p: (p / "run.json").stat().st_mtime_ns)
-        meta: dict[str, object] = json.loads((run_dir / "run.json").read_text())
-        meta["_records"] = (run_dir / "records.jsonl").read_bytes().count(b"\n")
-        return meta
+        return (run_dir / "records.jsonl").read_bytes().count(b"\n")
 
 
 def best_of(n: int, fn: Callable[[], float]) -> float:
@@ -240,7 +239,7 @@ def main() -> int:
         for n in sizes:
             suite = project.suite(f"mem-{n}", n, {"provider": "mock", "temperature": 0})
             _, _, rss = project.run(suite, "-j", "32")
-            assert project.last_run()["_records"] == n
+            assert project.last_records() == n
             peaks[n] = rss
         figures.append(
             Figure("peak RSS, 20,000 cases", peaks[20_000], "MB", "<= 150", peaks[20_000] <= 150)

@@ -6,16 +6,18 @@ From Python (a notebook, a script)::
 
     result = promptbench.run_suite("suites/quickstart.yaml", limit=5)
     df = promptbench.load_run(result.info.run_id)
+    diff = promptbench.compare(result.info.run_id, variants=("bare", "guided"))
 """
 
 import typing as _typing
 
 from promptbench._version import __version__
 
-__all__ = ["RunResult", "__version__", "load_run", "run_suite"]
+__all__ = ["RunResult", "__version__", "compare", "load_run", "run_suite"]
 
 if _typing.TYPE_CHECKING:
     from promptbench.api import RunResult, run_suite
+    from promptbench.diff.api import compare
     from promptbench.runs import load_run
 
 # The public names and the module that defines each. They are imported on first use
@@ -24,6 +26,7 @@ _LAZY = {
     "RunResult": "promptbench.api",
     "run_suite": "promptbench.api",
     "load_run": "promptbench.runs",
+    "compare": "promptbench.diff.api",
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from promptbench.errors import Issue, SuiteError, UsageError
 from promptbench.runner import Observer, Observers, RunInfo, Runner, RunOptions
-from promptbench.stats import Outcome, Summary, Verdict, judge
+from promptbench.stats import GateVerdict, Summary, run_verdict
 from promptbench.suite import Suite, load_suite
 
 
@@ -22,7 +22,7 @@ class RunResult:
     info: RunInfo
     suite: Suite
     summary: Summary
-    verdict: Verdict
+    verdict: GateVerdict
 
     @property
     def run_dir(self) -> Path:
@@ -65,12 +65,8 @@ def run_prepared(suite: Suite, runner: Runner, observers: Iterable[Observer] = (
     runner.observer = Observers([summary, *observers])
     info = asyncio.run(runner.run())
     summary.drop_empty()
-    max_rate = runner.options.max_error_rate
-    verdict = judge(summary, suite.gate, suite.max_error_rate if max_rate is None else max_rate)
-    if runner.budget is not None and runner.budget.exhausted:
-        # An unfinished run gives no verdict on its gates.
-        verdict.outcome = Outcome.BUDGET_EXCEEDED
-    return RunResult(info, suite, summary, verdict)
+    # The same function as `show`, `merge` and the reports: they cannot disagree.
+    return RunResult(info, suite, summary, run_verdict(info.meta, summary))
 
 
 def run_suite(path: str | Path, **options: Any) -> RunResult:

@@ -84,7 +84,8 @@ class Cache:
         except (sqlite3.Error, OSError) as exc:  # OSError: the directory cannot be made
             raise UsageError(
                 f"cache {self.path}: cannot open ({exc}); set PROMPTBENCH_CACHE to a writable "
-                "path or run with --no-cache"
+                "path, or run without the cache",
+                hint="use_cache",
             ) from None
         self.hits = 0
         self.misses = 0

@@ -20,16 +20,25 @@ bug in promptbench.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # for annotations only: errors sit above types in the layers
-    from promptbench.types import RateLimit
+from promptbench.server_limits import RateLimit
 
 
 class PromptbenchError(Exception):
-    """Base class for every promptbench error."""
+    """Base class for every promptbench error.
+
+    The message says what is wrong in the library's own terms, never naming a
+    command-line flag (a Python API user has none). ``hint``, when set, names
+    the run option (a :class:`~promptbench.runner.options.RunOptions` field,
+    such as ``"use_cache"``) that would change the outcome; the CLI shows the
+    flag that sets it.
+    """
 
     exit_code: int = 1
+
+    def __init__(self, *args: object, hint: str | None = None) -> None:
+        super().__init__(*args)
+        self.hint = hint
 
 
 class UsageError(PromptbenchError):
@@ -47,6 +56,7 @@ class Issue:
     line: int | None = None
     column: int | None = None
     field: str | None = None
+    hint: str | None = None  # the run option that would change the outcome, as on errors
 
     def __str__(self) -> str:
         where = self.file
@@ -64,7 +74,8 @@ class SuiteError(UsageError):
 
     def __init__(self, issues: list[Issue]) -> None:
         self.issues = sorted(issues, key=lambda i: (i.file, i.line or 0, i.column or 0))
-        super().__init__("\n".join(str(i) for i in self.issues))
+        hints = sorted({i.hint for i in self.issues if i.hint is not None})
+        super().__init__("\n".join(str(i) for i in self.issues), hint=next(iter(hints), None))
 
     @classmethod
     def one(
@@ -144,7 +155,7 @@ class ProviderError(PromptbenchError):
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
-        self.rate_limit = rate_limit  # a types.RateLimit when the server sent its headers
+        self.rate_limit = rate_limit  # when the server sent its x-ratelimit-* headers
 
 
 class MetricError(PromptbenchError):

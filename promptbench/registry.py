@@ -6,35 +6,84 @@ Built-ins register exactly like third-party plugins: promptbench's own
 Loading an entry point imports its module, whose decorators register the
 things it defines. Entry points are loaded lazily, on the first lookup, so
 ``promptbench --help`` never imports a provider.
+
+Every name belongs to one package. A second package registering a name that is
+taken is not a replacement: the name becomes a conflict, and using it is an
+error naming both packages (so a plugin cannot silently change what a built-in
+metric means). ``PROMPTBENCH_PLUGINS`` limits which third-party entry points
+load, as llm's ``LLM_LOAD_PLUGINS`` does: a comma list of entry-point or
+distribution names, or ``none``; promptbench's own entry points always load.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
 
 from promptbench.errors import UsageError
 
 T = TypeVar("T")
 
+PLUGINS_ENV = "PROMPTBENCH_PLUGINS"
+BUILTIN_PACKAGE = "promptbench"  # the distribution (and top-level module) of the built-ins
+
+
+def plugin_allowlist() -> frozenset[str] | None:
+    """The names ``PROMPTBENCH_PLUGINS`` lets load; None when it is unset (all load)."""
+    raw = os.environ.get(PLUGINS_ENV)
+    if raw is None:
+        return None
+    names = {part.strip().lower() for part in raw.split(",")} - {""}
+    return frozenset() if names <= {"none"} else frozenset(names - {"none"})
+
+
+def _distribution(ep: EntryPoint) -> str:
+    dist = ep.dist
+    return dist.name if dist is not None else ep.module.partition(".")[0]
+
+
+def _allowed(name: str, package: str, allowed: frozenset[str] | None) -> bool:
+    return allowed is None or name.lower() in allowed or package.lower() in allowed
+
 
 class Registry(Generic[T]):
-    """Things of one kind, by name."""
+    """Things of one kind, by name, each owned by one package."""
 
     def __init__(self, group: str, kind: str) -> None:
         self.group = group
         self.kind = kind
         self._items: dict[str, T] = {}
-        self._origins: dict[str, str] = {}
+        self._origins: dict[str, str] = {}  # name -> the module that registered it
+        self._packages: dict[str, str] = {}  # name -> the package that owns it
+        self._conflicts: dict[str, list[str]] = {}  # name -> every package that registered it
+        self._module_packages: dict[str, str] = {}  # top-level module -> its distribution
         self._loaded = False
         self._load_errors: list[str] = []
+        self._skipped: list[str] = []
+
+    def _package_of(self, module: str) -> str:
+        top = module.partition(".")[0]
+        return self._module_packages.get(top, top)
 
     def register(self, name: str, item: T, origin: str = "") -> T:
-        """Add ``item`` under ``name``; a later registration of the same name wins."""
+        """Add ``item`` under ``name``, owned by the package of module ``origin``.
+
+        The same package registering a name again replaces it (a module reloaded);
+        another package's registration makes the name a conflict.
+        """
+        package = self._package_of(origin)
+        owner = self._packages.get(name)
+        if owner is not None and owner != package:
+            claimants = self._conflicts.setdefault(name, [owner])
+            if package not in claimants:
+                claimants.append(package)
+            return item
         self._items[name] = item
         self._origins[name] = origin
+        self._packages[name] = package
         return item
 
     def decorator(self, name: str) -> Callable[[T], T]:
@@ -47,32 +96,74 @@ class Registry(Generic[T]):
         return wrap
 
     def load_plugins(self) -> None:
-        """Import every module named under this registry's entry-point group, once."""
+        """Import the modules named under this registry's entry-point group, once.
+
+        The built-ins first, so that a conflict names the plugin as the newcomer;
+        third-party ones only when ``PROMPTBENCH_PLUGINS`` allows them.
+        """
         if self._loaded:
             return
         self._loaded = True
-        for ep in entry_points(group=self.group):
+        allowed = plugin_allowlist()
+        found = sorted(
+            entry_points(group=self.group),
+            key=lambda ep: (_distribution(ep) != BUILTIN_PACKAGE, ep.name),
+        )
+        for ep in found:
+            package = _distribution(ep)
+            if package != BUILTIN_PACKAGE and not _allowed(ep.name, package, allowed):
+                self._skipped.append(f"{ep.name} ({package})")
+                continue
+            self._module_packages.setdefault(ep.module.partition(".")[0], package)
             try:
                 ep.load()
             except Exception as exc:  # a broken plugin must not break the tool
                 self._load_errors.append(f"{ep.name} ({ep.value}): {exc}")
 
     def get(self, name: str) -> T:
-        """Return the item registered as ``name``, or raise a UsageError naming the near ones."""
-        if name not in self._items:
-            self.load_plugins()
-        try:
-            return self._items[name]
-        except KeyError:
-            raise UsageError(self.unknown_message(name)) from None
+        """Return the item registered as ``name``; raise a UsageError saying why it is not."""
+        problem = self.problem(name)
+        if problem is not None:
+            raise UsageError(problem)
+        return self._items[name]
 
-    def unknown_message(self, name: str) -> str:
-        """Say that ``name`` is not registered and what is."""
+    def problem(self, name: str, listed_by: str = "") -> str | None:
+        """Why ``name`` cannot be used (unknown, or claimed by two packages), or None.
+
+        ``listed_by`` says where the user can see every name (a command), after the
+        suggestion.
+        """
+        self.load_plugins()  # always: a plugin loaded later could turn a name into a conflict
+        if name in self._conflicts:
+            return self.conflict_message(name)
+        if name in self._items:
+            return None
+        return self.unknown_message(name, listed_by)
+
+    def conflict_message(self, name: str) -> str:
+        """Say which packages all register ``name``."""
+        packages = " and ".join(f"'{p}'" for p in self._conflicts[name])
+        return (
+            f"{self.kind} '{name}' is registered by both {packages}; uninstall one, "
+            f"or leave one out with {PLUGINS_ENV} (a comma list of the plugins to load)"
+        )
+
+    def unknown_message(self, name: str, listed_by: str = "") -> str:
+        """Say that ``name`` is not registered, what is, and which plugins did not load."""
         self.load_plugins()
         close = difflib.get_close_matches(name, list(self._items), n=1)
-        known = ", ".join(sorted(self._items))
-        hint = f"did you mean '{close[0]}'?" if close else f"known: {known}"
-        return f"unknown {self.kind} '{name}'; {hint}"
+        message = f"unknown {self.kind} '{name}'; " + (
+            f"did you mean '{close[0]}'?"
+            if close
+            else "expected one of: " + ", ".join(sorted(self._items))
+        )
+        if listed_by:
+            message += f" ({listed_by} lists them)"
+        if self._load_errors:
+            message += "; plugin failed to load: " + "; ".join(self._load_errors)
+        if self._skipped:
+            message += f"; not loaded ({PLUGINS_ENV}): " + ", ".join(self._skipped)
+        return message
 
     def __contains__(self, name: object) -> bool:
         self.load_plugins()
@@ -89,7 +180,22 @@ class Registry(Generic[T]):
         for name in sorted(self._items):
             yield name, self._items[name], self._origins[name]
 
+    def package(self, name: str) -> str:
+        """The package (distribution) that owns ``name``."""
+        self.load_plugins()
+        return self._packages[name]
+
     @property
     def load_errors(self) -> list[str]:
         """Plugins that failed to import, with the reason."""
+        self.load_plugins()
         return list(self._load_errors)
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per plugin that failed, conflicts, or was left out by PROMPTBENCH_PLUGINS."""
+        self.load_plugins()
+        lines = [f"plugin failed to load: {e}" for e in self._load_errors]
+        lines += [self.conflict_message(name) for name in sorted(self._conflicts)]
+        lines += [f"plugin not loaded ({PLUGINS_ENV}): {s}" for s in self._skipped]
+        return lines

@@ -12,28 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptbench.errors import RunStoreError
-from promptbench.runner.store import (
-    RECORDS_FILE,
-    RUN_FILE,
-    RunInfo,
-    default_runs_dir,
-    iter_records,
-    read_meta,
-)
-from promptbench.stats import Summary, Verdict, judge
-from promptbench.suite.metricspec import GateRule
+from promptbench.runner.runmeta import RUN_FILE, RunMeta, RunStatus, read_meta
+from promptbench.runner.store import RECORDS_FILE, RunInfo, default_runs_dir, iter_records
+from promptbench.stats import GateVerdict, Summary, run_verdict
 from promptbench.types import Record
 
 if TYPE_CHECKING:
     import pandas as pd
 
 LATEST = "latest"
-_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -41,73 +33,54 @@ class StoredRun:
     """A run directory and its ``run.json``."""
 
     run_dir: Path
-    meta: dict[str, Any]
+    meta: RunMeta
 
     @property
     def run_id(self) -> str:
         """The run's id (its directory's name when run.json lacks it)."""
-        return str(self.meta.get("run_id") or self.run_dir.name)
+        return self.meta.run_id or self.run_dir.name
 
     @property
     def suite_name(self) -> str:
         """The suite's name."""
-        return str((self.meta.get("suite") or {}).get("name", ""))
+        return self.meta.suite.name
 
     @property
     def started_at(self) -> datetime:
         """When the run started (UTC); the epoch when unknown, so that it sorts last."""
-        raw = self.meta.get("started_at")
-        try:
-            when = datetime.fromisoformat(str(raw))
-        except ValueError:
-            return _EPOCH
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return self.meta.started
 
     @property
-    def status(self) -> str:
-        """running, finished, interrupted or failed."""
-        return str(self.meta.get("status", "unknown"))
+    def status(self) -> RunStatus:
+        """running, finished, interrupted, failed or stopped_at_budget."""
+        return self.meta.status
 
     @property
     def variants(self) -> list[str]:
         """The variants the run covered."""
-        return list(self.meta.get("variants") or {})
+        return list(self.meta.variants)
 
     @property
     def models(self) -> list[str]:
         """The models the run covered."""
-        return list(self.meta.get("models") or {})
+        return list(self.meta.models)
 
     @property
     def info(self) -> RunInfo:
         """The run as the runner describes it."""
-        return RunInfo(self.run_id, self.run_dir, self.meta)
+        return RunInfo(self.run_dir, self.meta)
 
     def records(self) -> Iterator[Record]:
         """The run's records, streamed from ``records.jsonl``."""
-        records: Iterator[Record] = iter_records(self.run_dir)
-        return records
+        return iter_records(self.run_dir)
 
     def summary(self) -> Summary:
         """The summary per variant × model, computed from the records in one pass."""
-        suite = self.meta.get("suite") or {}
-        return Summary.of(self.records(), suite.get("metrics") or (), self.variants, self.models)
+        return Summary.of(self.records(), self.meta.suite.metrics, self.variants, self.models)
 
-    def gate(self) -> list[GateRule]:
-        """The suite's gate as it was when the run started."""
-        rules = []
-        for text in (self.meta.get("suite") or {}).get("gate") or ():
-            metric, op, value = str(text).rsplit(maxsplit=2)
-            rules.append(GateRule(metric, op, float(value), f"{op} {value}"))
-        return rules
-
-    def verdict(self, summary: Summary) -> Verdict:
-        """The gate's verdict on ``summary``, as the run gave it."""
-        options = self.meta.get("options") or {}
-        limit = options.get("max_error_rate")
-        if limit is None:
-            limit = (self.meta.get("suite") or {}).get("max_error_rate", 0.1)
-        return judge(summary, self.gate(), float(limit))
+    def verdict(self, summary: Summary) -> GateVerdict:
+        """The run's outcome on ``summary``, as the run gave it (:func:`run_verdict`)."""
+        return run_verdict(self.meta, summary)
 
 
 def _runs_dir(runs_dir: str | Path | None) -> Path:
@@ -183,9 +156,8 @@ def load_run(
     import pandas as pd
 
     run = resolve_run(path_or_id, runs_dir)
-    suite = run.meta.get("suite") or {}
-    var_names: dict[str, None] = dict.fromkeys(suite.get("variables") or ())
-    metric_names: dict[str, None] = dict.fromkeys(suite.get("metrics") or ())
+    var_names: dict[str, None] = dict.fromkeys(run.meta.suite.variables)
+    metric_names: dict[str, None] = dict.fromkeys(run.meta.suite.metrics)
     rows = []
     for r in run.records():
         var_names.update(dict.fromkeys(r.vars))
@@ -221,7 +193,7 @@ def load_run(
         types[f"score.{m}"] = "Float64"
         types[f"pass.{m}"] = "boolean"
     df = df.astype(types)
-    df.attrs["run"] = run.meta
+    df.attrs["run"] = run.meta.to_json()
     return df
 
 

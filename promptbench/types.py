@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["pass", "fail", "error"]
+from promptbench.server_limits import RateLimit
+
+ScoreVerdict = Literal["pass", "fail", "error"]  # a score's, or a record's over its scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,22 +98,6 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
-class RateLimit:
-    """What a server's ``x-ratelimit-*`` headers said: limits, what is left, when it refills.
-
-    ``reset`` is the time until the limit is back to full, as OpenAI defines it; with
-    ``limit`` and ``remaining`` it gives the refill rate, (limit - remaining) / reset.
-    """
-
-    limit_requests: int | None = None
-    remaining_requests: int | None = None
-    reset_requests: float | None = None  # seconds
-    limit_tokens: int | None = None
-    remaining_tokens: int | None = None
-    reset_tokens: float | None = None  # seconds
-
-
-@dataclass(frozen=True, slots=True)
 class Completion:
     """What a model answered, and what the call cost in time and tokens."""
 
@@ -141,7 +127,7 @@ class Score:
     details: Mapping[str, Any] | None = None
 
     @property
-    def verdict(self) -> Verdict:
+    def verdict(self) -> ScoreVerdict:
         """Pass, fail, or error."""
         if self.error is not None or self.passed is None:
             return "error"
@@ -188,14 +174,17 @@ class Record:
     passed: bool | None = None
     usage: Usage = field(default_factory=Usage)
     latency_ms: float | None = None
+    # USD spent by this record's calls, its judges' included; a cache hit spends
+    # nothing. None: no call of the record had a price.
     cost: float | None = None
+    cost_saved: float = 0.0  # USD the cache saved: the original cost of cached answers
     error: CallError | None = None
     cached: bool = False
     retries: int = 0
     finish_reason: str | None = None
 
     @property
-    def verdict(self) -> Verdict | None:
+    def verdict(self) -> ScoreVerdict | None:
         """The case's verdict: None when no metric applies, error when the call failed."""
         if self.error is not None:
             return "error"
@@ -219,6 +208,7 @@ class Record:
             "usage": self.usage.to_json(),
             "latency_ms": self.latency_ms,
             "cost": self.cost,
+            "cost_saved": self.cost_saved,
             "error": self.error.to_json() if self.error else None,
             "cached": self.cached,
             "retries": self.retries,
@@ -255,6 +245,7 @@ class Record:
             usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
             latency_ms=data.get("latency_ms"),
             cost=data.get("cost"),
+            cost_saved=data.get("cost_saved") or 0.0,  # absent from runs before it existed
             error=CallError(err["kind"], err["message"], err.get("status")) if err else None,
             cached=data.get("cached", False),
             retries=data.get("retries", 0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,3 +35,30 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     return Project(tmp_path)
+
+
+# --------------------------------------------------------------------------- nothing skipped in CI
+# A test skipped for a missing extra, browser or server would pass CI silently; in CI every skip
+# is a failure, whatever raised it (importorskip, skipif, pytest.skip in a fixture).
+
+
+def _in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if _in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, which must run every test: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if _in_ci() and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"module skipped in CI, which must run every test: {report.longrepr}"

@@ -35,3 +35,16 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
         assert "nothing_here" in str(exc)
     else:
         raise AssertionError("no AttributeError")
+
+
+def test_the_diff_package_exports_its_public_face() -> None:
+    import promptbench.diff as diff
+
+    assert diff.__all__ == sorted(diff.__all__)
+    public = {
+        name
+        for name, value in vars(diff).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert set(diff.__all__) == public
+    assert promptbench.compare is diff.compare

@@ -19,10 +19,12 @@ from promptbench.cli import (
     show,
     validate,
 )
+from promptbench.cli._errors_group import OneLineErrorsGroup
 from promptbench.cli._optional import OptionalValueCommand
 
 app = typer.Typer(
     name="promptbench",
+    cls=OneLineErrorsGroup,
     help="Evaluate prompts across models: run suites, score outputs, gate CI.\n\n"
     "Example: promptbench init demo && cd demo && promptbench run suites/quickstart.yaml",
     no_args_is_help=True,

@@ -18,12 +18,10 @@ from promptbench.errors import PromptbenchError, UsageError
 
 if TYPE_CHECKING:
     from promptbench.api import RunResult
-    from promptbench.baseline import Source
+    from promptbench.diff import DiffResult, RegressionReport, Source
+    from promptbench.diff.sequential import SequentialMonitor
     from promptbench.report.diff_terminal import Only
     from promptbench.runner import Runner
-    from promptbench.sequential_check import SequentialMonitor
-    from promptbench.stats.diff import DiffResult
-    from promptbench.stats.regression import RegressionReport
     from promptbench.suite import Suite
 
 BaselineOpt = Annotated[
@@ -125,7 +123,8 @@ class RunCi:
         """With --sequential, the observer that settles the verdict and stops the run early."""
         if not self.sequential or self.baseline is None or not self._applies(suite):
             return None
-        from promptbench.sequential_check import SequentialMonitor, default_rules
+        from promptbench.diff.sequential import SequentialMonitor, default_rules
+        from promptbench.runner.runmeta import SequentialMeta
 
         rules = list(suite.regression) or default_rules(suite.metric_names)
         groups = [(v, m) for v in runner.variants for m in runner.model_names]
@@ -136,7 +135,9 @@ class RunCi:
             runner.repeat,
             on_settled=lambda verdict: runner.request_stop(f"sequential verdict: {verdict}"),
         )
-        runner.annotations["sequential"] = lambda: monitor.to_json(runner.n_cases)
+        runner.annotations["sequential"] = lambda: SequentialMeta.model_validate(
+            monitor.to_json(runner.n_cases)
+        )
         self._monitors[id(runner)] = monitor
         return monitor
 
@@ -147,7 +148,7 @@ class RunCi:
         """Read the baseline now, before any model is called; a bad one exits 2."""
         source = None
         if baseline is not None:
-            from promptbench.baseline import open_source
+            from promptbench.diff import open_source
 
             with user_errors():
                 source = open_source(baseline)
@@ -219,7 +220,8 @@ class RunCi:
             write_markdown(_per_suite(self.markdown, result.suite.name, multiple), text)
 
     def _after_sequential(self, result: RunResult, monitor: SequentialMonitor, show: bool) -> None:
-        data = dict(result.info.meta.get("sequential") or monitor.to_json())
+        recorded = result.info.meta.sequential
+        data = recorded.model_dump() if recorded is not None else monitor.to_json()
         self._json[result.info.run_id] = {"sequential": data}
         self.codes.append(1 if monitor.regressed else 0)
         if not show:
@@ -241,24 +243,22 @@ class RunCi:
         out.print(line, markup=False, soft_wrap=True)
 
     def _compare(self, result: RunResult) -> tuple[DiffResult, RegressionReport]:
-        from promptbench.baseline import open_source
-        from promptbench.comparing import diff_sources, gate_regressions
+        from promptbench.diff import check_regressions, compare_sources, open_source
 
         assert self.baseline is not None
         new = open_source(result.run_dir)
         new.info = replace(new.info, label="this run")
-        diff = diff_sources(self.baseline, new)
-        return diff, gate_regressions(diff, list(result.suite.regression))
+        diff = compare_sources(self.baseline, new)
+        return diff, check_regressions(diff, list(result.suite.regression))
 
     def _junit(self, result: RunResult, report: RegressionReport | None, path: Path) -> None:
         from promptbench.report.junit import run_junit, write_xml
         from promptbench.runner import iter_records
 
-        options = result.info.meta.get("options") or {}
         root = run_junit(
             iter_records(result.run_dir),
             suite_name=result.suite.name,
-            repeats=int(options.get("repeat") or result.suite.repeat),
+            repeats=result.info.meta.options.repeat or result.suite.repeat,
             verdict=result.verdict,
             regression=report,
             groups=list(result.summary.groups),

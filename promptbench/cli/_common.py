@@ -34,6 +34,33 @@ SuiteArg = Annotated[
     typer.Argument(help="The suite YAML file.", show_default=False, metavar="SUITE"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+CsvRawOpt = Annotated[
+    bool,
+    typer.Option(
+        "--csv-raw",
+        help="Write CSV text cells as they are: no apostrophe before a cell that begins "
+        "with = + - @ (by default such cells are escaped so a spreadsheet never runs them).",
+    ),
+]
+
+
+# The flag that sets each run option an error's ``hint`` can name. Lower layers say
+# what is wrong in their own terms (a Python API user has no flags); the CLI adds the flag.
+OPTION_FLAGS = {
+    "use_cache": "--no-cache",
+    "user_code": "--no-user-code",
+    "max_cost": "--max-cost",
+    "shard": "--shard",
+    "runs_dir": "--runs-dir",
+    "cache_path": "PROMPTBENCH_CACHE",
+    "resume": "--fresh",
+}
+
+
+def with_flag(message: str, hint: str | None) -> str:
+    """``message``, followed by the flag that sets the run option ``hint`` names."""
+    flag = OPTION_FLAGS.get(hint or "")
+    return f"{message} ({flag})" if flag else message
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -49,15 +76,22 @@ def user_errors() -> Iterator[None]:
         yield
     except SuiteError as exc:
         for issue in exc.issues:
-            err.print(str(issue), style="red", markup=False, soft_wrap=True)
+            err.print(with_flag(str(issue), issue.hint), style="red", markup=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except PromptbenchError as exc:
-        raise fail(str(exc), exc.exit_code) from None
+        raise fail(with_flag(str(exc), exc.hint), exc.exit_code) from None
     except ValidationError as exc:  # options the command line gave, checked by their model
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"]) or "option"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise fail(f"--{field.replace('_', '-')}: {message}") from None
+
+
+def command_line() -> list[str] | None:
+    """The arguments promptbench was started with, for run.json; None when not its CLI."""
+    if sys.argv and "promptbench" in sys.argv[0]:
+        return sys.argv[1:]
+    return None  # a test runner, or a script that called the CLI's functions
 
 
 def is_tty() -> bool:

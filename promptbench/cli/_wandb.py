@@ -18,6 +18,7 @@ from promptbench.cli._common import err, fail, user_errors
 if TYPE_CHECKING:
     from promptbench.report.wandb_out import WandbLogger
     from promptbench.report.wandb_rows import WandbTarget
+    from promptbench.runner.runmeta import RunMeta
     from promptbench.suite import Suite
 
 PANEL = "Weights & Biases"
@@ -131,19 +132,18 @@ def logger(suite: Suite, target: WandbTarget) -> WandbLogger:
     return WandbLogger(target, warn=warn, redactor=redactor)
 
 
-def run_ref(meta: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+def run_ref(meta: RunMeta, run_id: str) -> dict[str, Any]:
     """The W&B run a stored run was logged to, checked (install, login) before any work."""
     from promptbench.errors import UsageError
     from promptbench.report.wandb_out import preflight
 
-    ref = meta.get("wandb_run")
-    if not isinstance(ref, Mapping) or not ref.get("id"):
+    if meta.wandb_run is None:
         raise UsageError(
             f"run {run_id} was not logged to W&B, so there is no W&B run to add the table to; "
             "run the suite with --wandb"
         )
     preflight()
-    return dict(ref)
+    return meta.wandb_run.model_dump()
 
 
 def warn(message: str) -> None:

@@ -48,7 +48,7 @@ def save(
 
     Then: promptbench run suites/triage.yaml --baseline baselines/triage.json
     """
-    from promptbench.baseline import save_baseline
+    from promptbench.diff.baseline import save_baseline
     from promptbench.runs import resolve_run
 
     with user_errors():

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from promptbench.cli._common import JsonOpt, out
+from promptbench.registry import BUILTIN_PACKAGE
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -42,8 +43,8 @@ def _fields(model: type[BaseModel], skip: set[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def _origin(module: str) -> str:
-    return "built-in" if module.startswith("promptbench.") else module.split(".", maxsplit=1)[0]
+def _origin(package: str) -> str:
+    return "built-in" if package == BUILTIN_PACKAGE else package
 
 
 def metrics(as_json: JsonOpt = False) -> None:
@@ -56,14 +57,14 @@ def metrics(as_json: JsonOpt = False) -> None:
     from promptbench.metrics import metrics as registry
 
     items: list[dict[str, Any]] = []
-    for name, definition, origin in registry.items():
+    for name, definition, _ in registry.items():
         items.append(
             {
                 "name": name,
                 "summary": definition.summary,
                 "params": _fields(definition.params, set(COMMON_METRIC_FIELDS)),
                 "example": definition.example,
-                "origin": _origin(origin),
+                "origin": _origin(registry.package(name)),
             }
         )
     # not_ is written around another metric, so it is suite syntax rather than a function.
@@ -109,8 +110,8 @@ def metrics(as_json: JsonOpt = False) -> None:
         )
     out.print(table)
     out.print("Every metric also takes name, weight and threshold.")
-    for problem in registry.load_errors:
-        out.print(f"[yellow]plugin failed to load: {escape(problem)}[/yellow]")
+    for problem in registry.problems:
+        out.print(f"[yellow]{escape(problem)}[/yellow]")
 
 
 def providers(as_json: JsonOpt = False) -> None:
@@ -123,13 +124,13 @@ def providers(as_json: JsonOpt = False) -> None:
 
     common = set(ModelConfig.model_fields)
     items: list[dict[str, Any]] = []
-    for name, definition, origin in registry.items():
+    for name, definition, _ in registry.items():
         items.append(
             {
                 "name": name,
                 "summary": definition.summary,
                 "fields": _fields(definition.config, common),
-                "origin": _origin(origin),
+                "origin": _origin(registry.package(name)),
             }
         )
     if as_json:
@@ -145,5 +146,5 @@ def providers(as_json: JsonOpt = False) -> None:
         table.add_row(escape(item["name"]), escape(item["summary"]), escape(fields or "—"))
     out.print(table)
     out.print("Every model entry also takes: " + ", ".join(sorted(common)))
-    for problem in registry.load_errors:
-        out.print(f"[yellow]plugin failed to load: {escape(problem)}[/yellow]")
+    for problem in registry.problems:
+        out.print(f"[yellow]{escape(problem)}[/yellow]")

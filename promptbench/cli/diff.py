@@ -65,9 +65,7 @@ def diff(
     ] = 10,
     alpha: Annotated[
         float,
-        typer.Option(
-            "--alpha", help="Significance level, after Holm's correction.", min=1e-6, max=0.5
-        ),
+        typer.Option("--alpha", help="Significance level, after Holm's correction (0 to 0.5)."),
     ] = 0.05,
     detect: Annotated[
         float,
@@ -75,8 +73,6 @@ def diff(
             "--detect",
             help="The difference to plan for: how many cases a suite needs to see it "
             "(0.05: 5 points).",
-            min=1e-6,
-            max=1.0,
         ),
     ] = 0.05,
     fail_on_regression: Annotated[
@@ -148,14 +144,25 @@ def diff(
             wandb=wandb,
         )
         return
-    from promptbench.baseline import open_source
-    from promptbench.comparing import diff_sources, gate_regressions, regression_rules
+    from promptbench.diff import DiffOptions, open_source
+    from promptbench.diff.api import compare_sides
     from promptbench.report.diff_terminal import print_diff, print_regression
 
     given = list(refs or [])
     with user_errors():
         if len(given) > 2:
             raise _ci.usage(f"give at most two runs to compare, got {len(given)}")
+        if variants and models:
+            raise _ci.usage("give --variants or --models, not both")
+        options = DiffOptions(
+            variants=variants,
+            models=models,
+            only_variants=variant,
+            only_models=model,
+            alpha=alpha,
+            detect=detect,
+            fail_on_regression=fail_on_regression,
+        )
         if variants or models:
             if len(given) > 1:
                 raise _ci.usage("--variants and --models compare inside ONE run; give one run")
@@ -167,25 +174,20 @@ def diff(
                     "or --models A B"
                 )
             a, b = open_source(given[0], runs_dir), open_source(given[1], runs_dir)
-        result = diff_sources(
-            a,
-            b,
-            variants=variants,
-            models=models,
-            only_variants=variant,
-            only_models=model,
-            alpha=alpha,
-            detect=detect,
-        )
-        report = gate_regressions(result, regression_rules(b, a)) if fail_on_regression else None
-        compared = b if b is not None else a
-        ref = _wandb.run_ref(compared.meta, compared.info.source) if wandb else None
+        ref = None
+        if wandb:
+            compared = b if b is not None else a
+            if compared.info.kind != "run":
+                raise _ci.usage("--wandb logs to the W&B run of a run, and B is a baseline file")
+            from promptbench.runner.runmeta import read_meta
+
+            ref = _wandb.run_ref(read_meta(compared.path), compared.info.source)
+        result = compare_sides(a, b, options)
+    report = result.regression
     shown: OnlyName | None = only.value if only else None
     if as_json:
-        data = result.to_json()
-        if report is not None:
-            data["regression"] = report.to_json()
-        print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+        # The same object promptbench.compare() returns: one to_json() for both.
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False, allow_nan=False))
     else:
         print_diff(out, result, only=shown, limit=limit)
         if report is not None:

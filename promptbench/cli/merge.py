@@ -45,7 +45,7 @@ def merge(
                 {
                     "run_id": info.run_id,
                     "run_dir": str(info.run_dir),
-                    "merged_from": info.meta["merged_from"],
+                    "merged_from": info.meta.merged_from,
                     "summary": summary.to_json(),
                     "gate": verdict.to_json(),
                 },
@@ -59,4 +59,5 @@ def merge(
         verdict,
         title=f"{stored.suite_name} · run {info.run_id} (merged from {len(dirs)} shards)",
         run_dir=str(info.run_dir),
+        budget=info.meta.budget,
     )

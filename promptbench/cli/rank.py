@@ -56,7 +56,7 @@ def rank(
 
     Example: promptbench rank 20261126-0833 --json
     """
-    from promptbench.ranking import rank_records
+    from promptbench.diff.rank import rank_records
     from promptbench.runs import resolve_run
 
     with user_errors():

@@ -17,9 +17,8 @@ from promptbench.cli.runs import RunArg, RunsDirOpt
 
 if TYPE_CHECKING:
     from promptbench.api import RunResult
-    from promptbench.baseline import Source
+    from promptbench.diff import DiffResult, Source
     from promptbench.runs import StoredRun
-    from promptbench.stats.diff import DiffResult
 
 HtmlOpt = Annotated[
     Path | None,

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from promptbench.cli import _ci, _wandb
-from promptbench.cli._common import err, fail, is_tty, out, user_errors
+from promptbench.cli._common import (
+    CsvRawOpt,
+    command_line,
+    err,
+    fail,
+    is_tty,
+    out,
+    user_errors,
+)
 from promptbench.cli.report import HtmlOpt, html_after_run
 
 if TYPE_CHECKING:
@@ -17,7 +25,13 @@ if TYPE_CHECKING:
     from promptbench.runner import Runner, RunOptions
     from promptbench.suite import Suite
 
-EXIT_CODES = {"passed": 0, "gate_failed": 1, "too_many_errors": 3, "budget_exceeded": 3}
+EXIT_CODES = {
+    "passed": 0,
+    "gate_failed": 1,
+    "too_many_errors": 3,
+    "budget_exceeded": 3,
+    "interrupted": 130,
+}
 
 
 def run(
@@ -66,6 +80,7 @@ def run(
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write one row per call to this CSV file.")
     ] = None,
+    csv_raw: CsvRawOpt = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
     ] = False,
@@ -153,6 +168,7 @@ def run(
             max_cost=max_cost or None,
             shard=_shard(shard),
             order_seed=0 if sequential else None,
+            command=command_line(),
         )
         if sequential and baseline is None:
             raise fail("--sequential needs --baseline: it stops once the comparison is settled")
@@ -201,7 +217,7 @@ def run(
         if wb_logger is not None:
             _wandb.done(wb_logger)
         if csv_path is not None:
-            _write_csv(result, csv_path, multiple=len(prepared) > 1)
+            _write_csv(result, csv_path, multiple=len(prepared) > 1, raw=csv_raw)
         if html is not None:
             html_after_run(result, html, multiple=len(prepared) > 1)
         if not as_json:
@@ -260,11 +276,11 @@ def _print(result: RunResult) -> None:
         result.verdict,
         title=title,
         run_dir=str(result.info.run_dir),
-        budget=result.info.meta.get("budget"),
+        budget=result.info.meta.budget,
     )
 
 
-def _write_csv(result: RunResult, path: Path, *, multiple: bool) -> None:
+def _write_csv(result: RunResult, path: Path, *, multiple: bool, raw: bool) -> None:
     from promptbench.report.csv_out import write_csv
     from promptbench.runner import iter_records
 
@@ -276,6 +292,7 @@ def _write_csv(result: RunResult, path: Path, *, multiple: bool) -> None:
             iter_records(result.info.run_dir),
             result.suite.cases.var_names,
             result.summary.metric_names,
+            raw=raw,
         )
     except OSError as exc:
         raise fail(f"cannot write {path}: {exc.strerror}; choose another --csv path") from None

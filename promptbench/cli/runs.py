@@ -65,7 +65,7 @@ def _row(run: StoredRun) -> dict[str, Any]:
     from promptbench.errors import RunStoreError
     from promptbench.stats import Summary
 
-    status = run.status
+    status: str = run.status
     try:
         summary = run.summary()
     except RunStoreError:  # one damaged run must not hide the others
@@ -79,7 +79,7 @@ def _row(run: StoredRun) -> dict[str, Any]:
         "run_id": run.run_id,
         "run_dir": str(run.run_dir),
         "suite": run.suite_name,
-        "started_at": run.meta.get("started_at"),
+        "started_at": run.meta.started_at,
         "status": status,
         "variants": run.variants,
         "models": run.models,

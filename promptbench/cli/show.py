@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from promptbench.cli import _wandb
-from promptbench.cli._common import JsonOpt, err, fail, out, user_errors
+from promptbench.cli._common import CsvRawOpt, JsonOpt, err, fail, out, user_errors
 from promptbench.cli.runs import RunArg, RunsDirOpt
 
 
@@ -18,6 +18,7 @@ def show(
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write one row per call to this CSV file.")
     ] = None,
+    csv_raw: CsvRawOpt = False,
     as_json: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
     wandb: _wandb.WandbOpt = None,
@@ -50,8 +51,8 @@ def show(
             "run_dir": str(stored.run_dir),
             "suite": stored.suite_name,
             "status": stored.status,
-            "started_at": stored.meta.get("started_at"),
-            "finished_at": stored.meta.get("finished_at"),
+            "started_at": stored.meta.started_at,
+            "finished_at": stored.meta.finished_at,
             "outcome": verdict.outcome.value,
             "summary": summary.to_json(),
             "gate": verdict.to_json(),
@@ -63,15 +64,24 @@ def show(
         title = f"{stored.suite_name} · run {stored.run_id}"
         if stored.status != "finished":
             title += f" ({stored.status})"
-        print_summary(out, summary, verdict, title=title, run_dir=str(stored.run_dir))
+        print_summary(
+            out,
+            summary,
+            verdict,
+            title=title,
+            run_dir=str(stored.run_dir),
+            budget=stored.meta.budget,
+        )
 
     if csv_path is not None:
         from promptbench.report.csv_out import write_csv
 
-        var_names = list((stored.meta.get("suite") or {}).get("variables") or [])
+        var_names = stored.meta.suite.variables
         try:
             with user_errors():
-                n = write_csv(csv_path, stored.records(), var_names, summary.metric_names)
+                n = write_csv(
+                    csv_path, stored.records(), var_names, summary.metric_names, raw=csv_raw
+                )
         except OSError as exc:
             problem = f"cannot write {csv_path}: {exc.strerror}; choose another --csv path"
             raise fail(problem) from None
@@ -80,7 +90,7 @@ def show(
     if wb is not None:
         from promptbench.report.wandb_out import export_run
 
-        spec = (stored.meta.get("suite") or {}).get("wandb")
+        spec = stored.meta.suite.wandb
         target = wb.target(stored.suite_name, spec)
         logger = export_run(stored.info, target, warn=_wandb.warn)
         _wandb.done(logger)

@@ -55,7 +55,7 @@ class Sample:
     completion: Completion
     variant: str = ""
     model: str = ""
-    cost: float | None = None
+    cost: float | None = None  # the answer's cost at its model's price, cached or not
     models: Models | None = None  # for model-graded metrics
     prompt: tuple[Message, ...] = ()  # the rendered messages the output answers
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from promptbench.errors import ProviderError
 from promptbench.providers.http11 import HTTPClient, HTTPError
-from promptbench.types import Completion, RateLimit, Usage
+from promptbench.server_limits import RateLimit
+from promptbench.types import Completion, Usage
 
 
 def retry_after(headers: Mapping[str, str] | None) -> float | None:

@@ -1,4 +1,11 @@
-"""Records as CSV: one row per call, streamed from ``records.jsonl``."""
+"""Records as CSV: one row per call, streamed from ``records.jsonl``.
+
+Text that a spreadsheet would run as a formula (a cell beginning with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return: OWASP's "CSV injection") is written with a leading
+apostrophe, which spreadsheets show as text and never evaluate. Model outputs, case
+variables and prompts are text from outside; ``raw=True`` (``--csv-raw``) writes them as
+they are, for tools that read the file as data rather than open it in a spreadsheet.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from promptbench.types import Record
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(text: str) -> str:
+    """``text`` as a spreadsheet shows it but never evaluates it."""
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _text(value: object) -> str:
@@ -19,9 +33,18 @@ def _text(value: object) -> str:
 
 
 def write_csv(
-    path: Path, records: Iterable[Record], var_names: list[str], metric_names: list[str]
+    path: Path,
+    records: Iterable[Record],
+    var_names: list[str],
+    metric_names: list[str],
+    *,
+    raw: bool = False,
 ) -> int:
-    """Write the records; return how many rows. Written to a temporary file, then renamed."""
+    """Write the records; return how many rows. Written to a temporary file, then renamed.
+
+    Text cells are escaped against formula injection unless ``raw``.
+    """
+    text = _text if raw else (lambda v: escape_formula(_text(v)))
     header = (
         ["case_id", "variant", "model", "repeat"]
         + [f"var:{v}" for v in var_names]
@@ -46,12 +69,12 @@ def write_csv(
         w.writerow(header)
         for r in records:
             prompt = "\n\n".join(f"[{m.role}] {m.content}" for m in r.messages)
-            row = [r.case_id, r.variant, r.model, r.repeat]
-            row += [_text(r.vars.get(v)) for v in var_names]
+            row = [text(r.case_id), text(r.variant), text(r.model), r.repeat]
+            row += [text(r.vars.get(v)) for v in var_names]
             row += [
-                _text(r.expected),
-                prompt,
-                _text(r.output),
+                text(r.expected),
+                text(prompt),
+                text(r.output),
                 "" if r.passed is None else str(r.passed).lower(),
             ]
             for m in metric_names:
@@ -70,7 +93,7 @@ def write_csv(
                 _text(r.cost),
                 str(r.cached).lower(),
                 r.retries,
-                f"{r.error.kind}: {r.error.message}" if r.error else "",
+                text(f"{r.error.kind}: {r.error.message}") if r.error else "",
             ]
             w.writerow(row)
             n += 1

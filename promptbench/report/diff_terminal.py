@@ -15,9 +15,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from promptbench.diff import DiffResult, MetricResult, PairResult, RegressionReport
+from promptbench.diff.result import Flip
 from promptbench.report.worddiff import plain, word_diff
-from promptbench.stats.diff import PASS_RATE, DiffResult, Flip, MetricResult, PairResult
-from promptbench.stats.regression import RegressionReport
+from promptbench.suite.regression import PASS_RATE
 
 Only = Literal["regressions", "improvements", "flips"]
 OUTPUT_CHARS = 600  # of each output shown beside the other

@@ -17,9 +17,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
-from promptbench.stats.diff import DiffResult, natural_key
-from promptbench.stats.gate import Outcome, Verdict
-from promptbench.stats.regression import RegressionReport
+from promptbench.diff import DiffResult, RegressionReport
+from promptbench.diff.pairing import natural_key
+from promptbench.stats import GateVerdict, RunOutcome
 from promptbench.types import Record
 
 _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -76,14 +76,14 @@ def _record_case(suite: ET.Element, r: Record, classname: str, repeats: int) -> 
         _child(case, "failure", message, ",".join(failing) or "threshold", text)
 
 
-def _gate_suite(root: ET.Element, suite_name: str, verdict: Verdict) -> None:
+def _gate_suite(root: ET.Element, suite_name: str, verdict: GateVerdict) -> None:
     suite = _suite(root, f"{suite_name} · gate")
     for c in verdict.checks:
         case = _case(suite, f"{c.rule} for {c.variant} × {c.model}", f"{suite_name}.gate")
         if not c.holds:
             actual = "unknown" if c.actual is None else f"{c.actual:.4g}"
             _child(case, "failure", f"{c.rule.metric} is {actual}; the gate needs {c.rule}", "gate")
-    if verdict.outcome is Outcome.TOO_MANY_ERRORS:
+    if verdict.outcome is RunOutcome.TOO_MANY_ERRORS:
         case = _case(suite, "call errors within max_error_rate", f"{suite_name}.gate")
         _child(
             case,
@@ -91,7 +91,7 @@ def _gate_suite(root: ET.Element, suite_name: str, verdict: Verdict) -> None:
             f"{verdict.error_rate:.1%} of calls failed; the limit is {verdict.max_error_rate:.0%}",
             "too_many_errors",
         )
-    elif verdict.outcome not in (Outcome.PASSED, Outcome.GATE_FAILED):
+    elif verdict.outcome not in (RunOutcome.PASSED, RunOutcome.GATE_FAILED):
         # Any other way the run ended without a verdict (a budget, an interruption).
         case = _case(suite, "the run finished", f"{suite_name}.gate")
         value = verdict.outcome.value
@@ -137,7 +137,7 @@ def run_junit(
     *,
     suite_name: str,
     repeats: int = 1,
-    verdict: Verdict | None = None,
+    verdict: GateVerdict | None = None,
     regression: RegressionReport | None = None,
     groups: Iterable[tuple[str, str]] = (),
 ) -> ET.Element:
@@ -157,7 +157,7 @@ def run_junit(
         suite = _suite(root, f"{suite_name} · {variant} × {model}")
         for r in sorted(recs, key=lambda r: (natural_key(r.case_id), r.repeat)):
             _record_case(suite, r, f"{suite_name}.{variant}.{model}", repeats)
-    if verdict is not None and (verdict.checks or verdict.outcome is not Outcome.PASSED):
+    if verdict is not None and (verdict.checks or verdict.outcome is not RunOutcome.PASSED):
         _gate_suite(root, suite_name, verdict)
     if regression is not None:
         _regression_suite(root, suite_name, regression)

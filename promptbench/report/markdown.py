@@ -14,6 +14,8 @@ import html
 import re
 from collections.abc import Iterable
 
+from promptbench.diff import DiffResult, PairResult, RegressionReport
+from promptbench.diff.result import Flip
 from promptbench.report.diff_terminal import (
     Only,
     coverage_line,
@@ -27,9 +29,7 @@ from promptbench.report.diff_terminal import (
     tests_phrase,
 )
 from promptbench.report.worddiff import word_diff
-from promptbench.stats.diff import DiffResult, Flip, PairResult
-from promptbench.stats.gate import Outcome, Verdict
-from promptbench.stats.regression import RegressionReport
+from promptbench.stats import GateVerdict, RunOutcome
 from promptbench.stats.summary import Summary
 
 MARKER = "<!-- promptbench-report -->"
@@ -77,14 +77,14 @@ def summary_table(summary: Summary) -> list[str]:
     return lines
 
 
-def gate_lines(verdict: Verdict) -> list[str]:
+def gate_lines(verdict: GateVerdict) -> list[str]:
     """The gate's checks as a list."""
     lines = []
     for c in verdict.checks:
         mark = "✅" if c.holds else "❌"
         actual = "—" if c.actual is None else f"{c.actual:.4g}"
         lines.append(f"- {mark} gate `{c.rule}` for {esc(c.variant)} × {esc(c.model)}: {actual}")
-    if verdict.outcome is Outcome.TOO_MANY_ERRORS:
+    if verdict.outcome is RunOutcome.TOO_MANY_ERRORS:
         lines.append(
             f"- ❌ too many call errors for a verdict: {verdict.error_rate:.1%} of calls failed "
             f"(the limit is {verdict.max_error_rate:.0%})"
@@ -244,7 +244,7 @@ def run_markdown(
     *,
     title: str,
     summary: Summary,
-    verdict: Verdict,
+    verdict: GateVerdict,
     diff: DiffResult | None = None,
     regression: RegressionReport | None = None,
     limit: int = 10,
@@ -256,7 +256,7 @@ def run_markdown(
     if regression is not None and not regression.passed:
         outcome += " · ❌ regression against the baseline"
     lines = [MARKER, f"## {esc(title)}", "", f"**{outcome}**", "", *summary_table(summary), ""]
-    if verdict.checks or verdict.outcome is Outcome.TOO_MANY_ERRORS:
+    if verdict.checks or verdict.outcome is RunOutcome.TOO_MANY_ERRORS:
         lines += [*gate_lines(verdict), ""]
     lines += [f"> ⚠️ {esc(note)}\n" for note in notes]
     if regression is not None:

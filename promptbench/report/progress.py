@@ -74,12 +74,10 @@ class LiveProgress(BaseObserver):
     def on_start(self, info: RunInfo, total: int) -> None:
         """Show the bar."""
         self.counts = _Counts()
-        if info.meta.get("resumed_at"):
+        if info.meta.resumed_at:
             self.console.print(_resuming(info), style="yellow", markup=False, soft_wrap=True)
         self.progress.start()
-        self.task = self.progress.add_task(
-            info.meta["suite"]["name"], total=total, rate=0.0, extra=""
-        )
+        self.task = self.progress.add_task(info.meta.suite.name, total=total, rate=0.0, extra="")
 
     def on_record(self, record: Record) -> None:
         """Advance the bar."""
@@ -129,7 +127,7 @@ class PlainProgress(BaseObserver):
         self.counts = _Counts()
         self.total = total
         self._last = time.perf_counter()
-        if info.meta.get("resumed_at"):
+        if info.meta.resumed_at:
             print(_resuming(info), file=self.stream, flush=True)
         print(f"run {info.run_id}: {total} calls", file=self.stream, flush=True)
 

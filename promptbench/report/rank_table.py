@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from promptbench.ranking import RankReport, RankRow
+from promptbench.diff.rank import RankReport, RankRow
 
 HEADERS = (
     "#",

@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from promptbench.report.terminal import _cost, _pct
+from promptbench.report.terminal import cost_text, percent_text
 
 
 def _when(iso: str | None) -> str:
@@ -33,7 +33,7 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
     table.add_column("cost", justify="right")
     for r in rows:
         rates = "\n".join(
-            f"{g['variant']} × {g['model']}: {_pct(g['pass_rate'])}" for g in r["groups"]
+            f"{g['variant']} × {g['model']}: {percent_text(g['pass_rate'])}" for g in r["groups"]
         )
         status = Text(r["status"], style="" if r["status"] == "finished" else "yellow")
         # Text, not markup: names come from users and may hold brackets.
@@ -44,6 +44,6 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
             status,
             Text(", ".join(r["models"])),
             Text(rates or "—"),
-            _cost(r["cost"]),
+            cost_text(r["cost"]),
         )
     return table

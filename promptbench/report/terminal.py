@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from promptbench.stats import Outcome, Summary, Verdict
+from promptbench.runner.runmeta import BudgetMeta
+from promptbench.stats import GateVerdict, RunOutcome, Summary
 
 
-def _pct(x: float | None) -> str:
+def percent_text(x: float | None) -> str:
+    """A share as a percentage with one decimal; a dash when unknown."""
     return "—" if x is None else f"{x:.1%}"
 
 
@@ -20,7 +19,8 @@ def _num(x: float | None, fmt: str = "{:.3f}") -> str:
     return "—" if x is None else fmt.format(x)
 
 
-def _cost(x: float | None) -> str:
+def cost_text(x: float | None) -> str:
+    """Dollars: cents of cents below a dollar, cents above; a dash when no price is known."""
     if x is None:
         return "—"
     return f"${x:.4f}" if x < 1 else f"${x:.2f}"
@@ -67,13 +67,13 @@ def summary_table(summary: Summary, title: str = "") -> Table:
             escape(g.variant),  # a grid's names hold brackets: mini[temperature=0.7]
             escape(g.model),
             str(g.records),
-            _pct(g.pass_rate),
+            percent_text(g.pass_rate),
             *metric_cells,
             errors,
             _num(g.latency(0.5), "{:.0f}"),
             _num(g.latency(0.95), "{:.0f}"),
             f"{g.tokens:,}",
-            _cost(g.cost),
+            cost_text(g.cost),
         )
     return table
 
@@ -81,14 +81,20 @@ def summary_table(summary: Summary, title: str = "") -> Table:
 def print_summary(
     console: Console,
     summary: Summary,
-    verdict: Verdict,
+    verdict: GateVerdict,
     *,
     title: str,
     run_dir: str | None = None,
-    budget: Mapping[str, Any] | None = None,
+    budget: BudgetMeta | None = None,
 ) -> None:
     """Print the table, the gate checks, and where the records are."""
     console.print(summary_table(summary, title))
+    cached = sum(g.cached for g in summary.groups.values())
+    saved = sum(g.cost_saved for g in summary.groups.values())
+    if cached:
+        # The cost column is what was spent; a cached answer is free the second time.
+        note = f"{cached} of {summary.records} answers from the cache"
+        console.print(note + (f", which saved {cost_text(saved)}" if saved else ""), style="dim")
     error_kinds: dict[str, int] = {}
     for g in summary.groups.values():
         for kind, n in g.error_kinds.items():
@@ -101,17 +107,22 @@ def print_summary(
         actual = "—" if check.actual is None else f"{check.actual:.4g}"
         group = escape(f"{check.variant} × {check.model}")
         console.print(f"{mark} gate {check.rule} for {group}: {actual}")
-    if verdict.outcome is Outcome.TOO_MANY_ERRORS:
+    if verdict.outcome is RunOutcome.TOO_MANY_ERRORS:
         console.print(
             f"[red]too many call errors for a verdict: {verdict.error_rate:.1%} of calls failed "
             f"(the limit is {verdict.max_error_rate:.0%}; max_error_rate in the suite)[/red]"
         )
-    if verdict.outcome is Outcome.BUDGET_EXCEEDED and budget is not None:
+    if verdict.outcome is RunOutcome.BUDGET_EXCEEDED and budget is not None:
         console.print(
-            f"[red]stopped at the budget: spent ${budget['spent']:.4f} of "
-            f"${budget['limit']:.4f} (--max-cost); {budget['not_run']} calls were not made. "
+            f"[red]stopped at the budget: spent ${budget.spent:.4f} of "
+            f"${budget.limit:.4f} (--max-cost); {budget.not_run} calls were not made. "
             "Every finished call is recorded and cached: run again with a larger --max-cost "
             "to finish without paying twice.[/red]"
+        )
+    if verdict.outcome is RunOutcome.INTERRUPTED:
+        console.print(
+            "[yellow]the run was interrupted: its gates give no verdict until it is finished "
+            "(run the same command again to take it up)[/yellow]"
         )
     if run_dir:
         console.print(f"records: {run_dir}", style="dim", markup=False, soft_wrap=True)

@@ -37,6 +37,7 @@ from promptbench.report.wandb_rows import (
     summary_values,
 )
 from promptbench.runner import BaseObserver, RunInfo, iter_records
+from promptbench.runner.runmeta import WandbRunMeta
 from promptbench.stats import Summary
 from promptbench.types import Record
 
@@ -151,14 +152,11 @@ class WandbLogger(BaseObserver):
             )
             self.location = _location(self.run)
             if self.location is not None:  # so that rank/diff --wandb can log to this run
-                info.meta["wandb_run"] = {
-                    "id": self.run.id,
-                    "project": self.target.project,
-                    "entity": self.target.entity,
-                }
-            suite = info.meta.get("suite") or {}
-            self._vars = list(suite.get("variables") or [])
-            self._metrics = list(suite.get("metrics") or [])
+                info.meta.wandb_run = WandbRunMeta(
+                    id=self.run.id, project=self.target.project, entity=self.target.entity
+                )
+            self._vars = list(info.meta.suite.variables)
+            self._metrics = list(info.meta.suite.metrics)
             if self.live:
                 # Metrics named only by cases are unknown yet: they are in the final table.
                 self._table = wandb.Table(
@@ -204,12 +202,7 @@ class WandbLogger(BaseObserver):
         wandb = self._wandb
         assert wandb is not None
         meta = info.meta
-        summary = Summary.of(
-            iter_records(info.run_dir),
-            self._metrics,
-            meta.get("variants") or (),
-            meta.get("models") or (),
-        )
+        summary = Summary.of(iter_records(info.run_dir), self._metrics, meta.variants, meta.models)
         metrics = summary.metric_names  # now with the metrics that cases named
         table = wandb.Table(columns=record_columns(self._vars, metrics))
         limit = self._max_rows()
@@ -228,7 +221,7 @@ class WandbLogger(BaseObserver):
                 f"promptbench-{info.run_id}",
                 type=ARTIFACT_TYPE,
                 description=f"records of promptbench run {info.run_id}",
-                metadata={"run_id": info.run_id, "suite": (meta.get("suite") or {}).get("name")},
+                metadata={"run_id": info.run_id, "suite": meta.suite.name},
             )
             for path in self._artifact_files(info, summary, Path(tmp)):
                 artifact.add_file(str(path), name=path.name)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from promptbench.diff.rank import RankReport
 from promptbench.errors import UsageError
-from promptbench.ranking import RankReport
+from promptbench.runner.runmeta import ModelMeta, RunMeta
 from promptbench.stats import Summary
 from promptbench.suite.grid import parse_name
 from promptbench.suite.schema import wandb_project_problem
@@ -222,38 +223,42 @@ def _safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _safe_model(meta: Mapping[str, Any]) -> dict[str, Any]:
+def _safe_model(meta: ModelMeta) -> dict[str, Any]:
     # Field by field from what run.json holds: a field added there later is not sent
     # to W&B until it is listed here.
-    out: dict[str, Any] = {"provider": meta.get("provider"), "model": meta.get("model")}
-    if meta.get("base_url"):
-        out["base_url"] = _safe_url(str(meta["base_url"]))
-    out["params"] = dict(meta.get("params") or {})
-    out["price"] = meta.get("price")
+    out: dict[str, Any] = {"provider": meta.provider, "model": meta.model}
+    if meta.base_url:
+        out["base_url"] = _safe_url(meta.base_url)
+    out["params"] = dict(meta.params)
+    out["price"] = meta.price
     return out
 
 
-def run_config(meta: Mapping[str, Any], redact: Redactor) -> dict[str, Any]:
+def run_config(meta: RunMeta, redact: Redactor) -> dict[str, Any]:
     """The W&B run config: suite, variants' templates, models and their params, git."""
-    suite = meta.get("suite") or {}
-    options = meta.get("options") or {}
-    git = meta.get("git") or {}
+    suite = meta.suite
+    options = meta.options.to_json()
     config = {
-        "promptbench_run_id": meta.get("run_id"),
-        "promptbench_version": meta.get("promptbench"),
+        "promptbench_run_id": meta.run_id,
+        "promptbench_version": meta.promptbench,
         "suite": {
-            k: suite.get(k) for k in ("name", "hash", "description", "cases", "metrics", "gate")
+            "name": suite.name,
+            "hash": suite.hash,
+            "description": suite.description,
+            "cases": suite.cases,
+            "metrics": list(suite.metrics),
+            "gate": [str(rule) for rule in suite.gate_rules()],  # as `show` prints them
         },
-        "variants": dict(meta.get("variants") or {}),
-        "models": {name: _safe_model(m) for name, m in (meta.get("models") or {}).items()},
-        "repeat": options.get("repeat") or suite.get("repeat"),
+        "variants": dict(meta.variants),
+        "models": {name: _safe_model(m) for name, m in meta.models.items()},
+        "repeat": meta.options.repeat or suite.repeat,
         "filters": {
             k: options[k] for k in ("variants", "models", "cases", "limit") if k in options
         },
-        "use_cache": options.get("use_cache", True),
-        "git_commit": git.get("commit"),
-        "git_dirty": git.get("dirty"),
-        "grid": grid_config(meta.get("variants") or {}, meta.get("models") or {}),
+        "use_cache": meta.options.use_cache,
+        "git_commit": meta.git.commit if meta.git else None,
+        "git_dirty": meta.git.dirty if meta.git else None,
+        "grid": grid_config(meta.variants, meta.models),
     }
     redacted: dict[str, Any] = redact.value(config)
     return redacted

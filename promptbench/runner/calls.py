@@ -3,8 +3,9 @@
 Providers only do I/O and classify failures; everything about *how* a call is
 made lives here. Retryable failures (429, 5xx, timeouts, dropped connections)
 back off exponentially with jitter, or as the server's Retry-After says; others
-fail at once. The run's own calls and the judges' calls (through
-:class:`Gateway`) go through the same :class:`Caller`.
+fail at once. The run's own calls and the judges' calls both reach the
+:class:`Caller` through :mod:`promptbench.runner.completion`, which adds the cache
+and the cost.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
-from promptbench.cache import Cache, cache_key
 from promptbench.config import ModelConfig
 from promptbench.errors import ProviderError, UsageError
 from promptbench.providers import Provider, providers
@@ -25,9 +25,15 @@ from promptbench.runner.observer import Observer
 from promptbench.runner.ratelimit import RateGate, estimate_tokens
 from promptbench.runner.retry import Backoff
 from promptbench.suite import Suite
-from promptbench.types import Completion, Message, Prompt
+from promptbench.types import Completion, Prompt
 
-Outcome = tuple[Completion | None, ProviderError | None, int]
+
+class CallResult(NamedTuple):
+    """What the attempts at one call came to: the completion or the last error, and retries."""
+
+    completion: Completion | None
+    error: ProviderError | None
+    retries: int
 
 
 class ModelHandle:
@@ -147,7 +153,7 @@ class Caller:
         )
         return completion
 
-    async def call(self, model: ModelHandle, prompt: Prompt) -> Outcome:
+    async def call(self, model: ModelHandle, prompt: Prompt) -> CallResult:
         """Call with retries: the completion, or the last error; and how many retries.
 
         Under a budget, a call that would take the spend past it is not started: the
@@ -162,21 +168,22 @@ class Caller:
             raise Stopped
         completion: Completion | None = None
         try:
-            completion, err, retries = await self._counted(model, prompt)
-            return completion, err, retries
+            result = await self._counted(model, prompt)
+            completion = result.completion
+            return result
         finally:
             usage = completion.usage if completion is not None else None
             cost = price_cost(price, usage.prompt_tokens, usage.completion_tokens) if usage else 0
             budget.settle(model.name, estimate, cost, usage.completion_tokens if usage else None)
 
-    async def _counted(self, model: ModelHandle, prompt: Prompt) -> Outcome:
+    async def _counted(self, model: ModelHandle, prompt: Prompt) -> CallResult:
         self.in_flight += 1
         try:
             return await self._with_retries(model, prompt)
         finally:
             self.in_flight -= 1
 
-    async def _with_retries(self, model: ModelHandle, prompt: Prompt) -> Outcome:
+    async def _with_retries(self, model: ModelHandle, prompt: Prompt) -> CallResult:
         attempts = model.config.max_retries + 1
         # A hung provider must not hang the run: give up on an attempt well past its timeout.
         hard_limit = model.config.timeout * 2 + 5
@@ -187,7 +194,7 @@ class Caller:
                         raise Stopped
                     async with asyncio.timeout(hard_limit):
                         # The attempt's index is how many retries came before it.
-                        return await self._attempt(model, prompt), None, attempt
+                        return CallResult(await self._attempt(model, prompt), None, attempt)
             except (Stopped, UsageError):
                 raise
             except TimeoutError:
@@ -201,7 +208,7 @@ class Caller:
                     f"{type(exc).__name__}: {exc}", kind="provider_bug", retryable=False
                 )
             if not err.retryable or attempt == attempts - 1:
-                return None, err, attempt
+                return CallResult(None, err, attempt)
             if self.stop.is_set():
                 raise Stopped
             delay = self.backoff.delay(attempt, err.retry_after, self._rng)
@@ -219,38 +226,3 @@ async def _acquire(sem: asyncio.Semaphore | None) -> Any:
         return
     async with sem:
         yield
-
-
-class Gateway:
-    """Calls to the suite's models on behalf of metrics (judges).
-
-    Through the same cache (keyed with repeat 0: judging the same text twice is
-    one call), retries and per-model limits as the run's own calls.
-    """
-
-    def __init__(
-        self, caller: Caller, models: Mapping[str, ModelHandle], cache: Cache | None
-    ) -> None:
-        self._caller = caller
-        self._models = models
-        self._cache = cache
-
-    async def complete(
-        self, model: str, messages: Sequence[Message], params: Mapping[str, Any] | None = None
-    ) -> Completion:
-        """Ask ``model``; raise ProviderError when the call fails after retries."""
-        m = self._models.get(model)
-        if m is None:
-            raise ProviderError(f"no model named '{model}'", kind="config", retryable=False)
-        extra = dict(params or {})
-        msgs = tuple(messages)
-        key = cache_key(m.config.provider, {**m.identity, **extra}, msgs, 0)
-        hit = self._cache.get(key) if self._cache is not None else None
-        if hit is not None:
-            return hit
-        completion, err, _ = await self._caller.call(m, Prompt(msgs, {**m.params, **extra}))
-        if err is not None or completion is None:
-            raise err or ProviderError("no completion", kind="unknown", retryable=False)
-        if self._cache is not None:
-            self._cache.put(key, completion)
-        return completion

@@ -15,17 +15,18 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from promptbench.cache import Cache, cache_key
+from promptbench.cache import Cache
 from promptbench.errors import UsageError
 from promptbench.metrics.base import Sample
 from promptbench.metrics.scoring import BoundMetric, case_passed, score_all
-from promptbench.providers.pricing import cost as price_cost
 from promptbench.render import Renderer
 from promptbench.runner.budget import Budget
-from promptbench.runner.calls import Caller, Gateway, ModelHandle, Stopped, close_all, model_handles
+from promptbench.runner.calls import Caller, ModelHandle, Stopped, close_all, model_handles
+from promptbench.runner.completion import CompletionPath, Gateway
 from promptbench.runner.observer import BaseObserver, Observer
 from promptbench.runner.options import RunOptions
 from promptbench.runner.retry import Backoff
+from promptbench.runner.runmeta import BudgetMeta, RunStatus
 from promptbench.runner.selection import WorkItem, count_cases, select, selected_cases
 from promptbench.runner.store import (
     RunInfo,
@@ -36,7 +37,7 @@ from promptbench.runner.store import (
     resume_key,
 )
 from promptbench.suite import Suite
-from promptbench.types import CallError, Case, MetricSpec, Prompt, Record
+from promptbench.types import CallError, Case, MetricSpec, Record
 
 
 async def _all_or_first_error(tasks: list[asyncio.Task[None]]) -> None:
@@ -88,18 +89,22 @@ class Runner:
         self._stop = asyncio.Event()  # set on Ctrl-C or at the budget: no new call starts
         self.info: RunInfo | None = None  # set once the run directory exists
         self._caller: Caller | None = None
-        self._gateway: Gateway | None = None
+        self._path: CompletionPath | None = None
+        self._models: dict[str, ModelHandle] = {}
         self._done: set[tuple[str, str, str, int]] = set()  # resumed: recorded already
         self.budget = Budget(self.options.max_cost) if self.options.max_cost else None
         self.stopped_early: str | None = None  # why request_stop() ended the run early
-        # Extra parts of run.json, computed when the run ends (the sequential verdict).
+        # Fields of run.json computed when the run ends (the sequential verdict): each
+        # value is set on the RunMeta under its key.
         self.annotations: dict[str, Callable[[], Any]] = {}
         if self.budget is not None:
             unpriced = [n for n in self.model_names if suite.models[n].effective_price() is None]
             if unpriced:
                 raise UsageError(
-                    f"--max-cost needs a price for every model, and '{unpriced[0]}' has none; "
-                    "set price: {input: .., output: ..} (USD per million tokens) in the suite"
+                    f"a spending limit needs a price for every model, and '{unpriced[0]}' has "
+                    "none; set price: {input: .., output: ..} (USD per million tokens) in the "
+                    "suite",
+                    hint="max_cost",
                 )
 
     def request_stop(self, reason: str) -> None:
@@ -178,20 +183,22 @@ class Runner:
             variants=self.variants,
             models=self.model_names,
             resume=previous,
+            command=self.options.command,
         )
         self.info = writer.info
         self._stop = asyncio.Event()
         self._caller = caller = Caller(self.observer, self.backoff, self.budget, self._stop)
-        self._gateway = Gateway(caller, models, cache)
+        self._path = CompletionPath(caller, cache)
+        self._models = models
         self.observer.on_start(writer.info, self.total)
         if writer.resumed_from is not None:
             self._replay(writer)
-        status = "failed"
+        status: RunStatus = "failed"
         workers: list[asyncio.Task[None]] = []
         try:
             work = self._work()
             workers = [
-                asyncio.create_task(self._worker(work, models, cache, writer))
+                asyncio.create_task(self._worker(work, models, writer))
                 for _ in range(max(1, min(self.concurrency, self.total)))
             ]
             try:
@@ -213,18 +220,18 @@ class Runner:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            spent = None
             if self.budget is not None:
-                writer.info.meta["budget"] = {
-                    "limit": self.budget.limit,
-                    "spent": round(self.budget.spent, 6),
-                    "exhausted": self.budget.exhausted,
-                    "not_run": self.total - self.counts["records"],
-                }
-            if self.stopped_early is not None:
-                writer.info.meta["stopped_early"] = self.stopped_early
+                spent = BudgetMeta(
+                    limit=self.budget.limit,
+                    spent=round(self.budget.spent, 6),
+                    exhausted=self.budget.exhausted,
+                    not_run=self.total - self.counts["records"],
+                )
+            writer.info.meta.stopped_early = self.stopped_early
             for key, annotate in self.annotations.items():
-                writer.info.meta[key] = annotate()
-            info = writer.finish(status, dict(self.counts))
+                setattr(writer.info.meta, key, annotate())
+            info = writer.finish(status, dict(self.counts), spent)
             if cache is not None:
                 cache.close()
             await close_all(models)
@@ -235,21 +242,20 @@ class Runner:
         self,
         work: Iterator[WorkItem],
         models: dict[str, ModelHandle],
-        cache: Cache | None,
         writer: RunWriter,
     ) -> None:
         for item in work:  # generators are safe to share between tasks of one loop
             if self._stop.is_set():
                 return
             try:
-                record = await self._one(item, models[item.model], cache)
+                record = await self._one(item, models[item.model])
             except Stopped:
                 return
             writer.write(record)
             self._count(record)
             self.observer.on_record(record)
 
-    async def _one(self, item: WorkItem, model: ModelHandle, cache: Cache | None) -> Record:
+    async def _one(self, item: WorkItem, model: ModelHandle) -> Record:
         case, variant = item.case, item.variant
         messages = variant.render(case)
         record = Record(
@@ -261,41 +267,38 @@ class Runner:
             messages=messages,
             expected=case.expected,
         )
-        key = cache_key(model.config.provider, model.identity, messages, item.repeat)
-        completion = cache.get(key) if cache is not None else None
-        if completion is not None:
-            record.cached = True
-        else:
-            assert self._caller is not None
-            completion, err, record.retries = await self._caller.call(
-                model, Prompt(messages, model.params)
-            )
+        assert self._path is not None
+        answer = await self._path.complete(model, messages, repeat=item.repeat)
+        record.retries = answer.retries
+        completion = answer.completion
+        if completion is None:
+            err = answer.error
             if err is not None:
                 record.error = CallError(err.kind, err.message, err.status)
-            if completion is None:
-                return record
-            if cache is not None:
-                cache.put(key, completion)
+            return record
+        record.cached = answer.cached
         record.output = completion.text
         record.usage = completion.usage
         record.latency_ms = round(completion.latency_ms, 3)
         record.finish_reason = completion.finish_reason
-        record.cost = price_cost(
-            model.price, completion.usage.prompt_tokens, completion.usage.completion_tokens
-        )
+        record.cost, record.cost_saved = answer.spent, answer.saved
         specs = self.suite.metrics_for(variant, case)
         if specs:
+            judges = Gateway(self._path, self._models)
             sample = Sample(
                 case,
                 completion.text,
                 completion,
                 variant.name,
                 item.model,
-                record.cost,
-                self._gateway,
+                answer.price,  # what the answer costs, whether or not the cache paid
+                judges,
                 messages,
             )
             record.scores = await score_all(self._bind(specs, self.suite.renderer), sample)
             threshold = case.threshold if case.threshold is not None else self.suite.threshold
             record.passed = case_passed(record.scores.values(), threshold)
+            if judges.spent is not None:
+                record.cost = (record.cost or 0.0) + judges.spent
+            record.cost_saved += judges.saved
         return record

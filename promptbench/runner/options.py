@@ -39,6 +39,12 @@ class RunOptions(StrictModel):
         default=None, description="(i, n): run the i-th of n disjoint shares of the cases"
     )
 
+    command: list[str] | None = Field(
+        default=None,
+        exclude=True,  # recorded in run.json on its own; not an option that selects work
+        description="the command line that started the run, to record (the CLI sets it)",
+    )
+
     @field_validator("shard")
     @classmethod
     def _shard(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:

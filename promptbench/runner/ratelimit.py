@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from promptbench.types import RateLimit
+from promptbench.server_limits import RateLimit
 
 SAFETY = 0.97  # pace a little under a stated rate: clocks and queues jitter
 

@@ -31,7 +31,7 @@ from promptbench.stats.significance import (
 
 Kind = Literal["binary", "continuous"]
 TestName = Literal["auto", "mcnemar", "permutation", "wilcoxon"]
-Verdict = Literal["better", "worse", "no detectable difference", "no data"]
+ComparisonVerdict = Literal["better", "worse", "no detectable difference", "no data"]
 
 # Percentile, not BCa, from the coverage simulations (bench/bench_stats.py, part f):
 # the two agree from ~50 cases on, and below that BCa covers less, most with few
@@ -113,7 +113,7 @@ class MetricComparison:
     p_adjusted: float | None
     direction: int  # the sign of B − A that the test saw (Wilcoxon: of the rank sum)
     mde: float | None
-    verdict: Verdict
+    verdict: ComparisonVerdict
 
     @property
     def n_unpaired_a(self) -> int:
@@ -198,6 +198,11 @@ def _pair(metric: PairedMetric) -> _Pairs:
     return pairs
 
 
+def case_differences(metric: PairedMetric) -> list[float]:
+    """Per case with usable values on both sides: mean(B) − mean(A) over its repeats."""
+    return _pair(metric).diffs
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm–Bonferroni adjusted p-values, in the input's order.
 
@@ -217,7 +222,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def _verdict(p: float, direction: int, alpha: float, higher_is_better: bool) -> Verdict:
+def _verdict(p: float, direction: int, alpha: float, higher_is_better: bool) -> ComparisonVerdict:
     if p > alpha or direction == 0:
         return "no detectable difference"
     return "better" if (direction > 0) == higher_is_better else "worse"

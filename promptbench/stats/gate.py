@@ -1,4 +1,11 @@
-"""The run's verdict for CI: whether the gates hold, or too many calls failed to say."""
+"""A run's verdict for CI: whether its gates hold, or why the run gives none.
+
+:func:`run_verdict` is the one function that decides a run's outcome, from its
+metadata and its summary: ``run`` and its exit code, ``show``, ``merge``, the
+reports and the Python API all call it, so that they cannot disagree. An
+unfinished run (stopped at its budget, interrupted) gives no verdict on its gates;
+too many call errors give none either; otherwise the gates decide.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from promptbench.runner.runmeta import RunMeta
 from promptbench.stats.summary import Summary
 from promptbench.suite.metricspec import GateRule
 
 
-class Outcome(Enum):
-    """What the run says to CI."""
+class RunOutcome(Enum):
+    """What a run says to CI."""
 
     PASSED = "passed"  # every gate holds (or there is none)
     GATE_FAILED = "gate_failed"
@@ -43,10 +51,10 @@ class GateCheck:
 
 
 @dataclass
-class Verdict:
-    """The outcome and the checks behind it."""
+class GateVerdict:
+    """A run's outcome and the gate checks behind it."""
 
-    outcome: Outcome
+    outcome: RunOutcome
     checks: list[GateCheck] = field(default_factory=list)
     error_rate: float = 0.0
     max_error_rate: float = 0.0
@@ -66,9 +74,9 @@ class Verdict:
         }
 
 
-def judge(
+def gate_verdict(
     summary: Summary, rules: tuple[GateRule, ...] | list[GateRule], max_error_rate: float
-) -> Verdict:
+) -> GateVerdict:
     """Check every rule against every group; too many call errors overrides the gates."""
     checks = [
         GateCheck(rule, g.variant, g.model, actual := g.figure(rule.metric), rule.holds(actual))
@@ -77,9 +85,23 @@ def judge(
     ]
     worst = max((g.error_rate for g in summary.groups.values()), default=0.0)
     if summary.records and worst > max_error_rate:
-        outcome = Outcome.TOO_MANY_ERRORS
+        outcome = RunOutcome.TOO_MANY_ERRORS
     elif any(not c.holds for c in checks):
-        outcome = Outcome.GATE_FAILED
+        outcome = RunOutcome.GATE_FAILED
     else:
-        outcome = Outcome.PASSED
-    return Verdict(outcome, checks, worst, max_error_rate)
+        outcome = RunOutcome.PASSED
+    return GateVerdict(outcome, checks, worst, max_error_rate)
+
+
+def run_verdict(meta: RunMeta, summary: Summary) -> GateVerdict:
+    """The run's outcome: its gates as it recorded them, unless it did not finish.
+
+    The checks are made in every case, so that a report can show how far an
+    unfinished run had got; only the outcome says that they do not count.
+    """
+    verdict = gate_verdict(summary, meta.suite.gate_rules(), meta.max_error_rate)
+    if meta.status == "stopped_at_budget":
+        verdict.outcome = RunOutcome.BUDGET_EXCEEDED
+    elif meta.status == "interrupted":
+        verdict.outcome = RunOutcome.INTERRUPTED
+    return verdict

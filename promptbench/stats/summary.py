@@ -54,8 +54,9 @@ class GroupSummary:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost_total: float = 0.0
+    cost_total: float = 0.0  # spent: cache hits cost nothing
     cost_unknown: int = 0
+    cost_saved: float = 0.0  # what the cache saved
     metrics: dict[str, MetricStats] = field(default_factory=dict)
     latencies: array[float] = field(default_factory=lambda: array("d"))
     error_kinds: dict[str, int] = field(default_factory=dict)
@@ -81,6 +82,7 @@ class GroupSummary:
             self.cost_unknown += 1
         else:
             self.cost_total += r.cost
+        self.cost_saved += r.cost_saved
         if r.latency_ms is not None:
             self.latencies.append(r.latency_ms)
         for name, s in r.scores.items():
@@ -116,11 +118,21 @@ class GroupSummary:
 
     @property
     def cost(self) -> float | None:
-        """Total USD; None when no call had a known price."""
+        """Total USD spent; None when no call had a known price."""
         known = self.records - self.call_errors - self.cost_unknown
         if self.cost_unknown and not known:  # not "and not cost_total": free calls are known
             return None
         return self.cost_total
+
+    @property
+    def priced_cost(self) -> float | None:
+        """What the calls cost at their prices, cache hits at their original cost.
+
+        The ``total_cost`` gate reads this, so that its verdict does not depend on
+        what the cache held.
+        """
+        spent = self.cost
+        return None if spent is None else spent + self.cost_saved
 
     def latency(self, q: float) -> float | None:
         """The q-quantile of latency in ms (nearest rank)."""
@@ -139,7 +151,7 @@ class GroupSummary:
             "error_rate": lambda: self.error_rate,
             "latency_p50": lambda: self.latency(0.5),
             "latency_p95": lambda: self.latency(0.95),
-            "total_cost": lambda: self.cost,
+            "total_cost": lambda: self.priced_cost,
             "total_tokens": lambda: float(self.tokens),
         }
         fn = figures.get(name)
@@ -178,6 +190,7 @@ class GroupSummary:
                 "total": self.tokens,
             },
             "cost": self.cost,
+            "cost_saved": self.cost_saved,
         }
 
 

@@ -14,7 +14,7 @@ import csv
 import itertools
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 from promptbench.errors import Issue, SuiteError
@@ -22,7 +22,7 @@ from promptbench.suite.columns import RESERVED, ColumnMap
 from promptbench.suite.metricspec import MetricScope, parse_metrics
 from promptbench.suite.schema import CaseRow
 from promptbench.suite.validation import validate
-from promptbench.suite.yamlpos import Located, Path, Pos, format_path, load_yaml
+from promptbench.suite.yamlpos import KeyPath, Located, Pos, format_path, load_yaml
 from promptbench.types import Case
 
 FORMATS = {
@@ -42,7 +42,7 @@ TOO_DEEP = "invalid JSON: the values nest too deeply; flatten them"
 
 
 def row_to_case(
-    row: Any, index: int, src: Located, path: Path, issues: list[Issue], scope: MetricScope
+    row: Any, index: int, src: Located, path: KeyPath, issues: list[Issue], scope: MetricScope
 ) -> Case | None:
     """Turn one row into a Case, adding issues when it is malformed."""
     if not isinstance(row, dict):
@@ -116,7 +116,11 @@ class CaseSource:
 
 
 def from_list(
-    rows: list[Any], src: Located, base: Path, scope: MetricScope, columns: ColumnMap | None = None
+    rows: list[Any],
+    src: Located,
+    base: KeyPath,
+    scope: MetricScope,
+    columns: ColumnMap | None = None,
 ) -> CaseSource:
     """Cases written inline in the suite (or read whole from a JSON or YAML file)."""
     issues: list[Issue] = []
@@ -149,7 +153,7 @@ def _var_names(cases: list[Case]) -> list[str]:
     return list(names)
 
 
-def _check(cases: list[Case], src: Located, base: Path, issues: list[Issue]) -> None:
+def _check(cases: list[Case], src: Located, base: KeyPath, issues: list[Issue]) -> None:
     seen: dict[str, int] = {}
     for i, case in enumerate(cases):
         if case.id in seen:
@@ -168,7 +172,7 @@ def _check(cases: list[Case], src: Located, base: Path, issues: list[Issue]) -> 
 
 
 def from_file(
-    path: FsPath,
+    path: Path,
     shown: str,
     scope: MetricScope,
     columns: ColumnMap | None = None,
@@ -295,7 +299,7 @@ def from_rows(
     return CaseSource(origin, count, list(names), stream, note)
 
 
-def _read_text(path: FsPath, shown: str) -> str:
+def _read_text(path: Path, shown: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -315,9 +319,7 @@ def _decode(data: bytes, shown: str, first_line: int = 1) -> str:
         ) from None
 
 
-def _jsonl_rows(
-    path: FsPath, shown: str, issues: list[Issue]
-) -> Iterator[tuple[int, Any, Located]]:
+def _jsonl_rows(path: Path, shown: str, issues: list[Issue]) -> Iterator[tuple[int, Any, Located]]:
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, start=1):
             text = _decode(raw, shown, n).strip()
@@ -334,7 +336,7 @@ def _jsonl_rows(
             yield n, row, _row_src(shown, n, row)
 
 
-def _csv_rows(path: FsPath, shown: str, issues: list[Issue]) -> Iterator[tuple[int, Any, Located]]:
+def _csv_rows(path: Path, shown: str, issues: list[Issue]) -> Iterator[tuple[int, Any, Located]]:
     with path.open("rb") as raw:
         # Decoded line by line (as newline="" would split them), so a bad byte names its line.
         lines = (_decode(b, shown, n) for n, b in enumerate(raw, start=1))

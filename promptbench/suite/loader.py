@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 from promptbench.config import ModelConfig
@@ -24,19 +24,19 @@ from promptbench.suite.model import Suite, Variant
 from promptbench.suite.regression import REGRESSION_KEY, parse_regression
 from promptbench.suite.schema import DatasetSpec, SuiteFile, VariantSpec
 from promptbench.suite.validation import suggest, validate
-from promptbench.suite.yamlpos import Located, Path, load_yaml
+from promptbench.suite.yamlpos import KeyPath, Located, load_yaml
 
 MAX_SUITE_BYTES = 5_000_000
 ROLES = ("system", "user", "assistant")
 
 
-def load_suite(path: str | FsPath, *, user_code: bool = True) -> Suite:
+def load_suite(path: str | Path, *, user_code: bool = True) -> Suite:
     """Load and validate the suite at ``path``; raise SuiteError listing every problem.
 
     ``user_code=False`` refuses a suite that would run Python from its files (python
     metrics), for suites from untrusted sources such as pull requests.
     """
-    fs_path = FsPath(path)
+    fs_path = Path(path)
     shown = paths.display(fs_path)
     if not fs_path.is_file():
         raise SuiteError.one(
@@ -78,7 +78,7 @@ def load_suite(path: str | FsPath, *, user_code: bool = True) -> Suite:
 
 class _Builder:
     def __init__(
-        self, path: FsPath, src: Located, spec: SuiteFile, raw: bytes, user_code: bool = True
+        self, path: Path, src: Located, spec: SuiteFile, raw: bytes, user_code: bool = True
     ) -> None:
         self.path = path
         self.user_code = user_code
@@ -86,7 +86,7 @@ class _Builder:
         self.src = src
         self.spec = spec
         self.issues: list[Issue] = []
-        self.files: list[FsPath] = []
+        self.files: list[Path] = []
         self.hasher = hashlib.sha256(raw)
         search = []
         for d in paths.search_dirs(self.dir):
@@ -149,7 +149,7 @@ class _Builder:
             model_points=model_points,
         )
 
-    def _unique(self, name: str, taken: dict[str, Any], path: Path) -> None:
+    def _unique(self, name: str, taken: dict[str, Any], path: KeyPath) -> None:
         if name in taken:
             self.issues.append(
                 self.src.issue(
@@ -157,7 +157,7 @@ class _Builder:
                 )
             )
 
-    def _grid(self, value: dict[str, Any], base: Path) -> dict[str, list[Any]] | None:
+    def _grid(self, value: dict[str, Any], base: KeyPath) -> dict[str, list[Any]] | None:
         """The entry's grid, checked; None when it has none or it is malformed (issue added)."""
         grid = value.get(GRID_KEY)
         if grid is None:
@@ -181,7 +181,7 @@ class _Builder:
         return dict(grid)
 
     def _at_grid(
-        self, base: Path, params: tuple[tuple[str, Any], ...], grid: dict[str, list[Any]]
+        self, base: KeyPath, params: tuple[tuple[str, Any], ...], grid: dict[str, list[Any]]
     ) -> Located:
         """The suite's positions, with each gridded field placed at its value in the grid.
 
@@ -202,7 +202,7 @@ class _Builder:
         variant = self._variant(name, value, scope)
         if not isinstance(value, dict) or GRID_KEY not in value:
             return [] if variant is None else [variant]
-        base: Path = ("prompts", name)
+        base: KeyPath = ("prompts", name)
         grid = self._grid(value, base)
         if grid is None or variant is None:
             return []
@@ -222,7 +222,7 @@ class _Builder:
         ]
 
     def _variant(self, name: str, value: Any, scope: MetricScope) -> Variant | None:
-        base: Path = ("prompts", name)
+        base: KeyPath = ("prompts", name)
         if isinstance(value, str):
             t = self._template(value, base, f"prompts.{name}")
             return Variant(name, (("user", t),)) if t else None
@@ -302,7 +302,7 @@ class _Builder:
         return Variant(name, tuple((r, t) for r, t in parts if t is not None), tuple(metrics))
 
     def _turn(
-        self, turn: dict[str, str], path: Path, origin: str
+        self, turn: dict[str, str], path: KeyPath, origin: str
     ) -> list[tuple[str, Template | None]]:
         if set(turn) == {"role", "content"}:
             role, content = turn["role"], turn["content"]
@@ -323,7 +323,7 @@ class _Builder:
     def _template(
         self,
         text: str,
-        path: Path,
+        path: KeyPath,
         origin: str,
         *,
         force_file: bool = False,
@@ -366,7 +366,7 @@ class _Builder:
         self, name: str, value: dict[str, Any]
     ) -> list[tuple[GridPoint | None, ModelConfig]] | None:
         """The model, or with a grid each of its settings; None when invalid (issues added)."""
-        base: Path = ("models", name)
+        base: KeyPath = ("models", name)
         if GRID_KEY not in value:
             config = self._model(name, value, self.src)
             return None if config is None else [(None, config)]
@@ -404,17 +404,11 @@ class _Builder:
         self, name: str, value: dict[str, Any], src: Located, issues: list[Issue] | None = None
     ) -> ModelConfig | None:
         issues = self.issues if issues is None else issues
-        base: Path = ("models", name)
+        base: KeyPath = ("models", name)
         provider_name = value.get("provider", "openai")
-        if not isinstance(provider_name, str) or provider_name not in providers:
-            issues.append(
-                src.issue(
-                    (*base, "provider"),
-                    f"unknown provider '{provider_name}'; "
-                    + suggest(str(provider_name), providers.names())
-                    + " (promptbench providers lists them)",
-                )
-            )
+        problem = providers.problem(str(provider_name), listed_by="promptbench providers")
+        if problem is not None:
+            issues.append(src.issue((*base, "provider"), problem))
             return None
         definition = providers.get(provider_name)
         config = validate(definition.config, value, src, base, issues)
@@ -460,7 +454,7 @@ class _Builder:
     def _case_file(
         self,
         value: str,
-        path: Path,
+        path: KeyPath,
         scope: MetricScope,
         columns: case_files.ColumnMap | None,
         limit: int | None,
@@ -490,7 +484,7 @@ class _Builder:
                 where[name] = f"{self.src.file}:{pos.line}"
         return case_files.ColumnMap(variables, spec.id, spec.expected, where)
 
-    def _track(self, file: FsPath) -> None:
+    def _track(self, file: Path) -> None:
         self.files.append(file)
         try:
             with file.open("rb") as fh:

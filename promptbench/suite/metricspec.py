@@ -6,7 +6,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 from promptbench.errors import Issue
@@ -14,7 +14,7 @@ from promptbench.metrics import metrics
 from promptbench.suite import paths
 from promptbench.suite.regression import REGRESSION_KEY
 from promptbench.suite.validation import suggest, validate
-from promptbench.suite.yamlpos import Located, Path
+from promptbench.suite.yamlpos import KeyPath, Located
 from promptbench.types import MetricSpec
 
 
@@ -23,7 +23,7 @@ class MetricScope:
     """What metric parsing needs from around it: names taken, and where files resolve."""
 
     names: set[str]
-    base_dir: FsPath | None = None
+    base_dir: Path | None = None
     models: set[str] | None = None  # the suite's model names, for judges
     user_code: bool = True  # False: --no-user-code, a suite that runs Python is refused
 
@@ -33,7 +33,7 @@ class MetricScope:
 
 
 def parse_metrics(
-    entries: Iterable[Any], src: Located, base: Path, issues: list[Issue], scope: MetricScope
+    entries: Iterable[Any], src: Located, base: KeyPath, issues: list[Issue], scope: MetricScope
 ) -> list[MetricSpec]:
     """Parse a list of metric entries; a name already taken gets a numeric suffix."""
     out: list[MetricSpec] = []
@@ -48,7 +48,7 @@ NEGATE = "not_"
 
 
 def parse_metric(
-    entry: Any, src: Located, path: Path, issues: list[Issue], scope: MetricScope
+    entry: Any, src: Located, path: KeyPath, issues: list[Issue], scope: MetricScope
 ) -> MetricSpec | None:
     """Parse ``- name``, ``- name: params`` or ``- not_: {name: params}`` into a MetricSpec."""
     if isinstance(entry, str):
@@ -66,16 +66,9 @@ def parse_metric(
         return None
     if kind == NEGATE:
         return _negated(raw, src, kind_path, issues, scope)
-    if not isinstance(kind, str) or kind not in metrics:
-        issues.append(
-            src.issue(
-                kind_path,
-                f"unknown metric '{kind}'; "
-                + suggest(str(kind), metrics.names())
-                + " (promptbench metrics lists them)",
-                prefer_key=True,
-            )
-        )
+    problem = metrics.problem(str(kind), listed_by="promptbench metrics")
+    if problem is not None:
+        issues.append(src.issue(kind_path, problem, prefer_key=True))
         return None
     definition = metrics.get(kind)
     if raw is None:
@@ -107,7 +100,17 @@ def parse_metric(
             raw[field] = str(found.resolve())
         params = definition.params.model_validate(raw)
     if definition.params.runs_user_code:
-        problem = _user_code_problem(kind, raw, definition.params.path_fields, scope)
+        if not scope.user_code:
+            issues.append(
+                src.issue(
+                    kind_path,
+                    f"metric '{kind}' runs Python code from the suite's files, and this run "
+                    "refuses user code; allow it only where the suite is trusted",
+                    hint="user_code",
+                )
+            )
+            return None
+        problem = _user_code_problem(raw, definition.params.path_fields, scope)
         if problem:
             issues.append(src.issue(kind_path, problem))
             return None
@@ -136,14 +139,9 @@ def parse_metric(
 
 
 def _user_code_problem(
-    kind: str, raw: dict[str, Any], path_fields: tuple[str, ...], scope: MetricScope
+    raw: dict[str, Any], path_fields: tuple[str, ...], scope: MetricScope
 ) -> str | None:
-    """Why the user code a metric would import may not run, or None when it may."""
-    if not scope.user_code:
-        return (
-            f"metric '{kind}' runs Python code from the suite's files, which "
-            "--no-user-code forbids; run this suite without it only where it is trusted"
-        )
+    """Why the user code a metric would import may not load from where it is, or None."""
     if scope.base_dir is None:
         return None
     # Code loads only from inside the suite's directory, or the project directory above
@@ -152,7 +150,7 @@ def _user_code_problem(
     for field in path_fields:
         value = raw.get(field)
         if isinstance(value, str):
-            real = FsPath(value).resolve()
+            real = Path(value).resolve()
             if not any(real.is_relative_to(d) for d in allowed):
                 return (
                     f"{field} '{value}' is outside the suite's directory; user code "
@@ -162,7 +160,7 @@ def _user_code_problem(
 
 
 def _negated(
-    inner: Any, src: Located, path: Path, issues: list[Issue], scope: MetricScope
+    inner: Any, src: Located, path: KeyPath, issues: list[Issue], scope: MetricScope
 ) -> MetricSpec | None:
     """``not_: {contains: sorry}``: the inner metric, with its verdict and score inverted."""
     if isinstance(inner, dict) and len(inner) == 1 and NEGATE in inner:
@@ -195,7 +193,7 @@ def _unique(name: str, scope: MetricScope) -> str:
     return name
 
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
+GATE_OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,
     ">": operator.gt,
@@ -226,7 +224,7 @@ class GateRule:
 
     def holds(self, actual: float | None) -> bool:
         """Whether ``actual`` satisfies the rule; an unknown figure never does."""
-        return actual is not None and _OPS[self.op](actual, self.value)
+        return actual is not None and GATE_OPS[self.op](actual, self.value)
 
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.value:g}"
@@ -241,7 +239,7 @@ def parse_gate(
     for key, value in gate.items():
         if key == REGRESSION_KEY:  # rules against a baseline: suite.regression parses them
             continue
-        path: Path = ("gate", key)
+        path: KeyPath = ("gate", key)
         if key not in metric_names and key not in GATE_STATS:
             issues.append(
                 src.issue(

@@ -12,7 +12,7 @@ Written as one rule or a list of them::
 A rule names a metric of the suite, or ``pass_rate`` (the share of cases passing every
 metric). ``promptbench run --baseline FILE`` (and ``diff --fail-on-regression``) fails
 only where the run is significantly worse than the baseline by more than the margin;
-:mod:`promptbench.stats.regression` says exactly how that is decided.
+:mod:`promptbench.diff.regression` says exactly how that is decided.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pydantic import Field
 from promptbench.config import StrictModel
 from promptbench.errors import Issue
 from promptbench.suite.validation import suggest, validate
-from promptbench.suite.yamlpos import Located, Path
+from promptbench.suite.yamlpos import KeyPath, Located
 
 REGRESSION_KEY = "regression"  # the key under ``gate:``; never a metric's name
 PASS_RATE = "pass_rate"
@@ -72,9 +72,9 @@ def parse_regression(
     value: Any, metric_names: set[str], src: Located, issues: list[Issue]
 ) -> list[RegressionRule]:
     """Parse ``gate.regression`` (a mapping or a list of them); problems go to ``issues``."""
-    base: Path = ("gate", REGRESSION_KEY)
+    base: KeyPath = ("gate", REGRESSION_KEY)
     if isinstance(value, list):
-        entries: list[tuple[Path, Any]] = [((*base, i), v) for i, v in enumerate(value)]
+        entries: list[tuple[KeyPath, Any]] = [((*base, i), v) for i, v in enumerate(value)]
     else:
         entries = [(base, value)]
     if not entries:

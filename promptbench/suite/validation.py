@@ -12,12 +12,12 @@ from typing import Any, TypeVar, Union
 from pydantic import BaseModel, ValidationError
 
 from promptbench.errors import Issue
-from promptbench.suite.yamlpos import Located, Path
+from promptbench.suite.yamlpos import KeyPath, Located
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate(cls: type[M], data: Any, src: Located, base: Path, issues: list[Issue]) -> M | None:
+def validate(cls: type[M], data: Any, src: Located, base: KeyPath, issues: list[Issue]) -> M | None:
     """Validate ``data`` (found at ``base`` in ``src``) as ``cls``; on failure add issues."""
     try:
         return cls.model_validate(data)
@@ -27,14 +27,14 @@ def validate(cls: type[M], data: Any, src: Located, base: Path, issues: list[Iss
 
 
 def to_issues(
-    exc: ValidationError, cls: type[BaseModel], data: Any, src: Located, base: Path
+    exc: ValidationError, cls: type[BaseModel], data: Any, src: Located, base: KeyPath
 ) -> list[Issue]:
     """Convert every error of ``exc`` into an issue located in ``src``."""
     out: list[Issue] = []
-    seen: set[tuple[Path, str]] = set()
+    seen: set[tuple[KeyPath, str]] = set()
     # A value that fits no member of a union (``str | list``) gets one complaint per
     # member; they are joined into one line: "a valid string or a valid list".
-    types_at: dict[Path, tuple[int, list[str], str]] = {}
+    types_at: dict[KeyPath, tuple[int, list[str], str]] = {}
     for err in exc.errors(include_url=False):
         path = _data_path(err["loc"], data)
         kind = err["type"]
@@ -103,7 +103,7 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg
 
 
-def _data_path(loc: tuple[int | str, ...], data: Any) -> Path:
+def _data_path(loc: tuple[int | str, ...], data: Any) -> KeyPath:
     """Keep the parts of a pydantic location that exist in the data.
 
     Pydantic adds union member names (``'str'``, ``'ChatPrompt'``) and validator
@@ -133,7 +133,7 @@ def _is_type_tag(part: str) -> bool:
     return part[:1].isupper() or part in {"str", "int", "float", "bool", "list", "dict", "none"}
 
 
-def fields_at(cls: type[BaseModel], path: Path) -> list[str]:
+def fields_at(cls: type[BaseModel], path: KeyPath) -> list[str]:
     """Return the field names of the model found at ``path`` below ``cls``."""
     names: set[str] = set()
     for model in _models_at(cls, path):
@@ -141,7 +141,7 @@ def fields_at(cls: type[BaseModel], path: Path) -> list[str]:
     return sorted(names)
 
 
-def _models_at(tp: Any, path: Path) -> list[type[BaseModel]]:
+def _models_at(tp: Any, path: KeyPath) -> list[type[BaseModel]]:
     if not path:
         return [m for m in _unwrap(tp) if isinstance(m, type) and issubclass(m, BaseModel)]
     head, rest = path[0], path[1:]

@@ -15,7 +15,8 @@ import yaml
 
 from promptbench.errors import Issue, SuiteError
 
-Path = tuple[str | int, ...]
+# Where a value sits in a YAML document: the keys and list indices from its root.
+KeyPath = tuple[str | int, ...]
 
 _Loader: type[yaml.SafeLoader]
 try:
@@ -38,12 +39,12 @@ class Located:
 
     file: str
     data: Any
-    keys: dict[Path, Pos] = field(default_factory=dict)
-    values: dict[Path, Pos] = field(default_factory=dict)
+    keys: dict[KeyPath, Pos] = field(default_factory=dict)
+    values: dict[KeyPath, Pos] = field(default_factory=dict)
     # Values written as literal blocks (``key: |``): their text starts on the next line.
-    literal: set[Path] = field(default_factory=set)
+    literal: set[KeyPath] = field(default_factory=set)
 
-    def pos(self, path: Path, *, prefer_key: bool = False) -> Pos | None:
+    def pos(self, path: KeyPath, *, prefer_key: bool = False) -> Pos | None:
         """Return the position of ``path``, or of its nearest located ancestor."""
         for end in range(len(path), -1, -1):
             sub = path[:end]
@@ -53,8 +54,10 @@ class Located:
                 return found
         return None
 
-    def issue(self, path: Path, message: str, *, prefer_key: bool = False) -> Issue:
-        """Build an issue at ``path``."""
+    def issue(
+        self, path: KeyPath, message: str, *, prefer_key: bool = False, hint: str | None = None
+    ) -> Issue:
+        """Build an issue at ``path``; ``hint`` names the run option that bears on it."""
         pos = self.pos(path, prefer_key=prefer_key)
         return Issue(
             self.file,
@@ -62,10 +65,11 @@ class Located:
             line=pos.line if pos else None,
             column=pos.column if pos else None,
             field=format_path(path) or None,
+            hint=hint,
         )
 
 
-def format_path(path: Path) -> str:
+def format_path(path: KeyPath) -> str:
     """Format a path as ``models.mini.temperature`` or ``cases[3].vars``."""
     out = ""
     for part in path:
@@ -199,7 +203,7 @@ def _runaway_quote(text: str, mark: yaml.Mark) -> yaml.Mark | None:
     return None
 
 
-def _walk(node: yaml.Node, data: Any, path: Path, out: Located, issues: list[Issue]) -> None:
+def _walk(node: yaml.Node, data: Any, path: KeyPath, out: Located, issues: list[Issue]) -> None:
     if isinstance(node, yaml.ScalarNode) and node.style == "|":
         out.literal.add(path)
     elif isinstance(node, yaml.MappingNode) and isinstance(data, dict):

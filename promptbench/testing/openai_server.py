@@ -841,7 +841,8 @@ async def _serve(args: argparse.Namespace) -> None:
         # Not available on Windows, where SIGINT arrives as KeyboardInterrupt instead.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    print(f"READY {server.url}", flush=True)
+    # A program of its own (python -m ...): whoever started it waits for this line.
+    print(f"READY {server.url}", flush=True)  # noqa: T201
     try:
         await stop.wait()
     finally:

@@ -34,6 +34,7 @@ RECORD_FIELDS = {
     "usage",
     "latency_ms",
     "cost",
+    "cost_saved",
     "error",
     "cached",
     "retries",

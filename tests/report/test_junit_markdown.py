@@ -11,9 +11,11 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from promptbench.diff import SideInfo
+from promptbench.diff.compute import diff_indexes
+from promptbench.diff.pairing import RecordIndex, pairs_of_runs
 from promptbench.report.markdown import MARKER, MAX_CHARS, diff_markdown, esc
 from promptbench.report.worddiff import plain, word_diff
-from promptbench.stats.diff import RecordIndex, SideInfo, diff_indexes, pairs_of_runs
 from promptbench.types import Record, Score
 from tests.helpers.e2e import echo_suite, invoke, no_traceback, qa_cases
 from tests.helpers.loopback import LoopbackServer

@@ -185,7 +185,7 @@ def test_429_waits_for_retry_after(loopback: LoopbackServer, project: Project) -
     stats = loopback.stats()
     assert stats["by_outcome"] == {"429": 1, "ok": 3}
     assert stats["by_prompt"]["Q: q2"] == 2
-    assert result.info.meta["counts"]["retries"] == 1
+    assert result.info.meta.counts.retries == 1
 
 
 FAULTS = {
@@ -235,8 +235,8 @@ def test_retryable_faults_are_retried_until_the_call_succeeds(
         "hang": 1,
         "ok": len(cases),
     }
-    assert result.info.meta["counts"]["retries"] == sum(len(f) for f in FAULTS.values())
-    assert result.info.meta["counts"]["errors"] == 0
+    assert result.info.meta.counts.retries == sum(len(f) for f in FAULTS.values())
+    assert result.info.meta.counts.errors == 0
     assert wall < 3.0  # the hang cost one 0.5 s timeout, not the server's 3 s
 
 
@@ -296,7 +296,12 @@ def test_a_call_failing_past_max_retries_is_an_error_record_not_a_failed_score(
         "errors": 0,
     }
     assert result.verdict.outcome.value == "passed"  # 50% errors allowed by this suite
-    assert result.info.meta["counts"] == {"records": 2, "errors": 1, "cached": 0, "retries": 2}
+    assert result.info.meta.counts.model_dump() == {
+        "records": 2,
+        "errors": 1,
+        "cached": 0,
+        "retries": 2,
+    }
 
 
 def test_too_many_errors_gives_no_verdict(loopback: LoopbackServer, project: Project) -> None:
@@ -376,7 +381,7 @@ def test_second_identical_run_is_served_from_the_cache(
         assert r["usage"] == before[key]["usage"]
         assert r["output"] == before[key]["output"]
         assert r["scores"] == before[key]["scores"]
-    assert second.info.meta["counts"]["cached"] == 16
+    assert second.info.meta.counts.cached == 16
     assert second.summary.to_json()["groups"][0]["cached"] == 8
 
     third, _ = run(path, use_cache=False)

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from promptbench.runner.ratelimit import SAFETY, Bucket, RateGate, estimate_tokens
-from promptbench.types import RateLimit
+from promptbench.server_limits import RateLimit
 from tests.helpers.e2e import echo_suite, run
 from tests.helpers.loopback import LoopbackServer
 from tests.helpers.project import Project

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptbench.stats.gate import Outcome, judge
+from promptbench.stats.gate import RunOutcome, gate_verdict
 from promptbench.stats.summary import Summary
 from promptbench.suite.metricspec import GateRule
 from promptbench.types import CallError, Record, Score
@@ -40,8 +40,8 @@ ERRORS_BELOW_30 = GateRule("error_rate", "<", 0.3, "< 0.3")
 
 def test_passes_when_every_rule_holds_in_every_group() -> None:
     s2 = summary(rec("a", "m", 1.0), rec("b", "m", 1.0), rec("b", "m", 1.0))
-    ok = judge(s2, [EXACT_90, ERRORS_BELOW_30], 0.1)
-    assert ok.outcome is Outcome.PASSED
+    ok = gate_verdict(s2, [EXACT_90, ERRORS_BELOW_30], 0.1)
+    assert ok.outcome is RunOutcome.PASSED
     assert [(c.variant, c.rule.metric, c.actual, c.holds) for c in ok.checks] == [
         ("a", "exact", 1.0, True),
         ("a", "error_rate", 0.0, True),
@@ -53,8 +53,8 @@ def test_passes_when_every_rule_holds_in_every_group() -> None:
 
 def test_fails_and_says_which_check() -> None:
     s = summary(rec("a", "m", 1.0), rec("b", "m", 1.0), rec("b", "m", 0.0))
-    verdict = judge(s, [EXACT_90], max_error_rate=0.1)
-    assert verdict.outcome is Outcome.GATE_FAILED
+    verdict = gate_verdict(s, [EXACT_90], max_error_rate=0.1)
+    assert verdict.outcome is RunOutcome.GATE_FAILED
     [failure] = verdict.failures
     assert (failure.variant, failure.model, failure.actual, failure.holds) == ("b", "m", 0.5, False)
     assert str(failure.rule) == "exact >= 0.9"
@@ -70,21 +70,21 @@ def test_fails_and_says_which_check() -> None:
 
 def test_threshold_is_inclusive_for_ge() -> None:
     s = summary(rec("a", "m", 0.9))
-    assert judge(s, [EXACT_90], 0.1).outcome is Outcome.PASSED
+    assert gate_verdict(s, [EXACT_90], 0.1).outcome is RunOutcome.PASSED
     s = summary(rec("a", "m", 0.89))
-    assert judge(s, [EXACT_90], 0.1).outcome is Outcome.GATE_FAILED
+    assert gate_verdict(s, [EXACT_90], 0.1).outcome is RunOutcome.GATE_FAILED
 
 
 def test_unknown_figure_never_holds() -> None:
     s = summary(rec("a", "m", 1.0))
-    verdict = judge(s, [GateRule("judge", ">=", 0.5, ">= 0.5")], 0.1)
-    assert verdict.outcome is Outcome.GATE_FAILED
+    verdict = gate_verdict(s, [GateRule("judge", ">=", 0.5, ">= 0.5")], 0.1)
+    assert verdict.outcome is RunOutcome.GATE_FAILED
     assert verdict.failures[0].actual is None
 
 
 def test_no_rules_passes() -> None:
-    verdict = judge(summary(rec("a", "m", 0.0)), [], 0.1)
-    assert (verdict.outcome, verdict.checks) == (Outcome.PASSED, [])
+    verdict = gate_verdict(summary(rec("a", "m", 0.0)), [], 0.1)
+    assert (verdict.outcome, verdict.checks) == (RunOutcome.PASSED, [])
 
 
 def test_too_many_errors_overrides_a_failed_gate() -> None:
@@ -96,8 +96,8 @@ def test_too_many_errors_overrides_a_failed_gate() -> None:
         rec("a", "m", None, error=True),
         rec("b", "m", 1.0),
     )
-    verdict = judge(s, [EXACT_90], max_error_rate=0.2)
-    assert verdict.outcome is Outcome.TOO_MANY_ERRORS
+    verdict = gate_verdict(s, [EXACT_90], max_error_rate=0.2)
+    assert verdict.outcome is RunOutcome.TOO_MANY_ERRORS
     assert verdict.error_rate == 0.25
     assert verdict.max_error_rate == 0.2
     # The checks are still reported.
@@ -110,21 +110,21 @@ def test_error_rate_is_the_worst_group_not_the_run_average() -> None:
         rec("a", "m", None, error=True),  # a: 0.5
         *(rec("b", "m", 1.0) for _ in range(8)),  # run: 1 / 10
     )
-    verdict = judge(s, [], max_error_rate=0.2)
+    verdict = gate_verdict(s, [], max_error_rate=0.2)
     assert s.error_rate == 0.1
-    assert verdict.outcome is Outcome.TOO_MANY_ERRORS
+    assert verdict.outcome is RunOutcome.TOO_MANY_ERRORS
     assert verdict.error_rate == 0.5
 
 
 def test_error_rate_at_the_limit_still_gives_a_verdict() -> None:
     s = summary(*(rec("a", "m", 1.0) for _ in range(3)), rec("a", "m", None, error=True))
-    assert judge(s, [EXACT_90], max_error_rate=0.25).outcome is Outcome.PASSED
-    assert judge(s, [EXACT_90], max_error_rate=0.24).outcome is Outcome.TOO_MANY_ERRORS
+    assert gate_verdict(s, [EXACT_90], max_error_rate=0.25).outcome is RunOutcome.PASSED
+    assert gate_verdict(s, [EXACT_90], max_error_rate=0.24).outcome is RunOutcome.TOO_MANY_ERRORS
 
 
 def test_empty_run_is_not_too_many_errors() -> None:
-    verdict = judge(Summary(), [EXACT_90], max_error_rate=0.0)
-    assert (verdict.outcome, verdict.checks, verdict.error_rate) == (Outcome.PASSED, [], 0.0)
+    verdict = gate_verdict(Summary(), [EXACT_90], max_error_rate=0.0)
+    assert (verdict.outcome, verdict.checks, verdict.error_rate) == (RunOutcome.PASSED, [], 0.0)
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_rule_operators(op: str, value: float, actual: float, holds: bool) -> No
 
 def test_verdict_to_json() -> None:
     s = summary(rec("a", "m", 1.0))
-    assert judge(s, [EXACT_90], 0.1).to_json() == {
+    assert gate_verdict(s, [EXACT_90], 0.1).to_json() == {
         "outcome": "passed",
         "error_rate": 0.0,
         "max_error_rate": 0.1,

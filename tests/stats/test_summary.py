@@ -157,6 +157,19 @@ def test_free_calls_have_a_known_cost_of_zero() -> None:
     assert group(rec(cost=0.0), rec(cost=None)).cost == 0.0
 
 
+def test_cached_records_cost_nothing_and_the_cost_gate_sees_their_price() -> None:
+    g = group(
+        rec(cost=0.25),
+        rec(cost=0.0, cost_saved=0.5, cached=True),
+        rec(cost=0.0, cost_saved=0.25, cached=True),
+    )
+    assert g.cost == 0.25  # spent
+    assert g.cost_saved == 0.75
+    # total_cost judges what the calls cost, whatever the cache held.
+    assert g.figure("total_cost") == 1.0
+    assert g.to_json([])["cost_saved"] == 0.75
+
+
 def test_cached_and_retries_count_every_record() -> None:
     g = group(rec(cached=True), rec(retries=2), rec(error="timeout", retries=4))
     assert (g.cached, g.retries) == (1, 6)
@@ -206,6 +219,7 @@ def test_group_to_json() -> None:
         "latency_ms": {"p50": 10.0, "p95": 10.0},
         "tokens": {"prompt": 10, "completion": 5, "total": 15},
         "cost": 0.1,
+        "cost_saved": 0.0,
     }
 
 

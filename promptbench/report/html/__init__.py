@@ -18,9 +18,8 @@ from promptbench.report.html.page import human_size, render_page, write_page
 from promptbench.report.html.run_data import run_payload
 
 if TYPE_CHECKING:
-    from promptbench.baseline import Source
+    from promptbench.diff import DiffResult, Source
     from promptbench.runs import StoredRun
-    from promptbench.stats.diff import DiffResult
 
 __all__ = ["diff_report", "human_size", "run_report", "write_report"]
 

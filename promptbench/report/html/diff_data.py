@@ -2,7 +2,7 @@
 
 The statistics are :meth:`DiffResult.to_json`'s, less the long per-case lists the rows
 replace. A row is one case of one pair: A's output and B's, the word diff between
-them, and whether the case flipped. As in :mod:`promptbench.stats.pairing`, a case
+them, and whether the case flipped. As in :mod:`promptbench.diff.pairing`, a case
 shows its lowest repeat whose call did not fail.
 
 The word diff is :func:`promptbench.report.worddiff.word_diff`'s (the terminal's and
@@ -17,13 +17,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from promptbench.diff import DiffResult, PairResult
+from promptbench.diff.pairing import natural_key
 from promptbench.report.html.cells import cell, text
 from promptbench.report.worddiff import word_diff
-from promptbench.stats.diff import DiffResult, PairResult, natural_key
 from promptbench.types import Record
 
 if TYPE_CHECKING:
-    from promptbench.baseline import Source
+    from promptbench.diff import Source
 
 Group = tuple[str, str]
 _OPS = {"equal": 0, "delete": 1, "insert": 2}

@@ -10,38 +10,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from promptbench.diff.pairing import natural_key
 from promptbench.report.html.cells import cell, text
 from promptbench.runs import StoredRun
 from promptbench.stats import Summary
-from promptbench.stats.pairing import natural_key
 
 Row = dict[str, Any]
 
 
 def _header(run: StoredRun) -> dict[str, Any]:
     meta = run.meta
-    suite = meta.get("suite") or {}
     models = {
-        name: " · ".join(
-            str(m[k]) for k in ("provider", "model") if isinstance(m, dict) and m.get(k)
-        )
-        for name, m in (meta.get("models") or {}).items()
+        name: " · ".join(str(v) for v in (m.provider, m.model) if v)
+        for name, m in meta.models.items()
     }
     return {
         "id": run.run_id,
         "suite": run.suite_name,
-        "description": suite.get("description") or "",
+        "description": meta.suite.description,
         "status": run.status,
-        "started_at": meta.get("started_at"),
-        "finished_at": meta.get("finished_at"),
-        "wall_seconds": meta.get("wall_seconds"),
+        "started_at": meta.started_at,
+        "finished_at": meta.finished_at,
+        "wall_seconds": meta.wall_seconds,
         "dir": str(run.run_dir),
-        "command": " ".join(["promptbench", *map(str, meta.get("command") or [])]),
-        "version": meta.get("promptbench"),
-        "commit": (meta.get("git") or {}).get("commit")
-        if isinstance(meta.get("git"), dict)
-        else None,
-        "variants": {k: str(v) for k, v in (meta.get("variants") or {}).items()},
+        "command": " ".join(["promptbench", *map(str, meta.command or [])]),
+        "version": meta.promptbench,
+        "commit": meta.git.commit if meta.git else None,
+        "variants": {k: str(v) for k, v in meta.variants.items()},
         "models": models,
     }
 
@@ -50,8 +45,8 @@ def _ranking(run: StoredRun, groups: int) -> dict[str, Any] | None:
     """The table ``promptbench rank`` prints, on the pass rate; None for a single group."""
     if groups < 2:
         return None
+    from promptbench.diff.rank import PASS_RATE, rank_records
     from promptbench.errors import UsageError
-    from promptbench.ranking import PASS_RATE, rank_records
     from promptbench.report.rank_table import HEADERS, cells, footer
 
     try:
@@ -71,11 +66,11 @@ def _ranking(run: StoredRun, groups: int) -> dict[str, Any] | None:
 
 def run_payload(run: StoredRun) -> dict[str, Any]:
     """Everything the run page shows, as plain JSON types."""
-    suite = run.meta.get("suite") or {}
-    summary = Summary(suite.get("metrics") or (), run.variants, run.models)
+    suite = run.meta.suite
+    summary = Summary(suite.metrics, run.variants, run.models)
     # The summary and the cells meet metrics in the same order: their lists agree.
     metrics = {name: i for i, name in enumerate(summary.metric_names)}
-    var_names: dict[str, int] = {name: i for i, name in enumerate(suite.get("variables") or ())}
+    var_names: dict[str, int] = {name: i for i, name in enumerate(suite.variables)}
     columns: dict[tuple[str, str], int] = {}
     rows: dict[tuple[str, int], tuple[Row, dict[int, dict[str, Any]]]] = {}
     repeats = 0

@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptbench.errors import RunStoreError, UsageError
-from promptbench.runner.store import RECORDS_FILE, RUN_FILE
-from promptbench.runs import StoredRun, resolve_run
-from promptbench.stats.diff import SideInfo, natural_key
+from promptbench.diff.pairing import natural_key
+from promptbench.diff.result import SideInfo
+from promptbench.diff.sources import Source
+from promptbench.errors import UsageError
+from promptbench.runs import StoredRun
 from promptbench.suite.regression import RegressionRule
 from promptbench.types import CallError, Record, Score
 
@@ -67,32 +66,28 @@ def _record_json(r: Record, outputs: bool) -> dict[str, Any]:
 
 def baseline_json(run: StoredRun, *, outputs: bool = True) -> tuple[str, int]:
     """The baseline file's text for ``run``, and how many records it holds."""
-    suite = run.meta.get("suite") or {}
-    git = run.meta.get("git") or {}
-    models = {
-        name: {"provider": m.get("provider"), "model": m.get("model")}
-        for name, m in (run.meta.get("models") or {}).items()
-        if isinstance(m, dict)
-    }
+    meta = run.meta
     head = {
         "format": FORMAT,
         "version": VERSION,
         "suite": {
-            "name": suite.get("name", ""),
-            "hash": suite.get("hash", ""),
-            "metrics": list(suite.get("metrics") or []),
-            "repeat": suite.get("repeat"),
-            "regression": list(suite.get("regression") or []),
+            "name": meta.suite.name,
+            "hash": meta.suite.hash,
+            "metrics": list(meta.suite.metrics),
+            "repeat": meta.suite.repeat,
+            "regression": [r.rule().to_json() for r in meta.suite.regression],
         },
         "run": {
             "run_id": run.run_id,
-            "started_at": run.meta.get("started_at"),
+            "started_at": meta.started_at,
             "status": run.status,
-            "commit": git.get("commit") if isinstance(git, dict) else None,
-            "promptbench": run.meta.get("promptbench"),
+            "commit": meta.git.commit if meta.git else None,
+            "promptbench": meta.promptbench,
         },
         "variants": run.variants,
-        "models": models,
+        "models": {
+            name: {"provider": m.provider, "model": m.model} for name, m in meta.models.items()
+        },
     }
     records = sorted(
         (_record_json(r, outputs) for r in run.records()),
@@ -141,35 +136,6 @@ def _record_from(d: dict[str, Any]) -> Record:
     )
 
 
-@dataclass
-class Source:
-    """One side of a comparison: a stored run or a baseline file, read on demand."""
-
-    info: SideInfo
-    meta: dict[str, Any]  # run.json, or the baseline's header
-    path: Path
-    _records: list[dict[str, Any]] | None = None  # a baseline's, already parsed
-
-    @property
-    def metric_names(self) -> list[str]:
-        """The suite's metrics, in its order."""
-        return list((self.meta.get("suite") or {}).get("metrics") or [])
-
-    @property
-    def regression_rules(self) -> list[RegressionRule]:
-        """The suite's ``gate.regression`` rules, as recorded."""
-        raw = (self.meta.get("suite") or {}).get("regression") or []
-        return [r for d in raw if (r := RegressionRule.from_json(d)) is not None]
-
-    def records(self) -> Iterator[Record]:
-        """The records, streamed from a run or rebuilt from a baseline."""
-        if self._records is None:
-            yield from StoredRun(self.path, self.meta).records()
-            return
-        for d in self._records:
-            yield _record_from(d)
-
-
 def load_baseline(path: Path, label: str | None = None) -> Source:
     """Read a baseline file; a UsageError says what is wrong with it."""
     try:
@@ -201,32 +167,7 @@ def load_baseline(path: Path, label: str | None = None) -> Source:
         suite=str(suite.get("name", "")),
         suite_hash=str(suite.get("hash", "")),
     )
-    meta = {k: v for k, v in data.items() if k != "records"}
-    return Source(info, meta, path, records)
-
-
-def is_baseline_file(path: Path) -> bool:
-    """Whether ``path`` looks like a baseline file rather than part of a run directory."""
-    return path.is_file() and path.name not in (RUN_FILE, RECORDS_FILE)
-
-
-def open_source(ref: str | Path, runs_dir: str | Path | None = None) -> Source:
-    """A run (id, prefix, directory or ``latest``) or a baseline file, ready to read."""
-    path = Path(str(ref))
-    if is_baseline_file(path):
-        return load_baseline(path, str(ref))
-    try:
-        run = resolve_run(ref, runs_dir)
-    except RunStoreError as exc:
-        if path.suffix == ".json":
-            raise UsageError(f"{ref}: no such baseline file") from None
-        raise exc from None
-    suite = run.meta.get("suite") or {}
-    info = SideInfo(
-        label=str(ref) if str(ref) != "latest" else f"latest ({run.run_id})",
-        source=run.run_id,
-        kind="run",
-        suite=run.suite_name,
-        suite_hash=str(suite.get("hash", "")),
-    )
-    return Source(info, run.meta, run.run_dir)
+    stored_rules = suite.get("regression") or []
+    rules = [r for d in stored_rules if (r := RegressionRule.from_json(d)) is not None]
+    metrics = [str(m) for m in suite.get("metrics") or []]
+    return Source(info, metrics, rules, path, [_record_from(d) for d in records])

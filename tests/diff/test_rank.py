@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from promptbench.diff.rank import rank_records
 from promptbench.errors import UsageError
-from promptbench.ranking import rank_records
 from promptbench.types import CallError, Record, Score
 
 

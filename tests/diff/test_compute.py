@@ -13,21 +13,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from promptbench.stats.compare import holm
-from promptbench.stats.diff import (
-    PASS_RATE,
-    DiffResult,
+from promptbench.diff import DiffResult, SideInfo, check_regressions
+from promptbench.diff.compute import diff_indexes
+from promptbench.diff.pairing import (
     RecordIndex,
-    SideInfo,
-    diff_indexes,
     natural_key,
     pairs_of_models,
     pairs_of_runs,
     pairs_of_variants,
 )
+from promptbench.diff.regression import margin_p_value
+from promptbench.stats.compare import holm
 from promptbench.stats.power import cases_needed
-from promptbench.stats.regression import check_regressions, margin_p_value
-from promptbench.suite.regression import RegressionRule
+from promptbench.suite.regression import PASS_RATE, RegressionRule
 from promptbench.types import CallError, Record, Score
 
 

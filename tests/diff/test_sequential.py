@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptbench.sequential_check import SequentialMonitor, default_rules
+from promptbench.diff.sequential import SequentialMonitor, default_rules
 from promptbench.suite.regression import RegressionRule
 from promptbench.types import Record, Score
 

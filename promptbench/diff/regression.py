@@ -18,7 +18,7 @@ A rule ``{metric: exact, margin: 0.02}`` fails for a compared pair only when bot
    are symmetric about −margin, which binary outcomes are not.
 
 Requiring both keeps the false-alarm rate at or below the smaller of the two tests'
-levels; tests/stats/test_diff.py checks by simulation that noise does not fail the gate
+levels; tests/diff/test_compute.py checks by simulation that noise does not fail the gate
 and a real drop does. Without rules, every compared metric and ``pass_rate`` is checked
 with margin 0.
 """
@@ -30,10 +30,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptbench.stats.compare import _pair, holm
-from promptbench.stats.diff import PASS_RATE, DiffResult, signature
+from promptbench.diff.compute import signature
+from promptbench.diff.result import DiffResult
+from promptbench.stats.compare import case_differences, holm
 from promptbench.stats.resample import bootstrap_means
-from promptbench.suite.regression import RegressionRule
+from promptbench.suite.regression import PASS_RATE, RegressionRule
 
 DEFAULT_RESAMPLES = 4000
 
@@ -180,7 +181,7 @@ def check_regressions(
                 # the same test on the same data counts once in Holm's family.
                 key = (signature(pr.pair, pr.paired[rule.metric]), rule.margin)
                 if key not in p_of:
-                    diffs = _pair(pr.paired[rule.metric]).diffs
+                    diffs = case_differences(pr.paired[rule.metric])
                     if not c.higher_is_better:
                         diffs = [-d for d in diffs]  # "worse" is then a rise
                     p_of[key] = margin_p_value(diffs, rule.margin, n_resamples, seed)

@@ -1,16 +1,21 @@
 """What ``diff`` found: per pair, each metric's comparison, the flips, the repeats.
 
-Plain dataclasses with ``to_json()``; :mod:`promptbench.stats.diff` fills them in.
+Plain dataclasses with ``to_json()``; :mod:`promptbench.diff.compute` fills them in, and
+:mod:`promptbench.diff.regression` adds the regression gate's report when it was asked for.
+``DiffResult.to_json()`` is what ``promptbench diff --json`` prints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from promptbench.diff.pairing import Pair
 from promptbench.stats.compare import MetricComparison, PairedMetric
-from promptbench.stats.pairing import Pair
+
+if TYPE_CHECKING:
+    from promptbench.diff.regression import RegressionReport
 
 Mode = Literal["variants", "models", "runs"]
 POWER = 0.8  # the power "cases needed" and the MDE are computed for
@@ -204,6 +209,7 @@ class DiffResult:
     unmatched_a: list[str] = field(default_factory=list)
     unmatched_b: list[str] = field(default_factory=list)
     family: int = 0  # distinct tests in Holm's family (a metric equal to pass_rate counts once)
+    regression: RegressionReport | None = None  # the regression gate, when it was checked
 
     def comparisons(self) -> Iterator[tuple[PairResult, MetricResult]]:
         """Every metric of every pair."""
@@ -216,8 +222,8 @@ class DiffResult:
         return sum(1 for _, m in self.comparisons() if m.comparison.verdict == verdict)
 
     def to_json(self) -> dict[str, Any]:
-        """The whole result, for machines."""
-        return {
+        """The whole result, for machines: what ``diff --json`` prints."""
+        data = {
             "a": self.a.to_json(),
             "b": self.b.to_json(),
             "mode": self.mode,
@@ -234,3 +240,6 @@ class DiffResult:
             "unmatched_b": self.unmatched_b,
             "pairs": [p.to_json() for p in self.pairs],
         }
+        if self.regression is not None:
+            data["regression"] = self.regression.to_json()
+        return data

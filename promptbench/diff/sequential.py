@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptbench.ranking import PASS_RATE, record_value
+from promptbench.diff.rank import PASS_RATE, record_value
 from promptbench.runner.observer import BaseObserver
 from promptbench.stats.sequential import SequentialTest
 from promptbench.suite.regression import RegressionRule

@@ -4,7 +4,7 @@ A side's records (a run, or a baseline file) are folded into a :class:`RecordInd
 per variant × model group, per case, each metric's value per repeat (None for an
 error), the case-level verdict as ``pass_rate``, and one representative record per case
 for the report (its output and reasons). A :class:`Pair` names the group on each side
-that :mod:`promptbench.stats.diff` compares. Pure computation; nothing here prints.
+that :mod:`promptbench.diff.compute` compares. Pure computation; nothing here prints.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from promptbench.suite.regression import PASS_RATE  # the case-level verdict, as a metric
 from promptbench.types import Record
-
-PASS_RATE = "pass_rate"  # the case-level verdict, compared like a metric
 
 
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -31,7 +30,7 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 
 
 @dataclass
-class _Case:
+class CaseData:
     """One case of one group: values per metric per repeat, and a representative record."""
 
     values: dict[str, dict[int, float | None]] = field(default_factory=dict)
@@ -39,6 +38,7 @@ class _Case:
     first: Record | None = None  # the lowest repeat without a call error (else with one)
 
     def keep(self, r: Record) -> None:
+        """Take ``r`` as the case's representative if it is a better one than the current."""
         f = self.first
         if f is None or (f.error is not None, f.repeat) > (r.error is not None, r.repeat):
             # Without the prompt and the vars: the report shows outputs and reasons, and
@@ -52,7 +52,7 @@ class GroupData:
 
     variant: str
     model: str
-    cases: dict[str, _Case] = field(default_factory=dict)
+    cases: dict[str, CaseData] = field(default_factory=dict)
     records: int = 0
     call_errors: int = 0
     metric_names: dict[str, None] = field(default_factory=dict)  # in order of appearance
@@ -62,7 +62,7 @@ class GroupData:
         self.records += 1
         case = self.cases.get(r.case_id)
         if case is None:
-            case = self.cases[r.case_id] = _Case()
+            case = self.cases[r.case_id] = CaseData()
         case.keep(r)
         if r.error is not None:
             # The call failed: no figure at all for this repeat, counted as an error.

@@ -1,31 +1,48 @@
-"""What ``promptbench diff`` and ``promptbench run --baseline`` compare, read from disk.
+"""What ``promptbench diff`` and ``run --baseline`` compare: the sides, and their groups.
 
-:mod:`promptbench.stats.diff` does the statistics on records; this module decides which
-records: two variants or two models of one run, or two runs (a baseline file counts as
-a run), with the user's filters, and says in a UsageError when a name is wrong. Nothing
-here prints.
+A side is a stored run or a baseline file (:func:`open_source`). Within the sides,
+:func:`compare_sources` picks the pairs of variant × model groups: two variants or two
+models of one run, or each group present in two runs, with the user's filters, and
+says in a UsageError when a name is wrong. Then :mod:`promptbench.diff.compute` does
+the statistics. Nothing here prints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
-from promptbench.baseline import Source
-from promptbench.errors import UsageError
-from promptbench.stats.diff import (
-    DEFAULT_DETECT,
-    DiffResult,
-    Mode,
+from promptbench.diff.baseline import load_baseline
+from promptbench.diff.compute import diff_indexes
+from promptbench.diff.options import DiffOptions
+from promptbench.diff.pairing import (
     Pair,
     RecordIndex,
-    diff_indexes,
     pairs_of_models,
     pairs_of_runs,
     pairs_of_variants,
 )
-from promptbench.stats.regression import RegressionReport, check_regressions
+from promptbench.diff.result import DiffResult, Mode
+from promptbench.diff.sources import Source, is_baseline_file
+from promptbench.errors import RunStoreError, UsageError
+from promptbench.runs import resolve_run
 from promptbench.suite.regression import RegressionRule
+
+
+def open_source(ref: str | Path, runs_dir: str | Path | None = None) -> Source:
+    """A run (id, prefix, directory or ``latest``) or a baseline file, ready to read."""
+    path = Path(str(ref))
+    if is_baseline_file(path):
+        return load_baseline(path, str(ref))
+    try:
+        run = resolve_run(ref, runs_dir)
+    except RunStoreError as exc:
+        if path.suffix == ".json":
+            raise UsageError(f"{ref}: no such baseline file") from None
+        raise exc from None
+    label = str(ref) if str(ref) != "latest" else f"latest ({run.run_id})"
+    return Source.of_run(run, label)
 
 
 def _check_names(kind: str, asked: Sequence[str], present: list[str], where: str) -> None:
@@ -48,38 +65,22 @@ def _filter(
     ]
 
 
-def diff_sources(
-    a: Source,
-    b: Source | None = None,
-    *,
-    variants: tuple[str, str] | None = None,
-    models: tuple[str, str] | None = None,
-    only_variants: Sequence[str] | None = None,
-    only_models: Sequence[str] | None = None,
-    alpha: float = 0.05,
-    detect: float = DEFAULT_DETECT,
+def compare_sources(
+    a: Source, b: Source | None = None, options: DiffOptions | None = None
 ) -> DiffResult:
-    """B against A: two sources, or with ``variants``/``models`` two groups of source ``a``."""
-    if variants and models:
-        raise UsageError("give --variants or --models, not both")
-    if not 0.0 < alpha < 1.0:
-        raise UsageError(f"--alpha must be between 0 and 1, got {alpha:g}")
-    if not 0.0 < detect <= 1.0:
-        raise UsageError(f"--detect must be in (0, 1] (0.05 is 5 points), got {detect:g}")
+    """B against A: two sources, or with ``options.variants``/``models`` two groups of ``a``."""
+    options = options or DiffOptions()
+    variants, models = options.variants, options.models
+    only_variants, only_models = options.only_variants, options.only_models
     mode: Mode
     if variants or models:
         if b is not None:
-            raise UsageError(
-                "--variants and --models compare two groups of ONE run; give one run (or none "
-                "for latest)"
-            )
+            raise UsageError("two variants or two models are compared within ONE run; give one run")
         index_a = index_b = RecordIndex.of(a.records(), a.metric_names)
         where = f"{a.info.kind} {a.info.source}"
         names = variants or models
         assert names is not None
         kind = "variant" if variants else "model"
-        if names[0] == names[1]:
-            raise UsageError(f"compare two different {kind}s, not {names[0]!r} with itself")
         present = index_a.variants if variants else index_a.models
         _check_names(kind, names, present, where)
         if variants:
@@ -90,9 +91,7 @@ def diff_sources(
         side_b = replace(a.info, label=names[1])
     else:
         if b is None:
-            raise UsageError(
-                "give two runs or baseline files (A B), or one run with --variants or --models"
-            )
+            raise UsageError("give two runs or baseline files (A and B), or one run and two groups")
         index_a = RecordIndex.of(a.records(), a.metric_names)
         index_b = RecordIndex.of(b.records(), b.metric_names)
         mode, pairs = "runs", pairs_of_runs(index_a, index_b)
@@ -102,7 +101,7 @@ def diff_sources(
             groups_b = ", ".join(f"{v} × {m}" for v, m in index_b.groups) or "none"
             raise UsageError(
                 f"no variant × model group is in both A ({groups_a}) and B ({groups_b}); "
-                "to compare different variants or models use --variants or --models"
+                "to compare different variants or models, compare two groups of one run"
             )
     known_variants = list(dict.fromkeys(index_a.variants + index_b.variants))
     known_models = list(dict.fromkeys(index_a.models + index_b.models))
@@ -116,7 +115,14 @@ def diff_sources(
             + (" with these filters" if only_variants or only_models else "")
         )
     result = diff_indexes(
-        index_a, index_b, pairs, a=side_a, b=side_b, mode=mode, alpha=alpha, detect=detect
+        index_a,
+        index_b,
+        pairs,
+        a=side_a,
+        b=side_b,
+        mode=mode,
+        alpha=options.alpha,
+        detect=options.detect,
     )
     wanted = _filter_groups(only_variants, only_models)
     result.unmatched_a = [f"{v} × {m}" for v, m in unmatched_a if wanted(v, m)]
@@ -165,8 +171,3 @@ def regression_rules(*sources: Source | None) -> list[RegressionRule]:
         if s is not None and s.regression_rules:
             return s.regression_rules
     return []
-
-
-def gate_regressions(result: DiffResult, rules: Sequence[RegressionRule]) -> RegressionReport:
-    """The regression gate on ``result`` (A the baseline, B the new run)."""
-    return check_regressions(result, rules)

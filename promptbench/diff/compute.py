@@ -28,8 +28,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from promptbench.stats.compare import MetricComparison, PairedMetric, compare_all
-from promptbench.stats.diff_result import (
+from promptbench.diff.pairing import (
+    CaseData,
+    GroupData,
+    Pair,
+    RecordIndex,
+    natural_key,
+)
+from promptbench.diff.result import (
     POWER,
     DiffResult,
     FlakyCase,
@@ -40,45 +46,13 @@ from promptbench.stats.diff_result import (
     RepeatStats,
     SideInfo,
 )
-from promptbench.stats.pairing import (
-    PASS_RATE,
-    GroupData,
-    Pair,
-    RecordIndex,
-    _Case,
-    natural_key,
-    pairs_of_models,
-    pairs_of_runs,
-    pairs_of_variants,
-)
+from promptbench.stats.compare import MetricComparison, PairedMetric, compare_all
 from promptbench.stats.power import cases_needed, cases_needed_continuous
 from promptbench.stats.repeats import pass_at_k, pass_hat_k
+from promptbench.suite.regression import PASS_RATE
 from promptbench.types import Record
 
 DEFAULT_DETECT = 0.05  # the difference "cases needed" plans for: 5 points
-
-__all__ = [
-    "DEFAULT_DETECT",
-    "PASS_RATE",
-    "POWER",
-    "DiffResult",
-    "FlakyCase",
-    "Flip",
-    "GroupData",
-    "MetricResult",
-    "Mode",
-    "Pair",
-    "PairResult",
-    "RecordIndex",
-    "RepeatStats",
-    "SideInfo",
-    "diff_indexes",
-    "natural_key",
-    "pairs_of_models",
-    "pairs_of_runs",
-    "pairs_of_variants",
-    "repeat_stats",
-]
 
 
 # --------------------------------------------------------------------------- computing
@@ -148,7 +122,7 @@ def _verdicts(values: Sequence[float | None]) -> list[float]:
     return [v for v in values if v is not None]
 
 
-def _scores(case: _Case, names: Sequence[str]) -> dict[str, float | None]:
+def _scores(case: CaseData, names: Sequence[str]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for name in names:
         usable = _verdicts(list(case.values.get(name, {}).values()))
@@ -286,10 +260,9 @@ def diff_indexes(
 ) -> DiffResult:
     """Compare every pair: each metric and ``pass_rate``, Holm over all of them together.
 
-    ``detect`` is the difference the "cases needed" figure plans for (0.05: 5 points).
+    ``detect`` is the difference the "cases needed" figure plans for (0.05: 5 points);
+    ``alpha`` and ``detect`` are checked once, by :class:`~promptbench.diff.options.DiffOptions`.
     """
-    if not 0.0 < detect <= 1.0:
-        raise ValueError(f"detect must be in (0, 1], got {detect}")
     metrics: list[tuple[Pair, PairedMetric]] = []
     layout: list[tuple[Pair, GroupData, GroupData, list[str]]] = []
     for pair in pairs:
