@@ -8,6 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.hosted import (  # noqa: F401 - the hosted-API servers, as fixtures
+    anthropic_module_server,
+    anthropic_server,
+    azure_module_server,
+    azure_server,
+    gemini_module_server,
+    gemini_server,
+    hosted_env,
+)
 from tests.helpers.loopback import LoopbackServer
 from tests.helpers.project import Project
 

@@ -52,6 +52,8 @@ ERROR_FAULTS: Final[Mapping[str, tuple[int, str, str | None, str]]] = {
         None,
         "The engine is currently overloaded, please try again later.",
     ),
+    # Anthropic's "overloaded" status; the hosted-API servers of this package speak it.
+    "529": (529, "overloaded_error", None, "Overloaded"),
 }
 
 #: Every accepted fault kind (a fault string is ``kind`` or ``kind:arg``).
