@@ -39,7 +39,8 @@ from promptbench.providers.hosted import (
     status_kind,
 )
 from promptbench.providers.openai_http import retry_after
-from promptbench.types import Completion, Prompt, RateLimit, Usage
+from promptbench.server_limits import RateLimit
+from promptbench.types import Completion, Prompt, Usage
 
 if TYPE_CHECKING:
     import anthropic
