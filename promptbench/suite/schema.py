@@ -112,10 +112,12 @@ class DatasetSpec(StrictModel):
         return self
 
 
-def _cases_kind(value: Any) -> str:
+def _cases_kind(value: Any) -> str | None:
     if isinstance(value, Mapping | DatasetSpec):
         return "DatasetSpec"
-    return "list" if isinstance(value, list) else "str"
+    if isinstance(value, list):
+        return "list"
+    return "str" if isinstance(value, str) else None
 
 
 # A mapping is checked as a DatasetSpec only, so that its errors are not joined by
@@ -124,7 +126,12 @@ CasesField = Annotated[
     Annotated[str, Tag("str")]
     | Annotated[list[Any], Tag("list")]
     | Annotated[DatasetSpec, Tag("DatasetSpec")],
-    Discriminator(_cases_kind),
+    Discriminator(
+        _cases_kind,
+        custom_error_type="cases_kind",
+        custom_error_message="input should be a dataset file, a list of cases, or a mapping "
+        "{file: ..} or {hf: ..}",
+    ),
 ]
 
 
