@@ -25,6 +25,17 @@ Figures, each printed beside its target:
     simulated at exactly that size (target: about 80%).
 (f) the choice of interval: coverage of percentile and BCa intervals from the same
     bootstrap replicates, at small and large samples, binary and skewed continuous.
+(g) the sequential regression test (``run --baseline --sequential``,
+    promptbench/stats/sequential.py), peeking after every case: false alarms of A/A
+    0.80 vs 0.80 over up to 2,000 cases at alpha 0.05: target <= 5%.
+(h) the sequential test against a true 10-point drop (0.80 -> 0.70), stopping at the
+    first settled verdict or when the N cases run out: its power (a "regression"
+    verdict), the cases it used on average, and the cases the fixed design (one test
+    after a fixed number of cases, one-sided at the same alpha: Connor's formula, as in
+    (e)) needs for that same power. Target: on average <= 60% of the fixed design's
+    cases at >= 95% power; the row below 95% shows where the saving shrinks.
+
+``--only sequential`` runs (g) and (h) alone.
 
 Every comparison in (a)-(d) goes through ``compare()``, with 1,000 bootstrap resamples
 instead of the product's 2,000 (coverage of a 95% percentile interval is settled at
@@ -57,6 +68,7 @@ from promptbench.stats.resample import (  # noqa: E402
     bootstrap_means,
     percentile_interval,
 )
+from promptbench.stats.sequential import SequentialTest  # noqa: E402
 from promptbench.stats.significance import mcnemar_exact  # noqa: E402
 
 ALPHA = 0.05
@@ -155,6 +167,68 @@ def method_chunk(job: tuple[str, int, int, int]) -> list[tuple[bool, bool]]:
     return out
 
 
+def sequential_chunk(job: tuple[float, int, int, int]) -> list[tuple[str | None, int]]:
+    """Sequential runs: (the verdict, or None when the cases ran out; the cases used)."""
+    pb, n_max, start, stop = job
+    out: list[tuple[str | None, int]] = []
+    for i in range(start, stop):
+        rng = random.Random(f"sequential/{pb}/{n_max}/{i}")
+        test = SequentialTest(alpha=ALPHA)
+        verdict = None
+        for _ in range(n_max):
+            d = float(rng.random() < pb) - float(rng.random() < 0.80)
+            verdict = test.update(d)
+            if verdict is not None:
+                break
+        out.append((verdict, test.n))
+    return out
+
+
+def fixed_design_cases(delta: float, pa: float, pb: float, power: float) -> int:
+    """Paired cases a one-sided McNemar-type test at ALPHA needs for ``power`` (Connor 1987)."""
+    from statistics import NormalDist
+
+    z = NormalDist()
+    pd = pa * (1 - pb) + pb * (1 - pa)  # discordant pairs, A and B independent given the case
+    root = (z.inv_cdf(1 - ALPHA) * pd**0.5 + z.inv_cdf(power) * (pd - delta**2) ** 0.5) / delta
+    return int(root**2 + 0.999)
+
+
+def run_sequential(pool_map: MapFn, n_sims: int) -> bool:
+    ok = True
+    section = time.perf_counter()
+    n_aa = 2000
+    print(f"\n(g) sequential test, A/A 0.80 vs 0.80, peeking after every case up to {n_aa:,}")
+    jobs = [(0.80, n_aa, s, e) for s, e in chunks(n_sims, 25)]
+    rows = [r for chunk in pool_map(sequential_chunk, jobs) for r in chunk]
+    alarms = sum(v == "regression" for v, _ in rows) / len(rows)
+    line(f"false alarms at any of the {n_aa:,} looks", alarms, "<= 5%", alarms <= 0.05)
+    ok = ok and alarms <= 0.05
+    print(f"  ({time.perf_counter() - section:.0f} s)")
+
+    section = time.perf_counter()
+    print(f"\n(h) sequential test against a 10-point drop 0.80 -> 0.70, {n_sims} simulations each")
+    print("  cases available  power   mean cases used  fixed design at that power  ratio")
+    for n_max in (600, 800, 1200):
+        jobs = [(0.70, n_max, s, e) for s, e in chunks(n_sims, 25)]
+        rows = [r for chunk in pool_map(sequential_chunk, jobs) for r in chunk]
+        power = sum(v == "regression" for v, _ in rows) / len(rows)
+        wrong = sum(v == "no regression" for v, _ in rows)
+        used = sum(n for _, n in rows) / len(rows)
+        fixed = fixed_design_cases(0.10, 0.80, 0.70, min(power, 0.999))
+        ratio = used / fixed
+        judged = power >= 0.95
+        status = ("met" if ratio <= 0.60 else "NOT MET") if judged else "(power < 95%)"
+        if judged:
+            ok = ok and ratio <= 0.60
+        print(
+            f"  {n_max:<17,}{power:<8.1%}{used:<17.0f}{fixed:<28,}{ratio:.0%} "
+            f"(target <= 60%) {status}" + (f"; {wrong} wrong verdicts" if wrong else "")
+        )
+    print(f"  ({time.perf_counter() - section:.0f} s)")
+    return ok
+
+
 def chunks(n_sims: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, n_sims)) for s in range(0, n_sims, size)]
 
@@ -243,14 +317,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--sims", type=int, default=1000, help="simulations per scenario")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--only", choices=["sequential"], help="run only these figures")
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"promptbench stats validity: alpha={ALPHA}, {args.workers} worker(s)")
+
+    def everything(pool_map: MapFn) -> bool:
+        ok = True if args.only else run(pool_map, args.sims)
+        return run_sequential(pool_map, args.sims) and ok
+
     if args.workers > 1:
         with Pool(args.workers) as pool:
-            ok = run(pool.map, args.sims)
+            ok = everything(pool.map)
     else:
-        ok = run(lambda f, jobs: [f(j) for j in jobs], args.sims)
+        ok = everything(lambda f, jobs: [f(j) for j in jobs])
     verdict = "all targets met" if ok else "SOME TARGETS NOT MET"
     print(f"\n{verdict} in {time.perf_counter() - started:.0f} s")
     return 0 if ok else 1

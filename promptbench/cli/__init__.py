@@ -11,6 +11,7 @@ from promptbench.cli import (
     diff,
     init,
     merge,
+    rank,
     render,
     report,
     run,
@@ -38,6 +39,7 @@ app.command()(runs.runs)
 app.command(cls=OptionalValueCommand)(show.show)
 app.command()(report.report)
 app.command()(diff.diff)
+app.command()(rank.rank)
 app.command()(merge.merge)
 app.add_typer(baseline.app, name="baseline")
 app.add_typer(cache.app, name="cache")

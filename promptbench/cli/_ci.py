@@ -19,7 +19,9 @@ from promptbench.errors import PromptbenchError, UsageError
 if TYPE_CHECKING:
     from promptbench.api import RunResult
     from promptbench.diff import DiffResult, RegressionReport, Source
+    from promptbench.diff.sequential import SequentialMonitor
     from promptbench.report.diff_terminal import Only
+    from promptbench.runner import Runner
     from promptbench.suite import Suite
 
 BaselineOpt = Annotated[
@@ -43,6 +45,16 @@ MarkdownOpt = Annotated[
         show_default=False,
     ),
 ]
+SequentialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sequential",
+        help="With --baseline: call the cases in a random (seeded) order and stop as soon as "
+        "the regression verdict is settled, by an anytime-valid test; run.json says how many "
+        "cases it took and why it stopped.",
+    ),
+]
+
 FLIPS_SHOWN = 5  # flipped cases printed after a run with --baseline (diff shows more)
 
 
@@ -104,6 +116,30 @@ class RunCi:
     markdown: Path | None
     codes: list[int] = field(default_factory=list)  # 1 per suite that regressed
     _json: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id → its extra JSON
+    sequential: bool = False
+    _monitors: dict[int, SequentialMonitor] = field(default_factory=dict)  # id(runner) → it
+
+    def monitor(self, suite: Suite, runner: Runner) -> SequentialMonitor | None:
+        """With --sequential, the observer that settles the verdict and stops the run early."""
+        if not self.sequential or self.baseline is None or not self._applies(suite):
+            return None
+        from promptbench.diff.sequential import SequentialMonitor, default_rules
+        from promptbench.runner.runmeta import SequentialMeta
+
+        rules = list(suite.regression) or default_rules(suite.metric_names)
+        groups = [(v, m) for v in runner.variants for m in runner.model_names]
+        monitor = SequentialMonitor(
+            self.baseline.records(),
+            rules,
+            groups,
+            runner.repeat,
+            on_settled=lambda verdict: runner.request_stop(f"sequential verdict: {verdict}"),
+        )
+        runner.annotations["sequential"] = lambda: SequentialMeta.model_validate(
+            monitor.to_json(runner.n_cases)
+        )
+        self._monitors[id(runner)] = monitor
+        return monitor
 
     @classmethod
     def prepare(
@@ -128,12 +164,19 @@ class RunCi:
     def _applies(self, suite: Suite) -> bool:
         return self.baseline is not None and self.baseline.info.suite in ("", suite.name)
 
-    def after(self, result: RunResult, *, multiple: bool, show: bool) -> None:
+    def after(
+        self, result: RunResult, *, multiple: bool, show: bool, runner: Runner | None = None
+    ) -> None:
         """Compare with the baseline, print and gate, write the CI files of one suite."""
         diff: DiffResult | None = None
         report: RegressionReport | None = None
         notes: list[str] = []
-        if self.baseline is not None and self._applies(result.suite):
+        monitor = self._monitors.get(id(runner)) if runner is not None else None
+        if monitor is not None:
+            # The verdict is the sequential test's: a fixed-sample test on cases that
+            # stopped coming once the evidence was in would not be valid.
+            self._after_sequential(result, monitor, show)
+        elif self.baseline is not None and self._applies(result.suite):
             try:
                 diff, report = self._compare(result)
             except PromptbenchError as exc:
@@ -175,6 +218,29 @@ class RunCi:
                 notes=notes,
             )
             write_markdown(_per_suite(self.markdown, result.suite.name, multiple), text)
+
+    def _after_sequential(self, result: RunResult, monitor: SequentialMonitor, show: bool) -> None:
+        recorded = result.info.meta.sequential
+        data = recorded.model_dump() if recorded is not None else monitor.to_json()
+        self._json[result.info.run_id] = {"sequential": data}
+        self.codes.append(1 if monitor.regressed else 0)
+        if not show:
+            return
+        found = [c for c in data["checks"] if c["verdict"] == "regression"]
+        if monitor.verdict == "regression":
+            what = ", ".join(f"{c['metric']} for {c['variant']} × {c['model']}" for c in found)
+            line = f"✗ sequential check: a regression ({what}) after {data['cases_needed']} cases"
+        elif monitor.verdict == "no regression":
+            line = f"✓ sequential check: no regression, settled after {data['cases_needed']} cases"
+        else:
+            line = (
+                f"✓ sequential check: not settled after all {data['cases_run']} cases; "
+                "no regression shown"
+            )
+        available = data["cases_available"]
+        if available:
+            line += f" of {available}"
+        out.print(line, markup=False, soft_wrap=True)
 
     def _compare(self, result: RunResult) -> tuple[DiffResult, RegressionReport]:
         from promptbench.diff import check_regressions, compare_sources, open_source

@@ -18,6 +18,7 @@ from promptbench.cli._common import err, fail, user_errors
 if TYPE_CHECKING:
     from promptbench.report.wandb_out import WandbLogger
     from promptbench.report.wandb_rows import WandbTarget
+    from promptbench.runner.runmeta import RunMeta
     from promptbench.suite import Suite
 
 PANEL = "Weights & Biases"
@@ -129,6 +130,20 @@ def logger(suite: Suite, target: WandbTarget) -> WandbLogger:
             files.append(Path(file))
     redactor = Redactor.from_environment(env_names, files)
     return WandbLogger(target, warn=warn, redactor=redactor)
+
+
+def run_ref(meta: RunMeta, run_id: str) -> dict[str, Any]:
+    """The W&B run a stored run was logged to, checked (install, login) before any work."""
+    from promptbench.errors import UsageError
+    from promptbench.report.wandb_out import preflight
+
+    if meta.wandb_run is None:
+        raise UsageError(
+            f"run {run_id} was not logged to W&B, so there is no W&B run to add the table to; "
+            "run the suite with --wandb"
+        )
+    preflight()
+    return meta.wandb_run.model_dump()
 
 
 def warn(message: str) -> None:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from promptbench.cli import _ci
-from promptbench.cli._common import JsonOpt, out, user_errors
+from promptbench.cli import _ci, _wandb
+from promptbench.cli._common import JsonOpt, err, out, user_errors
 from promptbench.cli.report import HtmlOpt
 from promptbench.cli.runs import RunsDirOpt
 
@@ -88,6 +88,26 @@ def diff(
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
     runs_dir: RunsDirOpt = None,
+    best: Annotated[
+        bool,
+        typer.Option(
+            "--best",
+            help="Compare every variant × model of one run with the best on --metric: the "
+            "ranking and the set as good as the best, as promptbench rank shows them.",
+        ),
+    ] = False,
+    metric: Annotated[
+        str, typer.Option("--metric", "-M", help="With --best: the metric to rank on.")
+    ] = "pass_rate",
+    wandb: Annotated[
+        bool,
+        typer.Option(
+            "--wandb",
+            help="Log the diff table to the W&B run of the run compared (B; with --variants, "
+            "--models or --best, the one run), which was logged with --wandb.",
+            rich_help_panel=_wandb.PANEL,
+        ),
+    ] = False,
 ) -> None:
     """Compare B against A case by case: deltas with 95% intervals, paired tests, flips.
 
@@ -105,7 +125,25 @@ def diff(
     Example: promptbench diff baselines/triage.json latest --only regressions
 
     Example: promptbench diff 20261126-0833 20261127-0910 --fail-on-regression --markdown diff.md
+
+    Example: promptbench diff latest --best --metric exact
     """
+    if best:
+        from promptbench.cli.rank import rank
+
+        if (refs and len(refs) > 1) or variants or models:
+            with user_errors():
+                raise _ci.usage("--best ranks the settings of ONE run; give one run")
+        rank(
+            run=(refs or ["latest"])[0],
+            metric=metric,
+            alpha=alpha,
+            as_json=as_json,
+            markdown=markdown,
+            runs_dir=runs_dir,
+            wandb=wandb,
+        )
+        return
     from promptbench.diff import DiffOptions, open_source
     from promptbench.diff.api import compare_sides
     from promptbench.report.diff_terminal import print_diff, print_regression
@@ -136,6 +174,14 @@ def diff(
                     "or --models A B"
                 )
             a, b = open_source(given[0], runs_dir), open_source(given[1], runs_dir)
+        ref = None
+        if wandb:
+            compared = b if b is not None else a
+            if compared.info.kind != "run":
+                raise _ci.usage("--wandb logs to the W&B run of a run, and B is a baseline file")
+            from promptbench.runner.runmeta import read_meta
+
+            ref = _wandb.run_ref(read_meta(compared.path), compared.info.source)
         result = compare_sides(a, b, options)
     report = result.regression
     shown: OnlyName | None = only.value if only else None
@@ -151,4 +197,11 @@ def diff(
         from promptbench.cli.report import write_diff_html
 
         write_diff_html(html, result, a, b)
+    if ref is not None:
+        from promptbench.report.wandb_out import log_tables
+        from promptbench.report.wandb_rows import diff_table
+
+        where = log_tables(ref, {"diff": diff_table(result.to_json())}, warn=_wandb.warn)
+        if where:
+            err.print(f"W&B: {where}", markup=False, soft_wrap=True)
     raise typer.Exit(1 if report is not None and not report.passed else 0)

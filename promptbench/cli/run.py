@@ -127,6 +127,7 @@ def run(
     wandb_tags: _wandb.TagsOpt = None,
     wandb_name: _wandb.NameOpt = None,
     baseline: _ci.BaselineOpt = None,
+    sequential: _ci.SequentialOpt = False,
     junit: _ci.JunitOpt = None,
     markdown: _ci.MarkdownOpt = None,
     html: HtmlOpt = None,
@@ -166,14 +167,21 @@ def run(
             max_error_rate=max_error_rate,
             max_cost=max_cost or None,
             shard=_shard(shard),
+            order_seed=0 if sequential else None,
             command=command_line(),
         )
+        if sequential and baseline is None:
+            raise fail("--sequential needs --baseline: it stops once the comparison is settled")
         # Every suite is checked before the first call is made.
         prepared = [prepare(path, options) for path in suites]
+    for suite, _ in prepared:
+        if suite.cases.note:  # such as: offline, the hub dataset is read from the local cache
+            err.print(f"note: {suite.cases.note}", markup=False, soft_wrap=True)
     if dry_run:
         _dry_run(prepared, options, as_json)
         return
     ci = _ci.RunCi.prepare(baseline, junit, markdown, [s for s, _ in prepared])  # --baseline ...
+    ci.sequential = sequential
     # So are W&B's install, login and project names: nothing is called if one is wrong.
     wb = _wandb.request(wandb, wandb_entity, wandb_group, wandb_tags, wandb_name)
     targets = [
@@ -189,6 +197,9 @@ def run(
         wb_logger = _wandb.logger(suite, target) if target is not None else None
         if wb_logger is not None:
             observers.append(wb_logger)  # after the bar: W&B's last upload follows it
+        monitor = ci.monitor(suite, runner)  # --sequential: settles the verdict, stops early
+        if monitor is not None:
+            observers.append(monitor)
         try:
             with user_errors():
                 result = run_prepared(suite, runner, observers)
@@ -211,7 +222,7 @@ def run(
             html_after_run(result, html, multiple=len(prepared) > 1)
         if not as_json:
             _print(result)
-        ci.after(result, multiple=len(prepared) > 1, show=not as_json)
+        ci.after(result, multiple=len(prepared) > 1, show=not as_json, runner=runner)
 
     if as_json:
         data = [ci.to_json(r) for r in results]
@@ -232,14 +243,25 @@ def _shard(text: str | None) -> tuple[int, int] | None:
 def _dry_run(prepared: list[tuple[Suite, Runner]], options: RunOptions, as_json: bool) -> None:
     from promptbench.report.plan_table import print_plan
     from promptbench.runner.plan import plan
+    from promptbench.runner.selection import select
 
     report = []
     with user_errors():
         for suite, _ in prepared:
             plans = plan(suite, options)
-            report.append({"suite": suite.name, "models": [p.to_json() for p in plans]})
+            variants, models = select(suite, options)
+            chosen = set(variants) | set(models)
+            points = [p for p in suite.grid_points if p.name in chosen]
+            report.append(
+                {
+                    "suite": suite.name,
+                    "variants": variants,
+                    "grid": {p.name: p.as_dict() for p in points},
+                    "models": [p.to_json() for p in plans],
+                }
+            )
             if not as_json:
-                print_plan(out, suite.name, plans)
+                print_plan(out, suite.name, plans, points, variants)
     if as_json:
         print(json.dumps(report[0] if len(report) == 1 else report, indent=2))
 

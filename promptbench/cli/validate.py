@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from promptbench.cli._common import JsonOpt, out, user_errors
+from promptbench.cli._common import JsonOpt, err, out, user_errors
 from promptbench.errors import SuiteError
 
 
@@ -44,6 +44,8 @@ def validate(
             code = max(code, exc.exit_code)
             results.append({"suite": str(path), "valid": False})
             continue
+        if suite.cases.note:
+            err.print(f"note: {suite.cases.note}", markup=False, soft_wrap=True)
         calls = len(suite.variants) * len(suite.models) * suite.cases.count * suite.repeat
         info = {
             "suite": str(path),
@@ -52,6 +54,7 @@ def validate(
             "variants": list(suite.variants),
             "models": list(suite.models),
             "cases": suite.cases.count,
+            "cases_origin": suite.cases.origin,
             "repeat": suite.repeat,
             "calls": calls,
             "metrics": suite.metric_names,

@@ -14,7 +14,11 @@ The modules, in the order a comparison goes through them:
 * :mod:`~promptbench.diff.compute`: the statistics per pair, into
   :mod:`~promptbench.diff.result`'s :class:`DiffResult`;
 * :mod:`~promptbench.diff.regression`: the regression gate on a result;
-* :mod:`~promptbench.diff.api`: :func:`compare`, all of it in one call.
+* :mod:`~promptbench.diff.api`: :func:`compare`, all of it in one call;
+* :mod:`~promptbench.diff.rank`: every setting of a run on one metric, best first, and
+  the set as good as the best (``promptbench rank``, ``diff --best``);
+* :mod:`~promptbench.diff.sequential`: the regression verdict settled as the cases come
+  in (``run --baseline --sequential``).
 
 The names below are the package's public face; the rest is reached through its module.
 """

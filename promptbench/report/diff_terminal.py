@@ -11,6 +11,7 @@ from typing import Literal
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -87,7 +88,9 @@ def metric_table(pr: PairResult, result: DiffResult, only: Only | None) -> Table
     rows = [m for m in pr.metrics if keep_metric(m, only)]
     if not rows:
         return None
-    table = Table(title=pr.pair.label, title_justify="left", header_style="bold", box=box.SIMPLE)
+    table = Table(
+        title=escape(pr.pair.label), title_justify="left", header_style="bold", box=box.SIMPLE
+    )
     for name, justify in (
         ("metric", "left"),
         ("A", "right"),
@@ -245,9 +248,9 @@ def print_pair(
     if table is not None:
         console.print(table)
     elif only != "flips":
-        console.print(f"[bold]{pr.pair.label}[/bold]: no metric is {_only_word(only)}")
+        console.print(f"[bold]{escape(pr.pair.label)}[/bold]: no metric is {_only_word(only)}")
     else:
-        console.print(f"[bold]{pr.pair.label}[/bold]")
+        console.print(f"[bold]{escape(pr.pair.label)}[/bold]")
     console.print(coverage_line(pr), markup=False, soft_wrap=True)
     plan = planning_line(pr, result)
     if plan and only is None:

@@ -5,13 +5,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from promptbench.runner.plan import ModelPlan
+from promptbench.suite.grid import GridPoint, describe
 
 
-def print_plan(console: Console, suite_name: str, plans: Sequence[ModelPlan]) -> None:
-    """One row per model: calls, cached, to call, estimated tokens and cost; then totals."""
+def print_plan(
+    console: Console,
+    suite_name: str,
+    plans: Sequence[ModelPlan],
+    grid: Sequence[GridPoint] = (),
+    variants: Sequence[str] = (),
+) -> None:
+    """One row per model: calls, cached, to call, estimated tokens and cost; then totals.
+
+    Before the table, what each grid expanded to (``grid``: the suite's grid points).
+    """
+    if grid:
+        by_base: dict[str, list[GridPoint]] = {}
+        for point in grid:
+            by_base.setdefault(point.base, []).append(point)
+        for line, (_, points) in zip(describe(grid), by_base.items(), strict=True):
+            console.print(f"grid {line}: " + ", ".join(g.name for g in points), markup=False)
+    if variants:
+        console.print(f"variants: {', '.join(variants)}", markup=False)
     table = Table(
         title=f"{suite_name} · dry run: nothing is called",
         title_justify="left",
@@ -29,7 +48,7 @@ def print_plan(console: Console, suite_name: str, plans: Sequence[ModelPlan]) ->
         table.add_column(col, justify="left" if col == "model" else "right")
     for p in plans:
         table.add_row(
-            p.model,
+            escape(p.model),  # a grid's names hold brackets: mini[temperature=0.7]
             f"{p.calls:,}",
             f"{p.cached:,}",
             f"{p.to_call:,}",

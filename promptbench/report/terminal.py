@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from promptbench.runner.runmeta import BudgetMeta
@@ -63,8 +64,8 @@ def summary_table(summary: Summary, title: str = "") -> Table:
         if g.call_errors:
             errors = f"[red]{errors}[/red]"
         table.add_row(
-            g.variant,
-            g.model,
+            escape(g.variant),  # a grid's names hold brackets: mini[temperature=0.7]
+            escape(g.model),
             str(g.records),
             percent_text(g.pass_rate),
             *metric_cells,
@@ -104,7 +105,8 @@ def print_summary(
     for check in verdict.checks:
         mark = "[green]✓[/green]" if check.holds else "[red]✗[/red]"
         actual = "—" if check.actual is None else f"{check.actual:.4g}"
-        console.print(f"{mark} gate {check.rule} for {check.variant} × {check.model}: {actual}")
+        group = escape(f"{check.variant} × {check.model}")
+        console.print(f"{mark} gate {check.rule} for {group}: {actual}")
     if verdict.outcome is RunOutcome.TOO_MANY_ERRORS:
         console.print(
             f"[red]too many call errors for a verdict: {verdict.error_rate:.1%} of calls failed "

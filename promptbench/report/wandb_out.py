@@ -20,7 +20,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,6 +37,7 @@ from promptbench.report.wandb_rows import (
     summary_values,
 )
 from promptbench.runner import BaseObserver, RunInfo, iter_records
+from promptbench.runner.runmeta import WandbRunMeta
 from promptbench.stats import Summary
 from promptbench.types import Record
 
@@ -150,6 +151,10 @@ class WandbLogger(BaseObserver):
                 settings=_settings(wandb),
             )
             self.location = _location(self.run)
+            if self.location is not None:  # so that rank/diff --wandb can log to this run
+                info.meta.wandb_run = WandbRunMeta(
+                    id=self.run.id, project=self.target.project, entity=self.target.entity
+                )
             self._vars = list(info.meta.suite.variables)
             self._metrics = list(info.meta.suite.metrics)
             if self.live:
@@ -274,6 +279,38 @@ def _location(run: Any) -> str | None:
         return f"{run.sync_dir} (offline; upload it with: wandb sync {run.sync_dir})"
     url: str | None = run.url
     return url
+
+
+Table = tuple[list[str], list[list[Any]]]  # columns, rows
+
+
+def log_tables(ref: Mapping[str, Any], tables: Mapping[str, Table], *, warn: Warn) -> str | None:
+    """Log ``tables`` to the existing W&B run ``ref`` (``{id, project, entity}``).
+
+    For ``rank --wandb`` and ``diff --wandb``: the tables go to the run they
+    describe, resumed by its id. Returns where the run is, or None after a warning.
+    """
+    run = None
+    try:
+        wandb = import_wandb()
+        run = wandb.init(
+            id=ref["id"],
+            project=ref.get("project"),
+            entity=ref.get("entity"),
+            resume="allow",
+            reinit="create_new",
+            settings=_settings(wandb),
+        )
+        run.log({key: wandb.Table(columns=c, data=d) for key, (c, d) in tables.items()})
+        where = _location(run)
+        run.finish()
+        return where
+    except Exception as exc:  # W&B's errors, many kinds: one warning, the command goes on
+        warn(f"warning: could not log to W&B run {ref.get('id')} ({type(exc).__name__}: {exc})")
+        if run is not None:
+            with contextlib.suppress(Exception):
+                run.finish(exit_code=1)
+        return None
 
 
 def export_run(info: RunInfo, target: WandbTarget, *, warn: Warn) -> WandbLogger:

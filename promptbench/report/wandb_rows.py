@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from promptbench.diff.rank import RankReport
 from promptbench.errors import UsageError
 from promptbench.runner.runmeta import ModelMeta, RunMeta
 from promptbench.stats import Summary
+from promptbench.suite.grid import parse_name
 from promptbench.suite.schema import wandb_project_problem
 from promptbench.types import Record
 
@@ -256,6 +258,7 @@ def run_config(meta: RunMeta, redact: Redactor) -> dict[str, Any]:
         "use_cache": meta.options.use_cache,
         "git_commit": meta.git.commit if meta.git else None,
         "git_dirty": meta.git.dirty if meta.git else None,
+        "grid": grid_config(meta.variants, meta.models),
     }
     redacted: dict[str, Any] = redact.value(config)
     return redacted
@@ -300,16 +303,99 @@ def summary_values(summary: Summary) -> dict[str, Any]:
     return out
 
 
+def grid_params(variant: str, model: str) -> dict[str, Any]:
+    """The grid parameters a variant × model's names carry (``mini[temperature=0.7]``)."""
+    out: dict[str, Any] = {}
+    for name in (model, variant):
+        point = parse_name(name)
+        if point is not None:
+            out.update(point.as_dict())
+    return out
+
+
+def _param_columns(summary: Summary) -> list[str]:
+    names: dict[str, None] = {}
+    for variant, model in summary.groups:
+        names.update(dict.fromkeys(grid_params(variant, model)))
+    return list(names)
+
+
 def summary_columns(summary: Summary) -> list[str]:
-    """The columns of the per variant × model table."""
+    """The columns of the per variant × model table: names, grid parameters, figures.
+
+    A grid's parameters are columns of their own, so that W&B's parallel-coordinates
+    and scatter panels can set them against the figures.
+    """
     first = next(_group_figures(summary), None)
     keys = list(first[1]) if first else ["records", "pass_rate"]
-    return ["variant", "model", *keys]
+    params = [p if p not in keys else f"param.{p}" for p in _param_columns(summary)]
+    return ["variant", "model", *params, *keys]
 
 
 def summary_rows(summary: Summary) -> list[list[Any]]:
     """One row per variant × model, in the order of :func:`summary_columns`."""
+    params = _param_columns(summary)
     rows = []
     for (variant, model), (_, figures) in zip(summary.groups, _group_figures(summary), strict=True):
-        rows.append([variant, model, *figures.values()])
+        values = grid_params(variant, model)
+        rows.append([variant, model, *(values.get(p) for p in params), *figures.values()])
     return rows
+
+
+def grid_config(variants: Iterable[str], models: Iterable[str]) -> dict[str, Any]:
+    """The run config's ``grid``: each gridded model's and variant's parameters."""
+    out: dict[str, Any] = {}
+    for kind, names in (("models", models), ("variants", variants)):
+        points = {n: p.as_dict() for n in names if (p := parse_name(n)) is not None}
+        if points:
+            out[kind] = points
+            keys: dict[str, list[Any]] = {}
+            for params in points.values():
+                for k, v in params.items():
+                    if v not in keys.setdefault(k, []):
+                        keys[k].append(v)
+            out.setdefault("values", {}).update(keys)
+    return out
+
+
+def rank_table(report: RankReport) -> tuple[list[str], list[list[Any]]]:
+    """``rank --wandb``'s table: one row per setting, best first, grid parameters as columns."""
+    params: dict[str, None] = {}
+    for row in report.rows:
+        params.update(dict.fromkeys(row.params))
+    columns = [
+        "rank", "setting", "variant", "model", *params, "mean", "ci_low", "ci_high", "gap",
+        "gap_low", "gap_high", "mcs_p", "as_good_as_best", "cheapest_in_set", "cost_per_call",
+        "latency_p50_ms",
+    ]  # fmt: skip
+    cheapest = report.cheapest_best
+    rows = []
+    for row in report.rows:
+        r = row.ranked
+        rows.append(
+            [
+                r.rank, r.setting, row.variant, row.model,
+                *(row.params.get(p) for p in params),
+                r.mean, r.ci_low, r.ci_high, r.gap, r.gap_low, r.gap_high, r.p_value,
+                r.in_best_set, row is cheapest, row.cost_per_call, row.latency_p50_ms,
+            ]
+        )  # fmt: skip
+    return columns, rows
+
+
+DIFF_FIGURES = (
+    "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "verdict",
+    "n_paired", "mde",
+)  # fmt: skip
+
+
+def diff_table(diff_json: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """``diff --wandb``'s table: one row per pair × metric, from the diff's JSON."""
+    columns = ["pair", "metric", *DIFF_FIGURES]
+    rows = []
+    for pair in diff_json.get("pairs") or []:
+        label = (pair.get("pair") or {}).get("label") or pair.get("label")
+        for m in pair.get("metrics") or []:
+            c = m.get("comparison", m)
+            rows.append([label, c.get("name"), *(c.get(k) for k in DIFF_FIGURES)])
+    return columns, rows

@@ -11,7 +11,9 @@ of the same job is taken up where it stopped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from promptbench.cache import Cache
 from promptbench.errors import UsageError
@@ -35,7 +37,7 @@ from promptbench.runner.store import (
     resume_key,
 )
 from promptbench.suite import Suite
-from promptbench.types import CallError, MetricSpec, Record
+from promptbench.types import CallError, Case, MetricSpec, Record
 
 
 async def _all_or_first_error(tasks: list[asyncio.Task[None]]) -> None:
@@ -91,6 +93,10 @@ class Runner:
         self._models: dict[str, ModelHandle] = {}
         self._done: set[tuple[str, str, str, int]] = set()  # resumed: recorded already
         self.budget = Budget(self.options.max_cost) if self.options.max_cost else None
+        self.stopped_early: str | None = None  # why request_stop() ended the run early
+        # Fields of run.json computed when the run ends (the sequential verdict): each
+        # value is set on the RunMeta under its key.
+        self.annotations: dict[str, Callable[[], Any]] = {}
         if self.budget is not None:
             unpriced = [n for n in self.model_names if suite.models[n].effective_price() is None]
             if unpriced:
@@ -101,12 +107,27 @@ class Runner:
                     hint="max_cost",
                 )
 
+    def request_stop(self, reason: str) -> None:
+        """Start no new call (the calls in flight finish and are recorded): the run is done.
+
+        For an observer that has seen enough, such as a settled sequential test.
+        """
+        if self.stopped_early is None:
+            self.stopped_early = reason
+        self._stop.set()
+
     def _work(self) -> Iterator[WorkItem]:
         # Case-major order: every model gets work early, so per-model limits and
         # a slow model do not leave the others idle.
         variants = [self.suite.variants[v] for v in self.variants]
         done = self._done
-        for case in selected_cases(self.suite, self.options):
+        cases: Iterable[Case] = selected_cases(self.suite, self.options)
+        if self.options.order_seed is not None:
+            # A random order, so that the cases seen first are a fair sample of the
+            # rest (a sequential test stops early); it holds the selected cases.
+            cases = list(cases)
+            random.Random(self.options.order_seed).shuffle(cases)
+        for case in cases:
             for rep in range(self.repeat):
                 for variant in variants:
                     for model in self.model_names:
@@ -207,6 +228,9 @@ class Runner:
                     exhausted=self.budget.exhausted,
                     not_run=self.total - self.counts["records"],
                 )
+            writer.info.meta.stopped_early = self.stopped_early
+            for key, annotate in self.annotations.items():
+                setattr(writer.info.meta, key, annotate())
             info = writer.finish(status, dict(self.counts), spent)
             if cache is not None:
                 cache.close()

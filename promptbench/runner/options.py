@@ -31,6 +31,10 @@ class RunOptions(StrictModel):
     max_cost: float | None = Field(
         default=None, gt=0, description="start no call that would take the spend past this (USD)"
     )
+    order_seed: int | None = Field(
+        default=None,
+        description="call the cases in a random order drawn from this seed (run --sequential)",
+    )
     shard: tuple[int, int] | None = Field(
         default=None, description="(i, n): run the i-th of n disjoint shares of the cases"
     )

@@ -171,6 +171,7 @@ class OptionsMeta(_Stored):
     limit: int | None = None
     repeat: int | None = None
     shard: tuple[int, int] | None = None
+    order_seed: int | None = None  # run --sequential: the seeded random order of the cases
     max_error_rate: float | None = None
     max_cost: float | None = None
     use_cache: bool = True
@@ -195,7 +196,37 @@ class OptionsMeta(_Stored):
 
 # Written only when they hold something: a run that was never resumed, merged or
 # budgeted has no such key, as before there was a model.
-_OMIT_WHEN_EMPTY = ("budget", "resumed_at", "merged_from", "merged_at")
+_OMIT_WHEN_EMPTY = (
+    "budget",
+    "resumed_at",
+    "merged_from",
+    "merged_at",
+    "stopped_early",
+    "sequential",
+    "wandb_run",
+)
+
+
+class SequentialMeta(_Stored):
+    """``run --sequential``: the anytime-valid verdict, how many cases it took, and why."""
+
+    method: str = ""
+    alpha: float = 0.05
+    verdict: str = ""  # "regression", "no regression", or "no regression shown"
+    settled: bool = False
+    cases_needed: int | None = None  # complete cases when the verdict was settled
+    cases_run: int = 0
+    cases_available: int | None = None
+    stopped_because: str = ""
+    checks: list[dict[str, Any]] = Field(default_factory=list)  # per rule × group
+
+
+class WandbRunMeta(_Stored):
+    """The W&B run a run was logged to: where rank/diff --wandb add their tables."""
+
+    id: str
+    project: str | None = None
+    entity: str | None = None
 
 
 class RunMeta(_Stored):
@@ -223,6 +254,9 @@ class RunMeta(_Stored):
     budget: BudgetMeta | None = None
     merged_from: list[str] | None = None
     merged_at: str | None = None
+    stopped_early: str | None = None  # why the run stopped before its last case
+    sequential: SequentialMeta | None = None
+    wandb_run: WandbRunMeta | None = None
 
     @field_validator("schema_version")
     @classmethod

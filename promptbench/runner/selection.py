@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from promptbench.errors import UsageError
 from promptbench.runner.options import RunOptions
 from promptbench.suite import Suite, Variant
+from promptbench.suite.grid import selects
 from promptbench.types import Case
 
 
@@ -27,12 +28,13 @@ def select(suite: Suite, options: RunOptions) -> tuple[list[str], list[str]]:
     def pick(kind: str, wanted: list[str] | None, available: list[str]) -> list[str]:
         if not wanted:
             return available
-        unknown = [w for w in wanted if w not in available]
+        # A grid's base name selects every setting it expanded to.
+        unknown = [w for w in wanted if not any(selects(w, a) for a in available)]
         if unknown:
             raise UsageError(
                 f"unknown {kind} '{unknown[0]}'; the suite has: {', '.join(available)}"
             )
-        return [a for a in available if a in wanted]
+        return [a for a in available if any(selects(w, a) for w in wanted)]
 
     # Judge-only models grade the others; they are evaluated only when named with -m.
     evaluated = [name for name, m in suite.models.items() if not m.judge_only]

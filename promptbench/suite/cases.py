@@ -1,28 +1,30 @@
-"""Datasets: an inline list, or a CSV, JSONL, JSON or YAML file.
+"""Datasets: an inline list, or a CSV, JSONL, JSON, YAML or Parquet file.
 
 A row is either flat (every column is a var, except ``id``, ``expected``,
 ``metadata`` and ``metrics``) or explicit (``{id, vars, expected, metadata,
-metrics}``). Rows without an id are numbered from 1. CSV and JSONL files are
-streamed: a run holds one row at a time, so memory stays flat in the size of
-the dataset; JSON and YAML files are read whole.
+metrics}``); a :class:`ColumnMap` says otherwise which columns are which. Rows
+without an id are numbered from 1. CSV, JSONL and Parquet files (and hub datasets,
+:mod:`promptbench.suite.hub`) are streamed: a run holds one row at a time, so memory
+stays flat in the size of the dataset; JSON and YAML files are read whole.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from promptbench.errors import Issue, SuiteError
+from promptbench.suite.columns import RESERVED, ColumnMap
 from promptbench.suite.metricspec import MetricScope, parse_metrics
 from promptbench.suite.schema import CaseRow
 from promptbench.suite.validation import validate
 from promptbench.suite.yamlpos import KeyPath, Located, Pos, format_path, load_yaml
 from promptbench.types import Case
 
-RESERVED = ("id", "expected", "metadata", "metrics")
 FORMATS = {
     ".csv": "csv",
     ".jsonl": "jsonl",
@@ -30,6 +32,8 @@ FORMATS = {
     ".json": "json",
     ".yaml": "yaml",
     ".yml": "yaml",
+    ".parquet": "parquet",
+    ".pq": "parquet",
 }
 MAX_ISSUES = 20
 KEEP_IN_MEMORY = 20_000  # cases; a larger CSV or JSONL dataset is streamed
@@ -83,15 +87,26 @@ def row_to_case(
 
 
 class CaseSource:
-    """The cases of a suite; iterable more than once."""
+    """The cases of a suite; iterable more than once.
+
+    ``origin`` says where they come from (a file, or ``hf:OWNER/NAME@commit``) and goes
+    into the run's metadata; ``note`` is something the user should be told before the
+    run (such as: offline, read from the local cache).
+    """
 
     def __init__(
-        self, origin: str, count: int, var_names: list[str], factory: Callable[[], Iterator[Case]]
+        self,
+        origin: str,
+        count: int,
+        var_names: list[str],
+        factory: Callable[[], Iterator[Case]],
+        note: str | None = None,
     ) -> None:
         self.origin = origin
         self.count = count
         self.var_names = var_names
         self._factory = factory
+        self.note = note
 
     def __iter__(self) -> Iterator[Case]:
         return self._factory()
@@ -100,12 +115,29 @@ class CaseSource:
         return self.count
 
 
-def from_list(rows: list[Any], src: Located, base: KeyPath, scope: MetricScope) -> CaseSource:
+def from_list(
+    rows: list[Any],
+    src: Located,
+    base: KeyPath,
+    scope: MetricScope,
+    columns: ColumnMap | None = None,
+) -> CaseSource:
     """Cases written inline in the suite (or read whole from a JSON or YAML file)."""
     issues: list[Issue] = []
     cases: list[Case] = []
-    for i, row in enumerate(rows):
-        case = row_to_case(row, i, src, (*base, i), issues, scope)
+    mapping = columns or ColumnMap()
+    for i, written in enumerate(rows):
+        pos = src.pos((*base, i))
+        row = mapping.apply(written, src.file, pos.line if pos else None, issues)
+        if row is None:
+            continue
+        if row is not written:  # mapped: errors point at the row, not into a shape it lacks
+            row_src = Located(src.file, row)
+            if pos is not None:
+                row_src.values[()] = pos
+            case = row_to_case(row, i, row_src, (), issues, scope)
+        else:
+            case = row_to_case(row, i, src, (*base, i), issues, scope)
         if case is not None:
             cases.append(case)
         if len(issues) >= MAX_ISSUES:
@@ -139,14 +171,26 @@ def _check(cases: list[Case], src: Located, base: KeyPath, issues: list[Issue]) 
         raise SuiteError(issues[:MAX_ISSUES])
 
 
-def from_file(path: Path, shown: str, scope: MetricScope) -> CaseSource:
-    """Cases from a file; the format comes from its extension."""
+def from_file(
+    path: Path,
+    shown: str,
+    scope: MetricScope,
+    columns: ColumnMap | None = None,
+    limit: int | None = None,
+) -> CaseSource:
+    """Cases from a file; the format comes from its extension. ``limit``: the first N rows."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise SuiteError.one(
             shown,
-            f"unknown dataset format '{path.suffix}'; use .csv, .jsonl, .json, .yaml or .yml",
+            f"unknown dataset format '{path.suffix}'; use .csv, .jsonl, .json, .yaml, .yml "
+            "or .parquet",
         )
+    if fmt == "parquet":
+        from promptbench.suite import parquet
+
+        rows = parquet.rows(path, shown, columns or ColumnMap())
+        return from_rows(_limited(rows, limit), shown, shown, scope, columns, unit="row")
     if fmt in ("json", "yaml"):
         size = path.stat().st_size
         if size > MAX_WHOLE_FILE_BYTES:
@@ -171,22 +215,51 @@ def from_file(path: Path, shown: str, scope: MetricScope) -> CaseSource:
             src = load_yaml(text, shown)
         data = src.data
         if isinstance(data, dict) and isinstance(data.get("cases"), list):
-            return from_list(data["cases"], src, ("cases",), scope)
+            return from_list(data["cases"][:limit], src, ("cases",), scope, columns)
         if not isinstance(data, list):
             raise SuiteError.one(shown, "a dataset file holds a list of cases (or {cases: [...]})")
-        return from_list(data, src, (), scope)
+        return from_list(data[:limit], src, (), scope, columns)
     reader = _jsonl_rows if fmt == "jsonl" else _csv_rows
-    # One pass to validate, count and collect var names. A dataset of up to
-    # KEEP_IN_MEMORY cases is kept from it (it is read several times: checked,
-    # rendered, run); a larger one is streamed from the file each time, so that
-    # memory stays flat however large it is.
+    rows = _limited(lambda issues: reader(path, shown, issues), limit)
+    return from_rows(rows, shown, shown, scope, columns)
+
+
+RowReader = Callable[[list[Issue]], Iterator[tuple[int, Any, Located]]]
+
+
+def _limited(reader: RowReader, limit: int | None) -> RowReader:
+    if limit is None:
+        return reader
+    return lambda issues: itertools.islice(reader(issues), limit)
+
+
+def from_rows(
+    reader: RowReader,
+    shown: str,
+    origin: str,
+    scope: MetricScope,
+    columns: ColumnMap | None = None,
+    *,
+    unit: str = "line",
+    note: str | None = None,
+) -> CaseSource:
+    """Cases from a stream of rows, each with its line (or row number) and a Located for errors.
+
+    ``reader(issues)`` starts the stream again each time it is called; parse problems
+    go to ``issues``. One pass validates, counts and collects var names. A dataset of
+    up to KEEP_IN_MEMORY cases is kept from it (it is read several times: checked,
+    rendered, run); a larger one is streamed from its source each time, so that
+    memory stays flat however large it is.
+    """
+    mapping = columns or ColumnMap()
     issues: list[Issue] = []
     seen: dict[str, int] = {}
     names: dict[str, None] = {}
     kept: list[Case] | None = []
     count = 0
-    for line, row, src in reader(path, shown, issues):
-        case = row_to_case(row, count, src, (), issues, scope)
+    for line, raw, src in reader(issues):
+        row = mapping.apply(raw, shown, line if unit == "line" else None, issues)
+        case = None if row is None else row_to_case(row, count, src, (), issues, scope)
         count += 1
         if kept is not None and case is not None:
             kept.append(case)
@@ -196,10 +269,10 @@ def from_file(path: Path, shown: str, scope: MetricScope) -> CaseSource:
             if case.id in seen:
                 issues.append(
                     Issue(
-                        shown,
-                        f"duplicate case id '{case.id}' (also at line {seen[case.id]}); "
+                        src.file,
+                        f"duplicate case id '{case.id}' (also at {unit} {seen[case.id]}); "
                         "give every case its own id",
-                        line=line,
+                        line=line if unit == "line" else None,
                     )
                 )
             seen.setdefault(case.id, line)
@@ -212,17 +285,18 @@ def from_file(path: Path, shown: str, scope: MetricScope) -> CaseSource:
         raise SuiteError(issues[:MAX_ISSUES])
     if kept is not None:
         cases = kept
-        return CaseSource(shown, count, list(names), lambda: iter(cases))
+        return CaseSource(origin, count, list(names), lambda: iter(cases), note)
 
     def stream() -> Iterator[Case]:
         errors: list[Issue] = []
-        for i, (_, row, src) in enumerate(reader(path, shown, errors)):
-            case = row_to_case(row, i, src, (), errors, scope)
-            if case is None or errors:  # the file changed under the run
-                raise SuiteError(errors or [Issue(shown, "the file changed during the run")])
+        for i, (line, raw, src) in enumerate(reader(errors)):
+            row = mapping.apply(raw, shown, line if unit == "line" else None, errors)
+            case = None if row is None else row_to_case(row, i, src, (), errors, scope)
+            if case is None or errors:  # the data changed under the run
+                raise SuiteError(errors or [Issue(shown, "the dataset changed during the run")])
             yield case
 
-    return CaseSource(shown, count, list(names), stream)
+    return CaseSource(origin, count, list(names), stream, note)
 
 
 def _read_text(path: Path, shown: str) -> str:
@@ -317,4 +391,4 @@ def _row_src(shown: str, line: int, row: Any) -> Located:
     return src
 
 
-__all__ = ["CaseSource", "format_path", "from_file", "from_list"]
+__all__ = ["CaseSource", "ColumnMap", "format_path", "from_file", "from_list", "from_rows"]

@@ -8,6 +8,7 @@ before the whole suite is valid.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from promptbench.providers import providers
 from promptbench.render import Renderer, Template
 from promptbench.suite import cases as case_files
 from promptbench.suite import paths
+from promptbench.suite.grid import GRID_KEY, GridPoint, expand, grid_problem
 from promptbench.suite.metricspec import MetricScope, parse_gate, parse_metrics
 from promptbench.suite.model import Suite, Variant
 from promptbench.suite.regression import REGRESSION_KEY, parse_regression
-from promptbench.suite.schema import SuiteFile, VariantSpec
+from promptbench.suite.schema import DatasetSpec, SuiteFile, VariantSpec
 from promptbench.suite.validation import suggest, validate
 from promptbench.suite.yamlpos import KeyPath, Located, load_yaml
 
@@ -92,23 +94,32 @@ class _Builder:
         self.renderer = Renderer(search)
 
     def build(self) -> Suite:
-        models = {
-            name: m
-            for name, value in self.spec.models.items()
-            if (m := self._model(name, value)) is not None
-        }
+        models: dict[str, ModelConfig] = {}
+        model_points: dict[str, GridPoint] = {}
+        judge_names = set()  # judges may name any model, even one that failed to validate
+        for name, value in self.spec.models.items():
+            expanded = self._models(name, value)
+            if expanded is None:
+                judge_names.add(name)
+                continue
+            for point, config in expanded:
+                model_name = name if point is None else point.name
+                self._unique(model_name, models, ("models", name))
+                models[model_name] = config
+                judge_names.add(model_name)
+                if point is not None:
+                    model_points[model_name] = point
         if models and all(m.judge_only for m in models.values()):
             self.issues.append(
                 self.src.issue(("models",), "every model is judge_only; nothing to evaluate")
             )
-        # Judges may name any model of the suite, even one that failed to validate.
-        scope = MetricScope(set(), self.dir, set(self.spec.models), self.user_code)
+        scope = MetricScope(set(), self.dir, judge_names, self.user_code)
         suite_metrics = parse_metrics(self.spec.metrics, self.src, ("metrics",), self.issues, scope)
-        variants = {
-            name: v
-            for name, value in self.spec.prompts.items()
-            if (v := self._variant(name, value, scope)) is not None
-        }
+        variants: dict[str, Variant] = {}
+        for name, value in self.spec.prompts.items():
+            for v in self._variants(name, value, scope):
+                self._unique(v.name, variants, ("prompts", name))
+                variants[v.name] = v
         gate = parse_gate(self.spec.gate, scope.names, self.src, self.issues)
         regression = []
         if REGRESSION_KEY in self.spec.gate:
@@ -135,9 +146,80 @@ class _Builder:
             files=self.files,
             wandb=self.spec.wandb,
             regression=tuple(regression),
+            model_points=model_points,
         )
 
+    def _unique(self, name: str, taken: dict[str, Any], path: KeyPath) -> None:
+        if name in taken:
+            self.issues.append(
+                self.src.issue(
+                    path, f"the name '{name}' is used twice (a grid expands to it); rename one"
+                )
+            )
+
+    def _grid(self, value: dict[str, Any], base: KeyPath) -> dict[str, list[Any]] | None:
+        """The entry's grid, checked; None when it has none or it is malformed (issue added)."""
+        grid = value.get(GRID_KEY)
+        if grid is None:
+            return None
+        problem = grid_problem(grid)
+        if problem is not None:
+            where, why = problem
+            index = tuple(int(p) if p.isdigit() else p for p in where)
+            self.issues.append(self.src.issue((*base, GRID_KEY, *index), why))
+            return None
+        fixed = [k for k in grid if k in value]
+        if fixed:
+            self.issues.append(
+                self.src.issue(
+                    (*base, GRID_KEY, fixed[0]),
+                    f"{fixed[0]} is set and also in the grid; remove one",
+                    prefer_key=True,
+                )
+            )
+            return None
+        return dict(grid)
+
+    def _at_grid(
+        self, base: KeyPath, params: tuple[tuple[str, Any], ...], grid: dict[str, list[Any]]
+    ) -> Located:
+        """The suite's positions, with each gridded field placed at its value in the grid.
+
+        Built only when a setting fails to validate, so that the error points at the value.
+        """
+        src = Located(self.src.file, self.src.data, dict(self.src.keys), dict(self.src.values))
+        for key, v in params:
+            pos = self.src.pos((*base, GRID_KEY, key, grid[key].index(v)))
+            if pos is not None:
+                src.values[(*base, key)] = pos
+                src.keys[(*base, key)] = pos
+        return src
+
     # -- prompts ---------------------------------------------------------------------------
+
+    def _variants(self, name: str, value: Any, scope: MetricScope) -> list[Variant]:
+        """The variant, or with a grid one variant per setting of its template vars."""
+        variant = self._variant(name, value, scope)
+        if not isinstance(value, dict) or GRID_KEY not in value:
+            return [] if variant is None else [variant]
+        base: KeyPath = ("prompts", name)
+        grid = self._grid(value, base)
+        if grid is None or variant is None:
+            return []
+        taken = [k for k in grid if k in ("case_id", "expected", "metadata")]
+        if taken:
+            self.issues.append(
+                self.src.issue(
+                    (*base, GRID_KEY, taken[0]),
+                    f"'{taken[0]}' is set by each case; give the grid var another name",
+                    prefer_key=True,
+                )
+            )
+            return []
+        return [
+            replace(variant, name=point.name, point=point)
+            for point in (GridPoint(name, params) for params in expand(grid))
+        ]
 
     def _variant(self, name: str, value: Any, scope: MetricScope) -> Variant | None:
         base: KeyPath = ("prompts", name)
@@ -280,15 +362,56 @@ class _Builder:
 
     # -- models ----------------------------------------------------------------------------
 
-    def _model(self, name: str, value: dict[str, Any]) -> ModelConfig | None:
+    def _models(
+        self, name: str, value: dict[str, Any]
+    ) -> list[tuple[GridPoint | None, ModelConfig]] | None:
+        """The model, or with a grid each of its settings; None when invalid (issues added)."""
+        base: KeyPath = ("models", name)
+        if GRID_KEY not in value:
+            config = self._model(name, value, self.src)
+            return None if config is None else [(None, config)]
+        grid = self._grid(value, base)
+        if grid is None:
+            return None
+        fixed = {k: v for k, v in value.items() if k != GRID_KEY}
+        provider_name = fixed.get("provider", "openai")
+        if isinstance(provider_name, str) and provider_name in providers:
+            known = providers.get(provider_name).config.model_fields
+            unknown = [k for k in grid if k not in known]
+            if unknown:
+                self.issues.append(
+                    self.src.issue(
+                        (*base, GRID_KEY, unknown[0]),
+                        f"unknown model field '{unknown[0]}' in the grid; "
+                        + suggest(unknown[0], list(known)),
+                        prefer_key=True,
+                    )
+                )
+                return None
+        out: list[tuple[GridPoint | None, ModelConfig]] = []
+        for params in expand(grid):
+            written = {**fixed, **dict(params)}
+            trial: list[Issue] = []
+            config = self._model(name, written, self.src, trial)
+            if config is None:
+                # Again, with the failing value located in the grid; one setting's errors only.
+                self._model(name, written, self._at_grid(base, params, grid))
+                return None
+            out.append((GridPoint(name, params), config))
+        return out
+
+    def _model(
+        self, name: str, value: dict[str, Any], src: Located, issues: list[Issue] | None = None
+    ) -> ModelConfig | None:
+        issues = self.issues if issues is None else issues
         base: KeyPath = ("models", name)
         provider_name = value.get("provider", "openai")
         problem = providers.problem(str(provider_name), listed_by="promptbench providers")
         if problem is not None:
-            self.issues.append(self.src.issue((*base, "provider"), problem))
+            issues.append(src.issue((*base, "provider"), problem))
             return None
         definition = providers.get(provider_name)
-        config = validate(definition.config, value, self.src, base, self.issues)
+        config = validate(definition.config, value, src, base, issues)
         if config is None:
             return None
         updates: dict[str, str] = {}
@@ -298,8 +421,8 @@ class _Builder:
                 continue
             found = paths.resolve(given, self.dir)
             if found is None:
-                self.issues.append(
-                    self.src.issue(
+                issues.append(
+                    src.issue(
                         (*base, field), f"file '{given}' not found; paths are relative to the suite"
                     )
                 )
@@ -308,7 +431,7 @@ class _Builder:
         if not updates:
             return config
         # Validated again with the absolute paths, so that checks of the files themselves run.
-        return validate(definition.config, {**value, **updates}, self.src, base, self.issues)
+        return validate(definition.config, {**value, **updates}, src, base, issues)
 
     # -- cases -----------------------------------------------------------------------------
 
@@ -316,18 +439,50 @@ class _Builder:
         value = self.spec.cases
         if isinstance(value, list):
             return case_files.from_list(value, self.src, ("cases",), scope)
+        if isinstance(value, str):
+            return self._case_file(value, ("cases",), scope, None, None)
+        columns = self._column_map(value)
+        if value.hf is not None:
+            from promptbench.suite import hub
+
+            def at(field: str, message: str) -> Issue:
+                return self.src.issue(("cases", field), message)
+
+            return hub.load(value, self.dir, scope, columns, at)
+        return self._case_file(value.file or "", ("cases", "file"), scope, columns, value.limit)
+
+    def _case_file(
+        self,
+        value: str,
+        path: KeyPath,
+        scope: MetricScope,
+        columns: case_files.ColumnMap | None,
+        limit: int | None,
+    ) -> case_files.CaseSource:
         found = paths.resolve(value, self.dir)
         if found is None or not found.is_file():
             raise SuiteError(
                 [
                     self.src.issue(
-                        ("cases",),
-                        f"dataset file '{value}' not found; paths are relative to the suite",
+                        path, f"dataset file '{value}' not found; paths are relative to the suite"
                     )
                 ]
             )
         self._track(found)
-        return case_files.from_file(found, paths.display(found), scope)
+        return case_files.from_file(found, paths.display(found), scope, columns, limit)
+
+    def _column_map(self, spec: DatasetSpec) -> case_files.ColumnMap:
+        """The spec's column mapping, with where in the suite each column is named."""
+        variables = spec.vars if not isinstance(spec.vars, list) else {c: c for c in spec.vars}
+        where: dict[str, str] = {}
+        fields = [f"vars.{v}" for v in variables or {}] + ["id", "expected"]
+        for name in fields:
+            key = ("cases", *name.split(".", 1))
+            exact = ("cases", "vars") if isinstance(spec.vars, list) else key
+            pos = self.src.pos(exact)
+            if pos is not None:
+                where[name] = f"{self.src.file}:{pos.line}"
+        return case_files.ColumnMap(variables, spec.id, spec.expected, where)
 
     def _track(self, file: Path) -> None:
         self.files.append(file)

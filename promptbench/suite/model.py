@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from promptbench.config import ModelConfig
 from promptbench.errors import Issue, RenderError
 from promptbench.render import Renderer, Template
 from promptbench.suite.cases import CaseSource
+from promptbench.suite.grid import GridPoint
 from promptbench.suite.metricspec import GateRule
 from promptbench.suite.paths import display
 from promptbench.suite.regression import RegressionRule
@@ -19,15 +21,22 @@ from promptbench.types import Case, Message, MetricSpec
 
 @dataclass(frozen=True)
 class Variant:
-    """A prompt variant: the message templates sent for every case, in order."""
+    """A prompt variant: the message templates sent for every case, in order.
+
+    A variant expanded from a grid carries its ``point``: the template vars it sets,
+    which win over a case's vars of the same name (the sweep is what is being varied).
+    """
 
     name: str
     parts: tuple[tuple[str, Template], ...]
     metrics: tuple[MetricSpec, ...] = ()
+    point: GridPoint | None = None
 
     def render(self, case: Case) -> tuple[Message, ...]:
         """The messages for ``case``; raises RenderError naming the case and variant."""
         ctx = case.context()
+        if self.point is not None:
+            ctx = {**ctx, **self.point.as_dict()}
         where = f"case '{case.id}', variant '{self.name}'"
         return tuple(Message(role, t.render(ctx, where=where)) for role, t in self.parts)
 
@@ -57,6 +66,24 @@ class Suite:
     files: list[Path] = field(default_factory=list)
     wandb: WandbSpec | None = None  # where `run --wandb` logs; None: the defaults
     regression: tuple[RegressionRule, ...] = ()  # gate.regression: rules against a baseline
+    model_points: dict[str, GridPoint] = field(default_factory=dict)  # models from a grid
+
+    @property
+    def grid_points(self) -> list[GridPoint]:
+        """Every model and variant expanded from a grid, models first."""
+        points = list(self.model_points.values())
+        return points + [v.point for v in self.variants.values() if v.point is not None]
+
+    def grid_params(self, variant: str, model: str) -> dict[str, Any]:
+        """The grid parameters of a variant × model, for tables and W&B (model's first)."""
+        out: dict[str, Any] = {}
+        point = self.model_points.get(model)
+        if point is not None:
+            out.update(point.as_dict())
+        v = self.variants.get(variant)
+        if v is not None and v.point is not None:
+            out.update(v.point.as_dict())
+        return out
 
     @property
     def metric_names(self) -> list[str]:

@@ -7,9 +7,10 @@ by the loader against the class that provider or metric registered.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from promptbench.config import StrictModel
 
@@ -57,6 +58,83 @@ class WandbSpec(StrictModel):
         return v
 
 
+class DatasetSpec(StrictModel):
+    """``cases:`` written as a mapping: a file or a hub dataset, and which columns mean what.
+
+    Without ``vars``, every column but the id and expected ones is a var (flat rows);
+    with it, exactly the columns it names, under the names it gives.
+    """
+
+    file: str | None = Field(default=None, description="a CSV/JSONL/JSON/YAML/Parquet file")
+    hf: str | None = Field(
+        default=None,
+        description="a Hugging Face hub dataset (OWNER/NAME), or a local directory "
+        "(saved with Dataset.save_to_disk, or holding Parquet/CSV/JSON files)",
+    )
+    subset: str | None = Field(default=None, description="the hub dataset's configuration")
+    split: str | None = Field(default=None, description="the split (default: train)")
+    revision: str | None = Field(default=None, description="a branch, tag or commit of the hub")
+    limit: int | None = Field(default=None, ge=1, description="read only the first N rows")
+    vars: dict[str, str] | list[str] | None = Field(
+        default=None, description="template var -> column ({question: q}), or a list of columns"
+    )
+    id: str | None = Field(default=None, description="the column holding each case's id")
+    expected: str | None = Field(default=None, description="the column holding the expected value")
+
+    @field_validator("vars")
+    @classmethod
+    def _var_names(cls, v: dict[str, str] | list[str] | None) -> Any:
+        names = v if isinstance(v, list) else list(v or {})
+        for name in names:
+            if not name.isidentifier():
+                raise ValueError(
+                    f"var name {name!r} cannot be used in a template; use letters, digits and _"
+                )
+            if name in ("id", "expected", "metadata", "metrics", "case_id"):
+                raise ValueError(
+                    f"'{name}' is not a var name (templates see it already); map the column "
+                    f"with {'expected:' if name == 'expected' else 'id:'} or rename the var"
+                    if name in ("id", "expected")
+                    else f"'{name}' is reserved; give the var another name"
+                )
+        if isinstance(v, list) and len(set(v)) != len(v):
+            raise ValueError("a column is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.file is None) == (self.hf is None):
+            raise ValueError("give either file: (a dataset file) or hf: (a hub dataset)")
+        if self.file is not None:
+            given = [k for k in ("subset", "split", "revision") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"{given[0]} applies to hf: datasets only; remove it")
+        return self
+
+
+def _cases_kind(value: Any) -> str | None:
+    if isinstance(value, Mapping | DatasetSpec):
+        return "DatasetSpec"
+    if isinstance(value, list):
+        return "list"
+    return "str" if isinstance(value, str) else None
+
+
+# A mapping is checked as a DatasetSpec only, so that its errors are not joined by
+# "input should be a valid string or a valid list" from the other members.
+CasesField = Annotated[
+    Annotated[str, Tag("str")]
+    | Annotated[list[Any], Tag("list")]
+    | Annotated[DatasetSpec, Tag("DatasetSpec")],
+    Discriminator(
+        _cases_kind,
+        custom_error_type="cases_kind",
+        custom_error_message="input should be a dataset file, a list of cases, or a mapping "
+        "{file: ..} or {hf: ..}",
+    ),
+]
+
+
 class SuiteFile(StrictModel):
     """A suite: prompt variants x models x cases, scored by metrics, gated for CI."""
 
@@ -64,7 +142,10 @@ class SuiteFile(StrictModel):
     description: str = ""
     prompts: dict[str, Any] = Field(min_length=1, description="the variants, by name")
     models: dict[str, dict[str, Any]] = Field(min_length=1, description="the models, by name")
-    cases: str | list[Any] = Field(description="a list of cases, or a CSV/JSONL/JSON/YAML file")
+    cases: CasesField = Field(
+        description="a list of cases, a CSV/JSONL/JSON/YAML/Parquet file, or a mapping "
+        "{file: ..} / {hf: OWNER/NAME} with column mapping"
+    )
     metrics: list[Any] = Field(default_factory=list)
     gate: dict[str, Any] = Field(default_factory=dict)
     repeat: int = Field(default=1, ge=1, le=1000)
@@ -106,6 +187,10 @@ class VariantSpec(StrictModel):
     )
     user: str | None = Field(default=None, description="the final user message (text or file)")
     metrics: list[Any] | None = Field(default=None, description="metrics for this variant only")
+    grid: Any = Field(
+        default=None,
+        description="template vars to sweep: {n_shots: [0, 2, 5]} makes a variant per value",
+    )
 
 
 class CaseRow(StrictModel):

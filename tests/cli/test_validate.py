@@ -47,6 +47,7 @@ def test_json_output(loopback: LoopbackServer, project: Project) -> None:
         "variants": ["plain"],
         "models": ["loop"],
         "cases": 3,
+        "cases_origin": "suites/suite.yaml",
         "repeat": 2,
         "calls": 6,
         "metrics": ["exact"],

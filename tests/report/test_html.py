@@ -285,6 +285,17 @@ def test_run_page_summary_filters_and_search(
             td = cells[key]
             assert float(td.get_attribute("data-value")) == pytest.approx(value, abs=0), key
             assert td.text.split(" (")[0].strip() == text, (key, td.text, text)
+    # The ranking, as `promptbench rank` gives it: the same settings, order and set.
+    ranked = json.loads(invoke("rank", run_dir.name, "--json").stdout)
+    # Folded in <details>, so read from the DOM (.text is only what is displayed).
+    rank_rows = browser.execute_script(
+        "return [...document.querySelectorAll('#ranking tbody tr')]"
+        ".map((tr) => [tr.cells[1].textContent, tr.className])"
+    )
+    settings = [setting for setting, _ in rank_rows]
+    assert settings == [r["setting"] for r in ranked["rows"]]
+    best = [setting for setting, cls in rank_rows if cls == "best"]
+    assert best == ranked["best_set"]
     outcome = browser.find_element("id", "outcome")
     assert outcome.get_attribute("data-outcome") == show["outcome"] == "gate_failed"
     checks = browser.find_elements("css selector", ".gate .check")

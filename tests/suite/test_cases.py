@@ -273,7 +273,7 @@ def test_yaml_file_rows_are_located(tmp_path: Path) -> None:
 
 def test_unknown_extension(tmp_path: Path) -> None:
     assert errors(tmp_path, "cases.tsv", "a\tb\n") == [
-        "cases.tsv: unknown dataset format '.tsv'; use .csv, .jsonl, .json, .yaml or .yml"
+        "cases.tsv: unknown dataset format '.tsv'; use .csv, .jsonl, .json, .yaml, .yml or .parquet"
     ]
 
 

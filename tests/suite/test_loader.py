@@ -405,7 +405,8 @@ def test_unknown_dataset_extension(project: Project) -> None:
         """,
     )
     assert got == [
-        "data/cases.txt: unknown dataset format '.txt'; use .csv, .jsonl, .json, .yaml or .yml"
+        "data/cases.txt: unknown dataset format '.txt'; use .csv, .jsonl, .json, .yaml, .yml "
+        "or .parquet"
     ]
 
 

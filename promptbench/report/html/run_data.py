@@ -41,6 +41,29 @@ def _header(run: StoredRun) -> dict[str, Any]:
     }
 
 
+def _ranking(run: StoredRun, groups: int) -> dict[str, Any] | None:
+    """The table ``promptbench rank`` prints, on the pass rate; None for a single group."""
+    if groups < 2:
+        return None
+    from promptbench.diff.rank import PASS_RATE, rank_records
+    from promptbench.errors import UsageError
+    from promptbench.report.rank_table import HEADERS, cells, footer
+
+    try:
+        report = rank_records(run.records(), PASS_RATE, run_id=run.run_id)
+    except UsageError:  # nothing to rank on (no verdicts): the page goes without
+        return None
+    cheapest = report.cheapest_best
+    return {
+        "metric": PASS_RATE,
+        "columns": list(HEADERS),
+        "rows": [
+            {"cells": cells(row, cheapest), "best": row.ranked.in_best_set} for row in report.rows
+        ],
+        "note": footer(report),
+    }
+
+
 def run_payload(run: StoredRun) -> dict[str, Any]:
     """Everything the run page shows, as plain JSON types."""
     suite = run.meta.suite
@@ -81,6 +104,7 @@ def run_payload(run: StoredRun) -> dict[str, Any]:
         out_rows.append(row)
     verdict = run.verdict(summary)
     return {
+        "ranking": _ranking(run, len(order)),
         "kind": "run",
         "title": f"{run.suite_name} · run {run.run_id}",
         "run": _header(run),

@@ -159,8 +159,23 @@
       + `<b>${esc(groups[i].variant)}</b>&nbsp;×&nbsp;${esc(groups[i].model)}</span><span class="colstat">${bits.join(' · ')}</span></th>`;
   }
 
+  /* The ranking on the pass rate, as `promptbench rank` prints it. */
+  function ranking() {
+    const R = D.ranking;
+    if (!R) return '';
+    const head = `<tr>${R.columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
+    const body = R.rows.map((r) => `<tr class="${r.best ? 'best' : 'dim'}">`
+      + r.cells.map((c, i) => `<td>${i === 1 && r.best ? `<b>${esc(c)}</b>` : esc(c)}</td>`).join('') + '</tr>').join('');
+    const best = R.rows.filter((r) => r.best).map((r) => r.cells[1]);
+    // Folded, like the prompts: the cases stay in view; the line says what it found.
+    return `<details class="prompts ranking"><summary>Ranking on ${esc(R.metric)}: as good as the best, `
+      + `${esc(best.join(', '))}</summary>`
+      + `<div class="tablewrap"><table class="summary" id="ranking"><thead>${head}</thead><tbody>${body}</tbody></table></div>`
+      + `<p class="small">${esc(R.note)}</p></details>`;
+  }
+
   app.innerHTML = header()
-    + `<section class="panel"><h2>Summary</h2>${charts()}${summaryTable()}${gate()}${prompts()}</section>`
+    + `<section class="panel"><h2>Summary</h2>${charts()}${summaryTable()}${gate()}${ranking()}${prompts()}</section>`
     + toolbar()
     + '<table class="cases" id="cases"><thead><tr id="colheads"></tr></thead><tbody id="rows"></tbody></table>';
 

@@ -1,0 +1,100 @@
+"""rank(): order, intervals, and the set as good as the best (the model confidence set)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from promptbench.stats.rank import bootstrap_case_means, model_confidence_set, rank
+
+
+def binary(rng: random.Random, p: float, n: int) -> dict[str, list[float | None]]:
+    return {f"c{i}": [1.0 if rng.random() < p else 0.0] for i in range(n)}
+
+
+def test_a_clear_winner_is_alone_in_the_set_and_first() -> None:
+    rng = random.Random(1)
+    scores = {"weak": binary(rng, 0.4, 300), "strong": binary(rng, 0.9, 300)}
+    result = rank(scores, metric="exact", n_resamples=500)
+    assert [r.setting for r in result.rows] == ["strong", "weak"]
+    assert result.best_set == ["strong"]
+    top, low = result.rows
+    assert top.rank == 1 and top.gap == 0.0 and top.p_value == 1.0
+    assert top.ci_low <= top.mean <= top.ci_high
+    assert low.gap == pytest.approx(top.mean - low.mean)
+    assert low.gap_low > 0.0  # the gap's interval excludes no difference
+    assert low.p_value < 0.05 and not low.in_best_set
+    assert result.n_cases == 300 and result.dropped == ()
+
+
+def test_settings_that_agree_on_every_case_are_all_in_the_set() -> None:
+    rng = random.Random(2)
+    same = binary(rng, 0.7, 100)
+    result = rank({"a": same, "b": dict(same), "c": dict(same)}, n_resamples=300)
+    assert sorted(result.best_set) == ["a", "b", "c"]
+    assert all(r.p_value >= 0.05 for r in result.rows)
+
+
+def test_lower_is_better_reverses_the_order() -> None:
+    scores = {
+        "slow": {f"c{i}": [0.9 + 0.01 * (i % 3)] for i in range(50)},
+        "fast": {f"c{i}": [0.1 + 0.01 * (i % 5)] for i in range(50)},
+    }
+    result = rank(scores, higher_is_better=False, n_resamples=300)
+    assert result.rows[0].setting == "fast" and result.best_set == ["fast"]
+    assert result.rows[1].gap > 0.7  # worse means higher here: the gap is still positive
+
+
+def test_cases_missing_a_value_for_some_setting_are_dropped_and_repeats_averaged() -> None:
+    scores: dict[str, dict[str, list[float | None]]] = {
+        "a": {"q1": [1.0, 0.0], "q2": [1.0], "q3": [None], "q4": [1.0]},
+        "b": {"q1": [0.0], "q2": [0.0], "q3": [1.0]},
+    }
+    result = rank(scores, n_resamples=200)
+    assert result.n_cases == 2 and set(result.dropped) == {"q3", "q4"}
+    means = {r.setting: r.mean for r in result.rows}
+    assert means == {"a": pytest.approx(0.75), "b": 0.0}
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="no settings"):
+        rank({})
+    with pytest.raises(ValueError, match="usable value"):
+        rank({"a": {"q": [None]}, "b": {"q": [1.0]}})
+    with pytest.raises(ValueError):
+        rank({"a": {"q": [1.0]}}, alpha=1.5)
+
+
+def test_the_best_set_keeps_tied_best_settings_and_drops_the_clearly_worse() -> None:
+    # Three equal at 0.8 and seven clearly worse, with a case difficulty they share.
+    rng = np.random.default_rng(7)
+    n, hits, drops = 400, 0, 0
+    for _ in range(20):
+        shared = rng.standard_normal((n, 1))
+        latent = np.sqrt(0.3) * shared + np.sqrt(0.7) * rng.standard_normal((n, 10))
+        thresholds = np.array([0.84] * 3 + [0.0] * 7)  # pass rates 0.8 and 0.5
+        x = (latent < thresholds).astype(float)
+        p = model_confidence_set(x.mean(axis=0), bootstrap_case_means(x, 400, rng), 0.05)
+        hits += bool((p[:3] >= 0.05).all())
+        drops += int((p[3:] < 0.05).sum())
+    assert hits >= 17  # at least ~90% of the 20 (the bench measures it on 1,000)
+    assert drops == 20 * 7  # 30 points worse is always out
+
+
+def test_bootstrap_means_resample_cases_whole() -> None:
+    x = np.array([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0]])
+    reps = bootstrap_case_means(x, 200, np.random.default_rng(0))
+    assert reps.shape == (200, 2)
+    assert np.array_equal(reps[:, 0], reps[:, 1])  # a case's scores travel together
+    assert set(np.round(reps[:, 0] * 3).astype(int)) <= {0, 1, 2, 3}
+
+
+def test_to_json_names_the_procedure() -> None:
+    rng = random.Random(3)
+    result = rank({"a": binary(rng, 0.5, 40), "b": binary(rng, 0.6, 40)}, metric="m")
+    data = result.to_json()
+    assert "confidence set" in data["method"]
+    assert data["best_set"] == result.best_set and len(data["rows"]) == 2
+    assert set(data["rows"][0]) >= {"setting", "mean", "ci_low", "gap", "p_value", "in_best_set"}
