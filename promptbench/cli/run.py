@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 EXIT_CODES = {
     "passed": 0,
+    "no_gate": 0,
     "gate_failed": 1,
     "too_many_errors": 3,
     "budget_exceeded": 3,
