@@ -14,6 +14,9 @@ bug in promptbench.
     │   └── (retryable or not, with the HTTP status and Retry-After when known)
     ├── MetricError                  a metric could not give a verdict for one record
     ├── RunStoreError                a stored run is missing or unreadable
+    ├── InfrastructureError          the machine failed the run, not the prompts: a full disk,
+    │                                an unwritable runs directory, a removed records file,
+    │                                W&B; exit code 4 (never 1, which CI reads as a gate)
     └── TooManyErrorsError           too many calls failed to give a verdict; exit code 3
 """
 
@@ -164,6 +167,15 @@ class MetricError(PromptbenchError):
 
 class RunStoreError(UsageError):
     """A stored run is missing or unreadable."""
+
+
+class InfrastructureError(PromptbenchError):
+    """The disk, the run store or a service failed; what was paid for is kept.
+
+    The message names the path and the fix; the same command takes the run up.
+    """
+
+    exit_code = 4
 
 
 class TooManyErrorsError(PromptbenchError):

@@ -152,7 +152,13 @@ def run(
     """
     from promptbench.api import prepare, run_prepared
     from promptbench.report.progress import LiveProgress, PlainProgress
-    from promptbench.runner import Observer, RunOptions
+    from promptbench.runner import BaseObserver, Observer, RunOptions
+
+    class _Notices(BaseObserver):
+        """Prints what the run says without stopping for it (the cache failed)."""
+
+        def on_notice(self, message: str) -> None:
+            err.print(message, style="yellow", markup=False, soft_wrap=True)
 
     with user_errors():
         options = RunOptions(
@@ -186,7 +192,7 @@ def run(
 
     results: list[RunResult] = []
     for (suite, runner), target in zip(prepared, targets, strict=True):
-        observers: list[Observer] = []
+        observers: list[Observer] = [_Notices()]  # even with --quiet
         if not quiet:
             observers.append(LiveProgress(err) if is_tty() else PlainProgress(err.file))
         wb_logger = _wandb.logger(suite, target) if target is not None else None
@@ -282,3 +288,4 @@ def _write_csv(result: RunResult, path: Path, *, multiple: bool, raw: bool) -> N
     except OSError as exc:
         raise fail(f"cannot write {path}: {exc.strerror}; choose another --csv path") from None
     err.print(f"wrote {n} rows to {path}", markup=False, soft_wrap=True)
+
