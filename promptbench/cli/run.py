@@ -288,4 +288,3 @@ def _write_csv(result: RunResult, path: Path, *, multiple: bool, raw: bool) -> N
     except OSError as exc:
         raise fail(f"cannot write {path}: {exc.strerror}; choose another --csv path") from None
     err.print(f"wrote {n} rows to {path}", markup=False, soft_wrap=True)
-

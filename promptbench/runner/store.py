@@ -139,8 +139,8 @@ def _alive(meta: RunMeta) -> bool:
     if meta.host != socket.gethostname():
         return True  # another machine's run: leave it alone
     pid = meta.pid
-    if pid is None:
-        return False
+    if pid is None or pid == os.getpid():
+        return False  # this process ended that run, and could not say so (a full disk)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -247,7 +247,7 @@ class RunWriter:
         self.info = RunInfo(run_dir, meta)
         self._started = time.perf_counter()
         with store_faults(run_dir):
-            self._records: IO[str] = self.info.records_path.open("a", encoding="utf-8")
+            self._records: IO[str] = self.info.records_path.open("a+", encoding="utf-8")
             write_meta(run_dir, meta)
 
     def _take_up(self, run_dir: Path) -> None:
@@ -265,7 +265,7 @@ class RunWriter:
         self._started = time.perf_counter() - (meta.wall_seconds or 0.0)
         with store_faults(run_dir):
             self.resumed_from["torn_bytes"] = repair_records(self.info.records_path)
-            self._records = self.info.records_path.open("a", encoding="utf-8")
+            self._records = self.info.records_path.open("a+", encoding="utf-8")
             write_meta(run_dir, meta)
 
     def write(self, record: Record) -> None:
@@ -296,7 +296,10 @@ class RunWriter:
             self._records = _reopen_cut(self.info.records_path, self._records)
 
     def _put_back(self) -> int:
-        """Copy the removed records file's content, still open, back to its path."""
+        """Copy the removed records file's content, still open, back to its path.
+
+        The file is opened "a+" for this: appending, and readable.
+        """
         path = self.info.records_path
         fd = self._records.fileno()
         kept = 0
@@ -309,7 +312,7 @@ class RunWriter:
                     kept += chunk.count(b"\n")
                     offset += len(chunk)
             self._records.close()
-            self._records = path.open("a", encoding="utf-8")
+            self._records = path.open("a+", encoding="utf-8")
         return kept
 
     def finish(
@@ -364,7 +367,7 @@ def _reopen_cut(path: Path, fh: IO[str]) -> IO[str]:
     with contextlib.suppress(OSError):
         fh.close()
     repair_records(path)
-    return path.open("a", encoding="utf-8")
+    return path.open("a+", encoding="utf-8")
 
 
 def iter_records(run_dir: Path) -> Iterator[Record]:
