@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +60,66 @@ def prepare(path: str | Path, options: RunOptions) -> tuple[Suite, Runner]:
     return suite, runner
 
 
+class Terminated(KeyboardInterrupt):
+    """The run was stopped by SIGTERM or SIGHUP, drained like a Ctrl-C; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# What CI cancellation, `timeout`, Docker and Kubernetes send (SIGTERM), and a closed
+# terminal (SIGHUP). SIGINT is asyncio.run's own: the same drain.
+DRAINED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+async def _run_draining_on_signals(runner: Runner) -> RunInfo:
+    """``runner.run()``, with SIGTERM and SIGHUP handled as asyncio.run handles Ctrl-C.
+
+    The first signal cancels the run's task: the runner starts no new call, drains
+    the calls in flight and writes run.json as interrupted; a second stops at once.
+    A signal that the parent ignored (``nohup``) stays ignored.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if task is not None:
+            task.cancel()
+
+    installed = []
+    for signum in DRAINED_SIGNALS:
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (RuntimeError, ValueError):  # not the main thread: leave signals alone
+            continue
+        installed.append(signum)
+    try:
+        return await runner.run()
+    except asyncio.CancelledError:
+        if received:
+            raise Terminated(received[0]) from None
+        raise
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
 def run_prepared(suite: Suite, runner: Runner, observers: Iterable[Observer] = ()) -> RunResult:
-    """Run a prepared suite to the end; KeyboardInterrupt propagates after records are saved."""
+    """Run a prepared suite to the end.
+
+    Ctrl-C raises KeyboardInterrupt, SIGTERM and SIGHUP raise :class:`Terminated`
+    (a KeyboardInterrupt), once the calls in flight are drained and the records saved.
+    """
     summary = Summary(suite.metric_names, runner.variants, runner.model_names)
     runner.observer = Observers([summary, *observers])
-    info = asyncio.run(runner.run())
+    info = asyncio.run(_run_draining_on_signals(runner))
     summary.drop_empty()
     # The same function as `show`, `merge` and the reports: they cannot disagree.
     return RunResult(info, suite, summary, run_verdict(info.meta, summary))

@@ -12,12 +12,13 @@ The database runs in WAL mode, so several runs can share it at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,14 @@ def cache_key(
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+class _OpenFailed(UsageError):
+    """SQLite could not open the cache; ``cause`` says why (a run tells damaged from locked)."""
+
+    def __init__(self, message: str, cause: sqlite3.Error) -> None:
+        super().__init__(message, hint="use_cache")
+        self.cause = cause
+
+
 @dataclass(frozen=True)
 class CacheStats:
     """What the cache holds."""
@@ -66,12 +75,12 @@ class CacheStats:
 class Cache:
     """Completions by key."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, timeout: float = 30.0) -> None:
         self.path = path or default_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -81,7 +90,13 @@ class Cache:
                 " completion_tokens INTEGER, latency_ms REAL, finish_reason TEXT,"
                 " model TEXT, created REAL NOT NULL)"
             )
-        except (sqlite3.Error, OSError) as exc:  # OSError: the directory cannot be made
+        except sqlite3.Error as exc:
+            raise _OpenFailed(
+                f"cache {self.path}: cannot open ({exc}); set PROMPTBENCH_CACHE to a writable "
+                "path, or run without the cache",
+                exc,
+            ) from None
+        except OSError as exc:  # the directory cannot be made
             raise UsageError(
                 f"cache {self.path}: cannot open ({exc}); set PROMPTBENCH_CACHE to a writable "
                 "path, or run without the cache",
@@ -154,3 +169,128 @@ class Cache:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is damaged (not locked, not unreachable)."""
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+class RunCache:
+    """The cache as a run uses it: disposable, so it never stops the run.
+
+    A damaged database is moved aside (to ``<path>.corrupt-<time>``) and a fresh one
+    made; a cache that is locked by another process, unreachable or removed
+    mid-run is left alone, and the run goes on without it. Either is said once,
+    through ``notify``. A short busy timeout: a run waits a moment for another
+    run's write, not half a minute for a lock that is not let go.
+    """
+
+    busy_timeout = 2.0
+
+    def __init__(self, path: Path | None, notify: Callable[[str], None]) -> None:
+        self.path = path or default_path()
+        self._notify = notify
+        self._cache: Cache | None = None
+        self._inode: int | None = None
+        self.hits = 0
+        self.misses = 0
+        try:
+            self._open()
+        except sqlite3.Error as exc:
+            self._fault(exc)
+        except UsageError as exc:  # the directory cannot be made, the file not opened
+            self._off(f"{exc}")
+
+    def _open(self) -> None:
+        try:
+            cache = Cache(self.path, timeout=self.busy_timeout)
+        except _OpenFailed as failed:
+            if not _is_corrupt(failed.cause):
+                raise failed.cause from None
+            self._move_aside(failed.cause)
+            cache = Cache(self.path, timeout=self.busy_timeout)
+        self._cache = cache
+        self._inode = os.stat(self.path).st_ino
+
+    def _move_aside(self, exc: sqlite3.Error) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                part.replace(Path(f"{aside}{suffix}"))
+        self._notify(
+            f"warning: cache {self.path} is damaged ({exc}); moved it to {aside} and started "
+            "a fresh one (delete the old one when you no longer need it)"
+        )
+
+    def _off(self, why: str) -> None:
+        if self._cache is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._cache.close()
+        self._cache = None
+        self._notify(
+            f"warning: {why}; the run goes on without the cache (answers are not stored, "
+            "so a re-run pays for them again)"
+        )
+
+    def _fault(self, exc: sqlite3.Error) -> None:
+        """A cache operation failed: start afresh if the file is damaged, else go on without."""
+        if _is_corrupt(exc):
+            if self._cache is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._cache.close()
+                self._cache = None
+            try:
+                self._move_aside(exc)
+                self._cache = Cache(self.path, timeout=self.busy_timeout)
+                self._inode = os.stat(self.path).st_ino
+                return
+            except (OSError, sqlite3.Error, UsageError) as again:
+                self._off(f"cache {self.path}: cannot start a fresh one ({again})")
+                return
+        fix = (
+            "another process holds it; let it finish, or point PROMPTBENCH_CACHE elsewhere"
+            if "locked" in str(exc).lower()
+            else "check the path, or point PROMPTBENCH_CACHE elsewhere"
+        )
+        self._off(f"cache {self.path}: {exc} ({fix})")
+
+    def _vanished(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino != self._inode
+        except OSError:
+            return True
+
+    def get(self, key: str) -> Completion | None:
+        """The stored completion for ``key``, or None (also when the cache is off)."""
+        if self._cache is None:
+            return None
+        try:
+            hit = self._cache.get(key)
+        except sqlite3.Error as exc:
+            self._fault(exc)
+            return None
+        self.hits, self.misses = self._cache.hits, self._cache.misses
+        return hit
+
+    def put(self, key: str, completion: Completion) -> None:
+        """Store ``completion``; a cache removed under the run is noticed here."""
+        if self._cache is None:
+            return
+        if self._vanished():
+            # SQLite would go on writing into the removed file, and every answer be lost.
+            self._off(f"cache {self.path} was removed during the run")
+            return
+        try:
+            self._cache.put(key, completion)
+        except sqlite3.Error as exc:
+            self._fault(exc)
+
+    def close(self) -> None:
+        """Close the database, if it is open."""
+        if self._cache is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._cache.close()
+            self._cache = None

@@ -19,6 +19,9 @@ bug in promptbench.
     │                                client_error (other 4xx; 408 and 409 are retried), tls,
     │                                too_large, content_filter, config, provider_bug, unknown
     ├── MetricError                  a metric could not give a verdict for one record
+    ├── InfrastructureError          the machine failed the run, not the prompts: a full disk,
+    │                                an unwritable runs directory, a removed records file,
+    │                                W&B; exit code 4 (never 1, which CI reads as a gate)
     └── TooManyErrorsError           too many calls failed to give a verdict; exit code 3
 
 Each transport turns its library's exceptions into kinds with one table, looked
@@ -356,6 +359,15 @@ class MetricError(PromptbenchError):
 
 class RunStoreError(UsageError):
     """A stored run is missing or unreadable."""
+
+
+class InfrastructureError(PromptbenchError):
+    """The disk, the run store or a service failed; what was paid for is kept.
+
+    The message names the path and the fix; the same command takes the run up.
+    """
+
+    exit_code = 4
 
 
 class TooManyErrorsError(PromptbenchError):

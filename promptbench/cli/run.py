@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 EXIT_CODES = {
     "passed": 0,
+    "no_gate": 0,
     "gate_failed": 1,
     "too_many_errors": 3,
     "budget_exceeded": 3,
@@ -139,7 +141,8 @@ def run(
 
     Exit codes: 0 all gates hold, 1 a gate failed (or a regression against --baseline),
     2 bad usage or invalid suite,
-    3 too many call errors for a verdict, 130 interrupted.
+    3 too many call errors for a verdict, 4 an infrastructure fault (disk, runs
+    directory, W&B), 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.
 
     Example: promptbench run suites/triage.yaml -m mini -j 16 --csv results.csv
 
@@ -150,7 +153,13 @@ def run(
     """
     from promptbench.api import prepare, run_prepared
     from promptbench.report.progress import LiveProgress, PlainProgress
-    from promptbench.runner import Observer, RunOptions
+    from promptbench.runner import BaseObserver, Observer, RunOptions
+
+    class _Notices(BaseObserver):
+        """Prints what the run says without stopping for it (the cache failed)."""
+
+        def on_notice(self, message: str) -> None:
+            err.print(message, style="yellow", markup=False, soft_wrap=True)
 
     with user_errors():
         options = RunOptions(
@@ -191,7 +200,7 @@ def run(
 
     results: list[RunResult] = []
     for (suite, runner), target in zip(prepared, targets, strict=True):
-        observers: list[Observer] = []
+        observers: list[Observer] = [_Notices()]  # even with --quiet
         if not quiet:
             observers.append(LiveProgress(err) if is_tty() else PlainProgress(err.file))
         wb_logger = _wandb.logger(suite, target) if target is not None else None
@@ -203,16 +212,20 @@ def run(
         try:
             with user_errors():
                 result = run_prepared(suite, runner, observers)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            # 128 + the signal's number, as a shell reports a process its signal ended:
+            # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP.
+            signum = getattr(exc, "signum", signal.SIGINT)
+            word = "interrupted" if signum == signal.SIGINT else signal.Signals(signum).name
             where = f" in {runner.info.run_dir}" if runner.info else ""
             err.print(
-                f"interrupted: {runner.counts['records']} records saved{where}; run the same "
+                f"{word}: {runner.counts['records']} records saved{where}; run the same "
                 "command again to take it up where it stopped",
                 style="yellow",
                 markup=False,
                 soft_wrap=True,  # a path broken over two lines cannot be copied
             )
-            raise typer.Exit(130) from None
+            raise typer.Exit(128 + signum) from None
         results.append(result)
         if wb_logger is not None:
             _wandb.done(wb_logger)

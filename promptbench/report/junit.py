@@ -91,6 +91,10 @@ def _gate_suite(root: ET.Element, suite_name: str, verdict: GateVerdict) -> None
             f"{verdict.error_rate:.1%} of calls failed; the limit is {verdict.max_error_rate:.0%}",
             "too_many_errors",
         )
+    elif verdict.outcome is RunOutcome.NO_GATE:
+        # Skipped, not passed: a CI page must not show a green gate that checked nothing.
+        case = _case(suite, "gate", f"{suite_name}.gate")
+        ET.SubElement(case, "skipped", message="the suite has no gate: nothing was checked")
     elif verdict.outcome not in (RunOutcome.PASSED, RunOutcome.GATE_FAILED):
         # Any other way the run ended without a verdict (a budget, an interruption).
         case = _case(suite, "the run finished", f"{suite_name}.gate")

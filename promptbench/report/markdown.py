@@ -37,6 +37,7 @@ MAX_CHARS = 60_000  # GitHub rejects comments over 65,536 characters
 OUTPUT_CHARS = 800
 OUTCOMES = {  # by value: an outcome added later still reads, as its value
     "passed": "✅ passed",
+    "no_gate": "➖ no gate: nothing was checked",
     "gate_failed": "❌ gate failed",
     "too_many_errors": "⚠️ too many call errors for a verdict",
     "budget_exceeded": "⚠️ stopped at --max-cost before the end",

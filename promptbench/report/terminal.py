@@ -107,6 +107,12 @@ def print_summary(
         actual = "—" if check.actual is None else f"{check.actual:.4g}"
         group = escape(f"{check.variant} × {check.model}")
         console.print(f"{mark} gate {check.rule} for {group}: {actual}")
+    if verdict.outcome is RunOutcome.NO_GATE:
+        console.print(
+            "no gate: nothing was checked (add gate: to the suite for a verdict CI can fail on)",
+            style="yellow",
+            markup=False,
+        )
     if verdict.outcome is RunOutcome.TOO_MANY_ERRORS:
         console.print(
             f"[red]too many call errors for a verdict: {verdict.error_rate:.1%} of calls failed "

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptbench.cache import Cache, cache_key
+from promptbench.cache import RunCache, cache_key
 from promptbench.errors import ErrorKind, ProviderError
 from promptbench.providers.pricing import cost as price_cost
 from promptbench.runner.calls import Caller, ModelHandle
@@ -47,7 +47,7 @@ class Answer:
 class CompletionPath:
     """Completions for one run: through its cache, then its caller."""
 
-    def __init__(self, caller: Caller, cache: Cache | None) -> None:
+    def __init__(self, caller: Caller, cache: RunCache | None) -> None:
         self.caller = caller
         self.cache = cache
 

@@ -15,8 +15,8 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from promptbench.cache import Cache
-from promptbench.errors import UsageError
+from promptbench.cache import RunCache
+from promptbench.errors import InfrastructureError, UsageError
 from promptbench.metrics.base import Sample
 from promptbench.metrics.scoring import BoundMetric, case_passed, score_all
 from promptbench.render import Renderer
@@ -92,6 +92,7 @@ class Runner:
         self._path: CompletionPath | None = None
         self._models: dict[str, ModelHandle] = {}
         self._done: set[tuple[str, str, str, int]] = set()  # resumed: recorded already
+        self._fault: InfrastructureError | None = None  # the store failed: raised at the end
         self.budget = Budget(self.options.max_cost) if self.options.max_cost else None
         self.stopped_early: str | None = None  # why request_stop() ended the run early
         # Fields of run.json computed when the run ends (the sequential verdict): each
@@ -166,7 +167,12 @@ class Runner:
         models = model_handles(self.suite)
         for name in self.model_names:
             models[name].config.preflight()
-        cache = Cache(self.options.cache_path) if self.options.use_cache else None
+        # The cache is disposable: damaged, locked or removed, the run goes on and says so.
+        cache = (
+            RunCache(self.options.cache_path, self.observer.on_notice)
+            if self.options.use_cache
+            else None
+        )
         runs_dir = self.options.runs_dir or default_runs_dir()
         options = self.options.model_dump(mode="json", exclude_none=True)
         # The same job left unfinished (killed, interrupted, stopped at a budget) is
@@ -212,6 +218,8 @@ class Runner:
                 self.observer.on_interrupt(caller.in_flight, self.drain_timeout)
                 await asyncio.wait(workers, timeout=self.drain_timeout)
                 raise
+            if self._fault is not None:
+                raise self._fault
             status = "stopped_at_budget" if self.budget and self.budget.exhausted else "finished"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -251,7 +259,16 @@ class Runner:
                 record = await self._one(item, models[item.model])
             except Stopped:
                 return
-            writer.write(record)
+            if self._fault is not None:
+                return  # paid for and cached, but the store cannot take it
+            try:
+                writer.write(record)
+            except InfrastructureError as exc:
+                # The disk, not the prompts: start no new call, let those in flight
+                # finish into the cache, and say so once the workers are done.
+                self._fault = exc
+                self._stop.set()
+                return
             self._count(record)
             self.observer.on_record(record)
 

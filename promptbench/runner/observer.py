@@ -33,6 +33,9 @@ class Observer(Protocol):
     def on_finish(self, info: RunInfo) -> None:
         """The run ended (finished, interrupted or failed)."""
 
+    def on_notice(self, message: str) -> None:
+        """Something the user should know that does not stop the run (the cache failed)."""
+
 
 class BaseObserver:
     """An observer that ignores everything; subclass and override what you need."""
@@ -50,6 +53,9 @@ class BaseObserver:
         """Ignore."""
 
     def on_finish(self, info: RunInfo) -> None:
+        """Ignore."""
+
+    def on_notice(self, message: str) -> None:
         """Ignore."""
 
 
@@ -83,3 +89,10 @@ class Observers(BaseObserver):
         """Forward."""
         for o in self.observers:
             o.on_finish(info)
+
+    def on_notice(self, message: str) -> None:
+        """Forward (to observers written before notices existed too: they ignore it)."""
+        for o in self.observers:
+            notice = getattr(o, "on_notice", None)
+            if notice is not None:
+                notice(message)

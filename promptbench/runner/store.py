@@ -8,6 +8,8 @@ the run starts and rewritten when it ends, through :mod:`promptbench.runner.runm
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from promptbench._version import __version__
-from promptbench.errors import RunStoreError
+from promptbench.errors import InfrastructureError, RunStoreError
 from promptbench.runner.runmeta import (
     RUN_FILE,
     BudgetMeta,
@@ -137,8 +139,8 @@ def _alive(meta: RunMeta) -> bool:
     if meta.host != socket.gethostname():
         return True  # another machine's run: leave it alone
     pid = meta.pid
-    if pid is None:
-        return False
+    if pid is None or pid == os.getpid():
+        return False  # this process ended that run, and could not say so (a full disk)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -220,9 +222,10 @@ class RunWriter:
         try:
             run_dir.mkdir(parents=True, exist_ok=False)
         except OSError as exc:
-            raise RunStoreError(
-                f"cannot create the run directory {run_dir}: {exc.strerror}; "
-                "choose another with --runs-dir"
+            raise InfrastructureError(
+                f"cannot create the run directory {run_dir}: {exc.strerror}; make it "
+                "writable or choose another",
+                hint="runs_dir",
             ) from None
         meta = RunMeta(
             run_id=run_id,
@@ -243,8 +246,9 @@ class RunWriter:
         )
         self.info = RunInfo(run_dir, meta)
         self._started = time.perf_counter()
-        self._records: IO[str] = self.info.records_path.open("a", encoding="utf-8")
-        write_meta(run_dir, meta)
+        with store_faults(run_dir):
+            self._records: IO[str] = self.info.records_path.open("a+", encoding="utf-8")
+            write_meta(run_dir, meta)
 
     def _take_up(self, run_dir: Path) -> None:
         """Continue an unfinished run: repair its records, and append to them."""
@@ -252,26 +256,75 @@ class RunWriter:
         self.info = RunInfo(run_dir, meta)
         self.resumed_from = {
             "status": meta.status,
-            "torn_bytes": repair_records(self.info.records_path),
+            "torn_bytes": 0,  # set below, once the file is known to be writable
         }
         meta.status = "running"
         meta.pid = os.getpid()
         meta.host = socket.gethostname()
         meta.resumed_at.append(datetime.now(UTC).isoformat(timespec="microseconds"))
         self._started = time.perf_counter() - (meta.wall_seconds or 0.0)
-        self._records = self.info.records_path.open("a", encoding="utf-8")
-        write_meta(run_dir, meta)
+        with store_faults(run_dir):
+            self.resumed_from["torn_bytes"] = repair_records(self.info.records_path)
+            self._records = self.info.records_path.open("a+", encoding="utf-8")
+            write_meta(run_dir, meta)
 
     def write(self, record: Record) -> None:
-        """Append one record and flush it to the OS."""
-        self._records.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-        self._records.flush()
+        """Append one record and flush it to the OS.
+
+        Raises InfrastructureError when the disk refuses it, or when the records file
+        was removed under the run (writes to a removed file succeed and are lost):
+        then what the open file holds is put back first, so nothing paid for is lost.
+        """
+        path = self.info.records_path
+        line = json.dumps(record.to_json(), ensure_ascii=False) + "\n"
+        try:
+            self._records.write(line)
+            self._records.flush()
+        except OSError as exc:
+            self._drop_torn(line)
+            raise _disk_fault(path, exc) from None
+        if os.fstat(self._records.fileno()).st_nlink == 0:
+            kept = self._put_back()
+            raise InfrastructureError(
+                f"{path} was removed while the run wrote to it; its {kept} records were put "
+                "back: run the same command again to take the run up"
+            )
+
+    def _drop_torn(self, line: str) -> None:
+        """After a failed write: cut the part of ``line`` that reached the file, if any."""
+        with contextlib.suppress(OSError, ValueError):
+            self._records = _reopen_cut(self.info.records_path, self._records)
+
+    def _put_back(self) -> int:
+        """Copy the removed records file's content, still open, back to its path.
+
+        The file is opened "a+" for this: appending, and readable.
+        """
+        path = self.info.records_path
+        fd = self._records.fileno()
+        kept = 0
+        with store_faults(path.parent):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as out:
+                offset = 0
+                while chunk := os.pread(fd, 1 << 20, offset):
+                    out.write(chunk)
+                    kept += chunk.count(b"\n")
+                    offset += len(chunk)
+            self._records.close()
+            self._records = path.open("a+", encoding="utf-8")
+        return kept
 
     def finish(
         self, status: RunStatus, counts: dict[str, int], budget: BudgetMeta | None = None
     ) -> RunInfo:
-        """Close the records and write the final metadata."""
-        self._records.close()
+        """Close the records and write the final metadata.
+
+        A run.json that cannot be written (a full disk) stays "running"; its process
+        gone, the next run of the same command takes it up all the same.
+        """
+        with contextlib.suppress(OSError):
+            self._records.close()
         meta = self.info.meta
         meta.status = status
         meta.finished_at = datetime.now(UTC).isoformat(timespec="microseconds")
@@ -279,8 +332,42 @@ class RunWriter:
         meta.counts = Counts(**counts)
         if budget is not None:
             meta.budget = budget
-        write_meta(self.info.run_dir, meta)
+        with contextlib.suppress(OSError):
+            write_meta(self.info.run_dir, meta)
         return self.info
+
+
+def _disk_fault(path: Path, exc: OSError) -> InfrastructureError:
+    """A failed write as one line: the path, why, and what to do."""
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        fix = "free some space (or choose another runs directory)"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        fix = "make it writable (or choose another runs directory)"
+    else:
+        fix = "check the disk"
+    return InfrastructureError(
+        f"cannot write {path}: {exc.strerror or exc}; {fix}, then run the same command "
+        "again to take the run up",
+        hint="runs_dir",
+    )
+
+
+@contextlib.contextmanager
+def store_faults(path: Path) -> Iterator[None]:
+    """Turn the OS refusing a write under ``path`` into an InfrastructureError."""
+    try:
+        yield
+    except OSError as exc:
+        where = Path(exc.filename) if isinstance(exc.filename, str) else path
+        raise _disk_fault(where, exc) from None
+
+
+def _reopen_cut(path: Path, fh: IO[str]) -> IO[str]:
+    """Close ``fh`` (dropping what it buffered), cut a torn last line, reopen for appending."""
+    with contextlib.suppress(OSError):
+        fh.close()
+    repair_records(path)
+    return path.open("a+", encoding="utf-8")
 
 
 def iter_records(run_dir: Path) -> Iterator[Record]:

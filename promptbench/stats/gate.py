@@ -21,7 +21,8 @@ from promptbench.suite.metricspec import GateRule
 class RunOutcome(Enum):
     """What a run says to CI."""
 
-    PASSED = "passed"  # every gate holds (or there is none)
+    PASSED = "passed"  # every gate holds
+    NO_GATE = "no_gate"  # the suite has no gate: nothing was checked (exit code 0, never "passed")
     GATE_FAILED = "gate_failed"
     TOO_MANY_ERRORS = "too_many_errors"
     BUDGET_EXCEEDED = "budget_exceeded"  # --max-cost stopped the run before the end
@@ -88,6 +89,9 @@ def gate_verdict(
         outcome = RunOutcome.TOO_MANY_ERRORS
     elif any(not c.holds for c in checks):
         outcome = RunOutcome.GATE_FAILED
+    elif not rules:
+        # A report must not read as a green light when nothing was checked.
+        outcome = RunOutcome.NO_GATE
     else:
         outcome = RunOutcome.PASSED
     return GateVerdict(outcome, checks, worst, max_error_rate)

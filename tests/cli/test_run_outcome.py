@@ -94,3 +94,24 @@ def test_a_finished_run_is_judged_on_its_gates_by_every_reader(
     assert json.loads(ran.stdout)["outcome"] == "passed"
     shown = json.loads(invoke("show", "latest", "--json").stdout)
     assert shown["outcome"] == "passed"
+
+
+def test_a_run_with_no_gate_says_so_in_every_output(
+    project: Project, loopback: LoopbackServer
+) -> None:
+    # Every answer is wrong (0% pass rate) and nothing is gated: no output may read "passed".
+    loopback.configure(rules=[{"reply": "wrong"}])
+    path = str(project.suite(echo_suite(loopback.url, cases=qa_cases(3))))
+    ran = invoke("run", path, "-q", "--junit", "j.xml", "--markdown", "r.md", "--html", "r.html")
+    no_traceback(ran)
+    assert ran.exit_code == 0  # nothing to fail on
+    assert "no gate: nothing was checked" in ran.stdout
+    assert "passed" not in ran.stdout.split("pass rate", 1)[1]  # past the table's heading
+    markdown = Path("r.md").read_text(encoding="utf-8")
+    assert "no gate" in markdown and "✅" not in markdown
+    junit = Path("j.xml").read_text(encoding="utf-8")
+    assert 'message="the suite has no gate: nothing was checked"' in junit
+    assert page_data(Path("r.html"))["gate"]["outcome"] == "no_gate"
+    as_json = invoke("show", "latest", "--json")
+    assert json.loads(as_json.stdout)["outcome"] == "no_gate"
+    assert json.loads(invoke("run", path, "--json").stdout)["gate"]["outcome"] == "no_gate"

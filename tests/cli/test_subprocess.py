@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -93,37 +95,68 @@ def _wait_for_records(runs: Path, at_least: int, timeout: float) -> Path:
     raise AssertionError(f"no run reached {at_least} records within {timeout} s")
 
 
-def test_ctrl_c_saves_the_records_and_a_rerun_pays_for_nothing_twice(
-    loopback: LoopbackServer, project: Project
+@contextlib.contextmanager
+def _sigint_as_a_terminal_gives_it() -> Iterator[None]:
+    """Start children with SIGINT as a terminal's foreground job has it.
+
+    A test runner started in a background job (``pytest &``, some CI shells) has
+    SIGINT ignored, its children inherit that, and a program rightly keeps an
+    inherited "ignore" (as it keeps SIGHUP ignored under nohup). A user pressing
+    Ctrl-C is in the foreground, with SIGINT at its default. A handled signal is
+    reset to its default by exec, so handling SIGINT here while the child starts
+    gives it the default, whatever group the test runner is in.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# The signal, the exit code (128 + its number, as a shell reports it) and the word
+# the last line starts with.
+STOPPING_SIGNALS = [
+    pytest.param(signal.SIGINT, 130, "interrupted", id="SIGINT"),
+    pytest.param(signal.SIGTERM, 143, "SIGTERM", id="SIGTERM"),
+    pytest.param(signal.SIGHUP, 129, "SIGHUP", id="SIGHUP"),
+]
+
+
+@pytest.mark.parametrize(("signum", "code", "word"), STOPPING_SIGNALS)
+def test_a_stopping_signal_saves_the_records_and_a_rerun_pays_for_nothing_twice(
+    loopback: LoopbackServer, project: Project, signum: int, code: int, word: str
 ) -> None:
     loopback.configure(latency_ms=200)
     project.suite(echo_suite(loopback.url, cases=qa_cases(200)))
     command = [*promptbench(), "run", "suites/suite.yaml", "-j", "4"]
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env(),
-    )
+    with _sigint_as_a_terminal_gives_it():
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env(),
+            start_new_session=True,  # its own process group: the signal reaches it alone
+        )
     try:
         run_dir = _wait_for_records(project.root / "runs", at_least=4, timeout=20)
         time.sleep(0.3)  # calls are in flight now
-        proc.send_signal(signal.SIGINT)
+        # To the whole group, as a terminal (Ctrl-C), `timeout`, Docker or Kubernetes do.
+        os.killpg(proc.pid, signum)
         _out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err
     assert re.search(r"^stopping: waiting up to 10 s for \d+ calls? in flight", err, re.M), err
     saved = (run_dir / "records.jsonl").read_text(encoding="utf-8").splitlines()
     n = len(saved)
     assert 4 <= n < 200
     message = err.strip().splitlines()[-1]
-    assert message.startswith(f"interrupted: {n} records saved in {run_dir}"), err
+    assert message.startswith(f"{word}: {n} records saved in {run_dir}"), err
     assert "run the same command again to take it up where it stopped" in message
     assert all(isinstance(json.loads(line), dict) for line in saved)
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))

@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wandb  # imported, not importorskip'd: CI has it, and without it this must fail
 from typer.testing import Result
+from wandb.proto import wandb_internal_pb2 as pb
 
 from promptbench.report.wandb_out import WandbLogger
 from tests.helpers.e2e import invoke, no_traceback, records
 from tests.helpers.loopback import LoopbackServer
 from tests.helpers.project import Project, openai_model
-
-wandb = pytest.importorskip("wandb")
-pb = pytest.importorskip("wandb.proto.wandb_internal_pb2")
 
 KEY_ENV = "PB_WANDB_TEST_KEY"
 KEY = "sk-pbtest-7f3a9c2e5b1d4e6f8a0b"  # recognisable in any file

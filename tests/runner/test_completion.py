@@ -71,8 +71,9 @@ def test_judges_costs_are_in_the_records_cost(project: Project, loopback: Loopba
     group = result.summary.groups[("p", "subject")]
     assert group.cost == pytest.approx(3 * (ANSWER_COST + JUDGE_COST))
     # The budget counted the same calls: the records' cost is what was spent.
-    assert result.info.meta.budget is not None
-    spent = result.info.meta.budget.spent
+    budget = result.info.meta.budget
+    assert budget is not None
+    spent = budget.spent
     assert spent == pytest.approx(sum(r["cost"] for r in rows), abs=1e-6)
 
 
@@ -95,8 +96,7 @@ def test_a_fully_cached_rerun_spends_nothing_and_says_what_the_cache_saved(
     group = again.summary.groups[("p", "subject")]
     assert group.cost == 0
     assert group.cost_saved == pytest.approx(3 * (ANSWER_COST + JUDGE_COST))
-    assert again.info.meta.budget is not None
-    assert again.info.meta.budget.spent == 0
+    assert again.info.meta.budget is not None and again.info.meta.budget.spent == 0
     summary = again.summary.to_json()["groups"][0]
     assert (summary["cost"], summary["cost_saved"]) == (0, pytest.approx(group.cost_saved))
     # A gate on total_cost judges what the calls cost, whatever the cache held.

@@ -145,7 +145,7 @@ def test_api_key_never_written_to_the_run(
         echo_suite(loopback.url, model_params={"api_key_env": "PB_E2E_KEY"}, cases=qa_cases(2))
     )
     result = run_suite(path)
-    assert result.verdict.outcome.value == "passed"
+    assert result.verdict.outcome.value == "no_gate"
     from promptbench.report.csv_out import write_csv
     from promptbench.runner import iter_records
 
@@ -300,7 +300,7 @@ def test_a_call_failing_past_max_retries_is_an_error_record_not_a_failed_score(
         "failed": 0,
         "errors": 0,
     }
-    assert result.verdict.outcome.value == "passed"  # 50% errors allowed by this suite
+    assert result.verdict.outcome.value == "no_gate"  # 50% errors allowed; no gate to check
     assert result.info.meta.counts.model_dump() == {
         "records": 2,
         "errors": 1,

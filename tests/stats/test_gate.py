@@ -82,9 +82,9 @@ def test_unknown_figure_never_holds() -> None:
     assert verdict.failures[0].actual is None
 
 
-def test_no_rules_passes() -> None:
+def test_no_rules_is_no_gate_not_passed() -> None:
     verdict = gate_verdict(summary(rec("a", "m", 0.0)), [], 0.1)
-    assert (verdict.outcome, verdict.checks) == (RunOutcome.PASSED, [])
+    assert (verdict.outcome, verdict.checks) == (RunOutcome.NO_GATE, [])
 
 
 def test_too_many_errors_overrides_a_failed_gate() -> None:

@@ -29,6 +29,7 @@
   /* ---------------------------------------------------------------- header */
   const OUTCOMES = {
     passed: ['ok', '✓ gate passed'],
+    no_gate: ['neutral', 'no gate'],
     gate_failed: ['bad', '✗ gate failed'],
     too_many_errors: ['warn', '⚠ too many call errors for a verdict'],
     budget_exceeded: ['warn', '⚠ stopped at --max-cost'],
