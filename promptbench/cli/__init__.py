@@ -17,6 +17,7 @@ from promptbench.cli import (
     runs,
     show,
     validate,
+    view,
 )
 from promptbench.cli._errors_group import OneLineErrorsGroup
 from promptbench.cli._optional import OptionalValueCommand
@@ -39,6 +40,7 @@ app.command(cls=OptionalValueCommand)(show.show)
 app.command()(report.report)
 app.command()(diff.diff)
 app.command()(merge.merge)
+app.command()(view.view)
 app.add_typer(baseline.app, name="baseline")
 app.add_typer(cache.app, name="cache")
 app.command()(catalogue.metrics)
