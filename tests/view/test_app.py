@@ -178,3 +178,12 @@ def test_progress_api(client: TestClient, store: Store) -> None:
     data = r.json()
     assert data["status"] == "finished" and data["records"] == 10
     assert {g["variant"] for g in data["groups"]} == {"terse", "polite"}
+
+
+def test_view_command_refuses_a_missing_runs_dir(tmp_path: Path) -> None:
+    from tests.helpers.e2e import invoke, no_traceback
+
+    result = invoke("view", "--runs-dir", str(tmp_path / "nowhere"))
+    no_traceback(result)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "no runs directory" in result.stderr
