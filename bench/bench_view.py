@@ -118,9 +118,9 @@ def drawn(driver: object, url: str) -> float:
     WebDriverWait(driver, 120).until(
         lambda d: d.execute_script("return document.body.dataset.ready === '1'")
     )
-    ms = driver.execute_script(  # type: ignore[attr-defined]
-        "return performance.now()"  # navigation start is performance's zero
-    )
+    # The report marks the moment its first rows are drawn, in ms since navigation start
+    # (the server's work to draw the page included: the navigation waits for it).
+    ms = driver.execute_script("return window.promptbench.timings.firstRender")  # type: ignore[attr-defined]
     return float(ms) / 1000
 
 
@@ -189,38 +189,34 @@ def main() -> int:
             text=True,
             env=env,
         )
+        missed = 0
         try:
             assert proc.stderr is not None
             line = proc.stderr.readline()
             url = line.split()[2].rstrip("/")
-            cold = get(url + "/")
-            warm = statistics.median(get(url + "/") for _ in range(5))
-            with browser.chromium() as driver:
-                run_page = drawn(driver, f"{url}/runs/{big_b.name}")
-                diff = drawn(driver, f"{url}/compare?run={big_a.name}&run={big_b.name}")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
 
-    figures = [
-        ("runs_page_s", cold, f"runs page, {args.runs} runs, first GET / (store read cold)"),
-        ("runs_page_s", warm, f"runs page, {args.runs} runs, GET / again (median of 5)"),
-        (
-            "run_page_s",
-            run_page,
-            f"a {args.records:,}-record run's page, navigation to first rows drawn",
-        ),
-        (
-            "diff_s",
-            diff,
-            f"diff of two {args.records:,}-record runs, navigation to first rows drawn",
-        ),
-    ]
-    missed = 0
-    for key, value, what in figures:
-        ok = value < TARGETS[key]
-        missed += not ok
-        print(f"{what}: {value:.2f} s (target < {TARGETS[key]:g} s) {'ok' if ok else 'MISSED'}")
+            def say(key: str, value: float, what: str) -> None:
+                nonlocal missed
+                ok = value < TARGETS[key]
+                missed += not ok
+                verdict = "ok" if ok else "MISSED"
+                print(f"{what}: {value:.2f} s (target < {TARGETS[key]:g} s) {verdict}", flush=True)
+
+            n = f"{args.records:,}"
+            say("runs_page_s", get(url + "/"), f"runs page, {args.runs} runs, first GET / (cold)")
+            warm = statistics.median(get(url + "/") for _ in range(5))
+            say("runs_page_s", warm, f"runs page, {args.runs} runs, GET / again (median of 5)")
+            with browser.chromium() as driver:
+                driver.set_page_load_timeout(900)
+                run_page = drawn(driver, f"{url}/runs/{big_b.name}")
+                say("run_page_s", run_page, f"a {n}-record run's page, navigation to rows drawn")
+                again = drawn(driver, f"{url}/runs/{big_b.name}")
+                say("run_page_s", again, "the same page again (drawn once, kept), to rows drawn")
+                diff = drawn(driver, f"{url}/compare?run={big_a.name}&run={big_b.name}")
+                say("diff_s", diff, f"diff of two {n}-record runs, navigation to rows drawn")
+        finally:
+            proc.kill()  # a request still being computed would hold a polite shutdown
+            proc.wait(timeout=20)
     return 1 if missed else 0
 
 
