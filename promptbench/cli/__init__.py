@@ -18,6 +18,7 @@ from promptbench.cli import (
     runs,
     show,
     validate,
+    view,
 )
 from promptbench.cli._errors_group import OneLineErrorsGroup
 from promptbench.cli._optional import OptionalValueCommand
@@ -41,6 +42,7 @@ app.command()(report.report)
 app.command()(diff.diff)
 app.command()(rank.rank)
 app.command()(merge.merge)
+app.command()(view.view)
 app.add_typer(baseline.app, name="baseline")
 app.add_typer(cache.app, name="cache")
 app.command()(catalogue.metrics)

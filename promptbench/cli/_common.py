@@ -97,3 +97,8 @@ def command_line() -> list[str] | None:
 def is_tty() -> bool:
     """Whether stderr is an interactive terminal (progress bars make sense)."""
     return err.is_terminal and sys.stderr.isatty()
+
+
+def missing_extra(what: str, package: str, extra: str) -> typer.Exit:
+    """The one-line error for an optional dependency that is not installed."""
+    return fail(f"{what} needs {package}, which is not installed: pip install -e '.[{extra}]'")

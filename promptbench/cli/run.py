@@ -133,6 +133,15 @@ def run(
     junit: _ci.JunitOpt = None,
     markdown: _ci.MarkdownOpt = None,
     html: HtmlOpt = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Run again whenever the suite, a template, a dataset or a python: metric "
+            "file is saved (the cache makes unchanged calls free); after each run, the diff "
+            "against the previous one. Ctrl-C stops (exit 130).",
+        ),
+    ] = False,
 ) -> None:
     """Run every variant × model × case × repeat, score the outputs, and gate the result.
 
@@ -147,6 +156,8 @@ def run(
     Example: promptbench run suites/triage.yaml -m mini -j 16 --csv results.csv
 
     Example: promptbench run suites/triage.yaml --wandb triage --wandb-tags nightly
+
+    Example: promptbench run suites/triage.yaml --watch
 
     Example: promptbench run suites/triage.yaml --baseline baselines/triage.json --junit
     junit.xml --markdown report.md
@@ -181,6 +192,8 @@ def run(
         )
         if sequential and baseline is None:
             raise fail("--sequential needs --baseline: it stops once the comparison is settled")
+        if watch:
+            _watch(suites, options, quiet=quiet, refused=_watch_refused(locals()))
         # Every suite is checked before the first call is made.
         prepared = [prepare(path, options) for path in suites]
     for suite, _ in prepared:
@@ -242,6 +255,37 @@ def run(
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
     codes = [EXIT_CODES[r.verdict.outcome.value] for r in results] + ci.codes  # 1: regressed
     raise typer.Exit(3 if 3 in codes else max(codes, default=0))
+
+
+def _watch_refused(given: dict[str, object]) -> list[str]:
+    """The options that make no sense in a loop that a person watches."""
+    flags = {
+        "dry_run": "--dry-run",
+        "as_json": "--json",
+        "csv_path": "--csv",
+        "wandb": "--wandb",
+        "baseline": "--baseline",
+        "junit": "--junit",
+        "markdown": "--markdown",
+        "html": "--html",
+    }
+    return [flag for name, flag in flags.items() if given.get(name) not in (None, False)]
+
+
+def _watch(suites: list[Path], options: RunOptions, *, quiet: bool, refused: list[str]) -> None:
+    from promptbench.cli.watch import watch
+    from promptbench.report.progress import LiveProgress, PlainProgress
+    from promptbench.runner import Observer
+
+    if refused:
+        raise fail(f"--watch runs in a loop at the terminal; leave out {', '.join(refused)}")
+
+    def observers() -> list[Observer]:
+        if quiet:
+            return []
+        return [LiveProgress(err) if is_tty() else PlainProgress(err.file)]
+
+    watch(suites, options, observers, _print)
 
 
 def _shard(text: str | None) -> tuple[int, int] | None:

@@ -65,8 +65,11 @@ class PythonParams(MetricParams):
 
 
 def load_function(path: Path, name: str) -> Callable[..., Any]:
-    """Import ``path`` (once) and return its function ``name``."""
-    key = str(path.resolve())
+    """Import ``path`` (once per version of the file) and return its function ``name``."""
+    # The file's size and mtime are in the key: `run --watch` loads the suite again in
+    # the same process after an edit, and must score with the edited function.
+    stat = path.stat() if path.is_file() else None
+    key = f"{path.resolve()}:{stat.st_mtime_ns}:{stat.st_size}" if stat else str(path.resolve())
     with _lock:
         module = _modules.get(key)
         if module is None:

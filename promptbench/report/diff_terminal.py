@@ -326,3 +326,27 @@ def print_regression(console: Console, report: RegressionReport, what: str = "ba
             soft_wrap=True,
         )
         console.print(c.reason, markup=False, soft_wrap=True)
+
+
+def print_iteration_diff(
+    console: Console, result: DiffResult, *, before: str, after: str, limit: int = 10
+) -> None:
+    """``run --watch``: what changed since the previous iteration, the flipped cases first.
+
+    A person who just saved an edit wants to see which cases it broke or fixed before
+    the statistics, so each pair starts with its flips, then its metric table.
+    """
+    console.print(
+        f"\n[bold]since the previous iteration[/bold] (run {before} → {after})",
+        soft_wrap=True,
+    )
+    for pr in result.pairs:
+        counts = f"{len(pr.regressions)} pass → fail, {len(pr.improvements)} fail → pass"
+        console.print(f"\n[bold]{pr.pair.label}[/bold]: {counts}", soft_wrap=True)
+        for flip in pr.flips[:limit]:
+            print_flip(console, flip)
+        if len(pr.flips) > limit:
+            console.print(f"… and {len(pr.flips) - limit} more flipped cases", markup=False)
+        table = metric_table(pr, result, None)
+        if table is not None:
+            console.print(table)

@@ -1,0 +1,227 @@
+"""How fast ``promptbench view`` serves a large store: the runs page, a big run, a big diff.
+
+One command::
+
+    python bench/bench_view.py [--runs 1000] [--records 100000]
+
+Makes a store in a temporary directory: one real run of a small suite (the ``mock``
+provider), then ``--runs`` copies of its directory with their own ids and start times
+(as a team's store looks after months), and two runs of ``--records`` records each
+(two variants, the second run's outputs different in about one case in five), written
+record by record from the real run's records. It starts ``promptbench view`` on
+127.0.0.1 in a child process (the real uvicorn server) and prints, each beside its
+target:
+
+* the runs page with every run stored: the time of ``GET /`` over HTTP, the first one
+  (the store read cold: every ``run.json`` parsed) and the median of 5 after;
+* a ``--records`` run's page first drawn: in headless Chromium, from navigation start
+  (the server drawing the report from the records included) to the page's first rows on
+  screen;
+* the diff of the two ``--records`` runs: from navigation to ``/compare?run=A&run=B``
+  to the diff page's first rows on screen (pairing, statistics and the page, all of it).
+
+Exit code 1 when a target is missed, 2 when the browser is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+TARGETS = {"runs_page_s": 1.0, "run_page_s": 1.5, "diff_s": 5.0}
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def real_run(root: Path) -> Path:
+    from promptbench.api import run_suite
+
+    suite = {
+        "name": "bench-view",
+        "prompts": {"terse": "Q: {{ q }}", "guided": "Answer in one word. Q: {{ q }}"},
+        "models": {"scripted": {"provider": "mock"}},
+        "cases": [
+            {"id": f"c{i}", "q": f"question {i}", "expected": f"Q: question {i}"} for i in range(4)
+        ],
+        "metrics": [{"exact": {}}, {"icontains": {"value": "question"}}],
+        "gate": {"exact": ">= 0.5"},
+    }
+    path = root / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite), encoding="utf-8")
+    result = run_suite(path, runs_dir=root / "runs", use_cache=False)
+    return result.run_dir
+
+
+def copy_run(
+    template: Path, runs_dir: Path, run_id: str, started: datetime, records: bytes
+) -> Path:
+    from promptbench.runner.runmeta import read_meta, write_meta
+
+    meta = read_meta(template)
+    run_dir = runs_dir / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / "records.jsonl").write_bytes(records)
+    write_meta(
+        run_dir, meta.model_copy(update={"run_id": run_id, "started_at": started.isoformat()})
+    )
+    return run_dir
+
+
+def big_records(template: Path, n: int, seed: int) -> bytes:
+    """``n`` records (two variants) rebuilt from the real run's; one output in five is wrong."""
+    lines = [
+        json.loads(x) for x in (template / "records.jsonl").read_text("utf-8").split("\n") if x
+    ]
+    by_variant = {r["variant"]: r for r in lines}
+    rng = random.Random(seed)
+    out = []
+    for i in range(n // 2):
+        for base in by_variant.values():
+            r = dict(base)
+            r["case_id"] = f"case-{i}"
+            r["vars"] = {"q": f"question {i}"}
+            ok = rng.random() < 0.8
+            r["output"] = f"Q: question {i}" if ok else f"Something else about {i}"
+            r["passed"] = ok
+            r["scores"] = {
+                name: {**s, "value": 1.0 if ok else 0.0, "passed": ok}
+                for name, s in base["scores"].items()
+            }
+            out.append(json.dumps(r, ensure_ascii=False))
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+def get(url: str) -> float:
+    start = time.perf_counter()
+    with _OPENER.open(url, timeout=60) as resp:
+        resp.read()
+        assert resp.status == 200
+    return time.perf_counter() - start
+
+
+def drawn(driver: object, url: str) -> float:
+    """Seconds from navigation start to the report's first rows drawn (its ready mark)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)  # type: ignore[attr-defined]
+    WebDriverWait(driver, 120).until(
+        lambda d: d.execute_script("return document.body.dataset.ready === '1'")
+    )
+    # The report marks the moment its first rows are drawn, in ms since navigation start
+    # (the server's work to draw the page included: the navigation waits for it).
+    ms = driver.execute_script("return window.promptbench.timings.firstRender")  # type: ignore[attr-defined]
+    return float(ms) / 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--records", type=int, default=100_000)
+    args = parser.parse_args()
+
+    from promptbench.testing import browser
+
+    why = browser.missing()
+    if why is not None:
+        print(f"no headless browser: {why}")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-view-") as tmp:
+        root = Path(tmp)
+        template = real_run(root)
+        runs_dir = root / "runs"
+        small = (template / "records.jsonl").read_bytes()
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        for i in range(args.runs - 3):
+            copy_run(
+                template,
+                runs_dir,
+                f"20260101-{i:06d}-bench-view-{i:04x}",
+                t0 + timedelta(minutes=i),
+                small,
+            )
+        start = time.perf_counter()
+        big_a = copy_run(
+            template,
+            runs_dir,
+            "big-a",
+            t0 + timedelta(days=30),
+            big_records(template, args.records, 1),
+        )
+        big_b = copy_run(
+            template,
+            runs_dir,
+            "big-b",
+            t0 + timedelta(days=31),
+            big_records(template, args.records, 2),
+        )
+        print(
+            f"store: {args.runs} runs, two of {args.records:,} records "
+            f"({(big_a / 'records.jsonl').stat().st_size / 1e6:.0f} MB each), made in "
+            f"{time.perf_counter() - start:.1f} s"
+        )
+
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "promptbench",
+                "view",
+                "--runs-dir",
+                str(runs_dir),
+                "--port",
+                "0",
+            ],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        missed = 0
+        try:
+            assert proc.stderr is not None
+            line = proc.stderr.readline()
+            url = line.split()[2].rstrip("/")
+
+            def say(key: str, value: float, what: str) -> None:
+                nonlocal missed
+                ok = value < TARGETS[key]
+                missed += not ok
+                verdict = "ok" if ok else "MISSED"
+                print(f"{what}: {value:.2f} s (target < {TARGETS[key]:g} s) {verdict}", flush=True)
+
+            n = f"{args.records:,}"
+            say("runs_page_s", get(url + "/"), f"runs page, {args.runs} runs, first GET / (cold)")
+            warm = statistics.median(get(url + "/") for _ in range(5))
+            say("runs_page_s", warm, f"runs page, {args.runs} runs, GET / again (median of 5)")
+            with browser.chromium() as driver:
+                driver.set_page_load_timeout(900)
+                run_page = drawn(driver, f"{url}/runs/{big_b.name}")
+                say("run_page_s", run_page, f"a {n}-record run's page, navigation to rows drawn")
+                again = drawn(driver, f"{url}/runs/{big_b.name}")
+                say("run_page_s", again, "the same page again (drawn once, kept), to rows drawn")
+                try:
+                    diff = drawn(driver, f"{url}/compare?run={big_a.name}&run={big_b.name}")
+                except Exception:  # the driver gives up on a request after 120 s
+                    diff = float("inf")
+                say("diff_s", diff, f"diff of two {n}-record runs, navigation to rows drawn")
+        finally:
+            proc.kill()  # a request still being computed would hold a polite shutdown
+            proc.wait(timeout=20)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

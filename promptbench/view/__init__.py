@@ -1,0 +1,51 @@
+"""``promptbench view``: the run store in a browser, served on this machine only.
+
+Layer: view, between :mod:`promptbench.report` (whose HTML pages it serves) and
+:mod:`promptbench.cli`. It needs the ``view`` extra (starlette, uvicorn), imported
+only here and below. The viewer reads the run store and writes nothing.
+
+* :mod:`~promptbench.view.index`: the runs, readable or not, cached per file version;
+* :mod:`~promptbench.view.security`: the Host check, read-only methods, the CSP;
+* :mod:`~promptbench.view.query`: what a URL may ask for;
+* :mod:`~promptbench.view.layout`, :mod:`~promptbench.view.chart`,
+  :mod:`~promptbench.view.pages`: the pages;
+* :mod:`~promptbench.view.app`: the routes; :func:`serve` runs them on uvicorn.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from promptbench.view.app import create_app
+
+__all__ = ["create_app", "serve"]
+
+
+def serve(
+    runs_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    ready: Callable[[str], None] = lambda url: None,
+) -> None:
+    """Serve the viewer until interrupted (uvicorn, one process); ``ready`` gets its URL.
+
+    The socket is bound here, before the app is made, so that ``port=0`` (any free
+    port) still gives the app the real port to check ``Host`` headers against.
+    """
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    app = create_app(runs_dir, host=host, port=port)
+    config = uvicorn.Config(app, log_level="warning", server_header=False, access_log=False)
+    shown = f"[{host}]" if ":" in host else host
+    server = uvicorn.Server(config)
+    ready(f"http://{shown}:{port}/")
+    server.run(sockets=[sock])

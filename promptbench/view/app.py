@@ -1,0 +1,198 @@
+"""The viewer's routes, on Starlette: every one a GET that reads the run store.
+
+=================================  ==================================================
+``/``                              the runs: filter, sort, page; choose two to compare
+``/suites/NAME``                   a suite's history, charted, with the gate's threshold
+``/runs/ID``                       a run's report (``promptbench report``'s page); a run
+                                   in progress shows its progress, polled, until it ends
+``/api/runs/ID/progress``          what that page polls (JSON)
+``/compare``                       choose; with ``run=A&run=B`` or ``run=R&variant=X&
+                                   variant=Y`` the comparison, drawn as ``diff --html``
+=================================  ==================================================
+
+Reports and comparisons are computed in Starlette's thread pool (plain ``def``
+endpoints), so a large one does not stop the live pages from being served.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from promptbench.diff import DiffOptions, Source, compare_sources
+from promptbench.errors import PromptbenchError
+from promptbench.report.html import diff_report, run_report
+from promptbench.runner.runmeta import RUN_FILE
+from promptbench.runner.store import RECORDS_FILE
+from promptbench.view.index import RunEntry, RunIndex, valid_run_id
+from promptbench.view.layout import with_nav
+from promptbench.view.pages import (
+    compare_page,
+    history_page,
+    live_page,
+    message_page,
+    progress_json,
+    runs_page,
+    unreadable_page,
+)
+from promptbench.view.query import CompareQuery, HistoryQuery, RunsQuery
+from promptbench.view.security import ViewerRules, allowed_hosts
+
+Q = TypeVar("Q", bound=BaseModel)
+REPORTS_KEPT = 8  # report pages kept drawn, per version of their run's files
+
+
+class _Reports:
+    """The last few report pages drawn, so that a second look at a large run is instant."""
+
+    def __init__(self) -> None:
+        self._pages: OrderedDict[str, tuple[object, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def page(self, entry: RunEntry) -> str:
+        version = tuple(
+            (p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
+            for p in (entry.run_dir / RUN_FILE, entry.run_dir / RECORDS_FILE)
+        )
+        with self._lock:
+            cached = self._pages.get(entry.run_id)
+            if cached is not None and cached[0] == version:
+                self._pages.move_to_end(entry.run_id)
+                return cached[1]
+        text = with_nav(run_report(entry.stored))
+        with self._lock:
+            self._pages[entry.run_id] = (version, text)
+            while len(self._pages) > REPORTS_KEPT:
+                self._pages.popitem(last=False)
+        return text
+
+
+def _query(model: type[Q], request: Request, lists: tuple[str, ...] = ()) -> Q:
+    data: dict[str, Any] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        data[key] = values if key in lists else values[-1]
+    return model.model_validate(data)
+
+
+def _bad_query(exc: ValidationError) -> HTMLResponse:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "query"
+    text = f"{where}: {first['msg']}"
+    return HTMLResponse(message_page("Bad request", text), status_code=400)
+
+
+def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> ViewerRules:
+    """The viewer of ``runs_dir`` as an ASGI app that answers only to ``host:port``."""
+    index = RunIndex(Path(runs_dir))
+    reports = _Reports()
+
+    def not_found(what: str) -> HTMLResponse:
+        return HTMLResponse(message_page("Not found", what), status_code=404)
+
+    def entry_of(request: Request) -> RunEntry | None:
+        run_id = str(request.path_params["run_id"])
+        return index.get(run_id) if valid_run_id(run_id) else None
+
+    def runs(request: Request) -> Response:
+        try:
+            q = _query(RunsQuery, request)
+        except ValidationError as exc:
+            return _bad_query(exc)
+        return HTMLResponse(runs_page(index.entries(), q))
+
+    def history(request: Request) -> Response:
+        try:
+            q = _query(HistoryQuery, request)
+        except ValidationError as exc:
+            return _bad_query(exc)
+        suite = str(request.path_params["suite"])
+        chosen = [e for e in index.entries() if e.suite == suite]
+        if not chosen:
+            return not_found(f"no run of a suite named {suite!r}")
+        chosen.sort(key=lambda e: (e.started, e.run_id))
+        chosen = chosen[-q.last :]
+        gate: dict[str, tuple[float, str]] = {}
+        latest = chosen[-1].meta
+        if latest is not None:
+            for rule in latest.suite.gate_rules():
+                gate.setdefault(rule.metric, (rule.value, rule.text))
+        return HTMLResponse(history_page(suite, [(e, index.summary(e)) for e in chosen], gate))
+
+    def run(request: Request) -> Response:
+        entry = entry_of(request)
+        if entry is None:
+            return not_found("no such run")
+        if entry.meta is None:
+            return HTMLResponse(unreadable_page(entry, entry.problem or ""), status_code=200)
+        if entry.status == "running":
+            return HTMLResponse(live_page(entry))
+        try:
+            return HTMLResponse(reports.page(entry))
+        except PromptbenchError as exc:
+            return HTMLResponse(unreadable_page(entry, str(exc)))
+        except (OSError, ValueError) as exc:
+            return HTMLResponse(unreadable_page(entry, f"{type(exc).__name__}: {exc}"))
+
+    def progress(request: Request) -> Response:
+        entry = entry_of(request)
+        if entry is None:
+            return JSONResponse({"error": "no such run"}, status_code=404)
+        return JSONResponse(progress_json(entry, index.summary(entry)))
+
+    def compare(request: Request) -> Response:
+        try:
+            q = _query(CompareQuery, request, lists=("run", "variant"))
+        except ValidationError as exc:
+            return _bad_query(exc)
+        entries = index.entries()
+        chosen: list[RunEntry] = []
+        for run_id in q.run:
+            entry = index.get(run_id)
+            if entry is None:
+                return not_found(f"no run {run_id!r}")
+            if entry.meta is None:
+                return HTMLResponse(unreadable_page(entry, entry.problem or ""))
+            chosen.append(entry)
+        if len(chosen) == 2 and not q.variant:
+            a, b = (Source.of_run(e.stored, e.run_id) for e in chosen)
+            return _diff(entries, a, b, DiffOptions())
+        if len(chosen) == 1 and len(q.variant) == 2:
+            a = Source.of_run(chosen[0].stored, chosen[0].run_id)
+            try:
+                options = DiffOptions(variants=(q.variant[0], q.variant[1]))
+            except ValidationError as exc:
+                problem = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
+                return HTMLResponse(compare_page(entries, chosen[0], problem), status_code=400)
+            return _diff(entries, a, None, options)
+        if q.variant or len(chosen) > 2:
+            problem = "choose two runs, or one run and two of its variants"
+            return HTMLResponse(compare_page(entries, None, problem), status_code=400)
+        return HTMLResponse(compare_page(entries, chosen[0] if chosen else None))
+
+    def _diff(
+        entries: list[RunEntry], a: Source, b: Source | None, options: DiffOptions
+    ) -> Response:
+        try:
+            result = compare_sources(a, b, options)
+            return HTMLResponse(with_nav(diff_report(result, a, b)))
+        except PromptbenchError as exc:
+            return HTMLResponse(compare_page(entries, None, str(exc)), status_code=400)
+
+    routes = [
+        Route("/", runs),
+        Route("/suites/{suite}", history),
+        Route("/runs/{run_id}", run),
+        Route("/api/runs/{run_id}/progress", progress),
+        Route("/compare", compare),
+    ]
+    app = Starlette(routes=routes)
+    return ViewerRules(app, allowed_hosts(host, port))
