@@ -9,6 +9,7 @@ from promptbench.cli import (
     cache,
     catalogue,
     diff,
+    import_,
     init,
     merge,
     render,
@@ -41,6 +42,7 @@ app.command()(diff.diff)
 app.command()(merge.merge)
 app.add_typer(baseline.app, name="baseline")
 app.add_typer(cache.app, name="cache")
+app.add_typer(import_.app, name="import")
 app.command()(catalogue.metrics)
 app.command()(catalogue.providers)
 
