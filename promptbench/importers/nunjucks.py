@@ -38,7 +38,11 @@ _FOR_PAIR = re.compile(r"^(\s*for\s+\w+\s*,\s*\w+\s+in\s+)(.+?)(\s*)$", re.DOTAL
 
 # (pattern, replacement, what is said about it)
 _REWRITES: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(r"\|\s*dump\b"), "| tojson", "dump is tojson"),
+    (
+        re.compile(r"\|\s*dump\b"),
+        "| tojson",
+        "dump is tojson (which writes ', ' and ': ' between items and sorts keys)",
+    ),
     (re.compile(r"(\w|\)|\])\.length\b"), r"\1 | length", ".length is | length"),
     (re.compile(r"===?"), "==", "=== is =="),
     (re.compile(r"!=="), "!=", "!== is !="),

@@ -9,6 +9,7 @@ file, tells the results importer which case, variant and model each result is.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class CaseSlot:
     repeat: int
     vars: dict[str, Any]  # as promptfoo reports them (before files were read)
     assertions: list[Any]  # the test's own assertions, defaultTest's first
+    description: str | None = None
 
 
 @dataclass
@@ -104,7 +106,11 @@ def _var_value(value: Any, base: Path, notes: list[str]) -> Any:
         if path.suffix in (".txt", ".md", ".json", ".yaml", ".yml", "") and path.is_file():
             notes.append(f"{value} read into the case")
             text = path.read_text(encoding="utf-8")
-            return text
+            if path.suffix in (".yaml", ".yml"):  # promptfoo gives YAML as compact JSON
+                import yaml
+
+                return json.dumps(yaml.safe_load(text), ensure_ascii=False, separators=(",", ":"))
+            return text.strip()
     return value
 
 
@@ -191,6 +197,8 @@ def convert_config(
     for test in tests:
         cases += _cases_of(test, default, base, repeat, ctx, name, taken, slots, left)
 
+    _fill_undefined(cases, [*(p.entry for p in prompts.items if p.entry is not None), suite_metrics])
+
     suite_name = slug(suite_path.stem, "promptfoo")
     suite: dict[str, Any] = {"name": suite_name}
     if data.get("description"):
@@ -233,6 +241,50 @@ def convert_config(
     conversion.slots = slots
     conversion.default_asserts = default_asserts
     return conversion
+
+
+def _strings(value: Any) -> list[str]:
+    value = unwrap(value)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _template_vars(texts: list[str]) -> set[str]:
+    import jinja2
+    import jinja2.meta
+
+    env = jinja2.Environment()
+    names: set[str] = set()
+    for text in texts:
+        try:
+            names |= jinja2.meta.find_undeclared_variables(env.parse(text))
+        except jinja2.TemplateSyntaxError:
+            continue
+    return names - {"case_id", "expected", "metadata"}
+
+
+def _fill_undefined(cases: list[Any], variants: list[Any]) -> None:
+    """Give each case the vars its templates use and it lacks, as empty text.
+
+    promptfoo renders an undefined variable as nothing; promptbench stops on it, so
+    that a misspelt name is caught. The imported suite keeps promptfoo's result.
+    """
+    prompt_vars = _template_vars(_strings(variants))
+    for noted in cases:
+        row = noted.value
+        used = prompt_vars | _template_vars(_strings(row.get("metrics") or []))
+        missing = sorted(n for n in used if n not in row["vars"])
+        if missing:
+            for n in missing:
+                row["vars"][n] = ""
+            names = ", ".join(missing)
+            noted_note = f"{noted.note}; {names} undefined in promptfoo, so empty"
+            cases[cases.index(noted)] = Noted(row, noted_note)
 
 
 def _cases_text(cases: list[Any], suite_name: str, config_name: str) -> str:
@@ -328,7 +380,15 @@ def _cases_of(
         out.append(Noted(row, note))
     for r in range(test_repeat):
         for n, combo in enumerate(combos):
-            slots.append(CaseSlot(ids[n], r, dict(combo), [*default_asserts_of(default), *own]))
+            slots.append(
+                CaseSlot(
+                    ids[n],
+                    r,
+                    dict(combo),
+                    [*default_asserts_of(default), *own],
+                    str(description) if description else None,
+                )
+            )
     return out
 
 

@@ -16,7 +16,7 @@ from promptbench.importers.yamltext import Noted
 
 __all__ = ["ModelSource", "Models", "PromptSource", "load_prompts", "slug", "unique"]
 
-_TEXT_SUFFIXES = {".txt", ".md", ".j2", ".jinja", ".jinja2", ".prompt", ".tmpl", ".njk", ""}
+_TEXT_SUFFIXES = {".md", ".j2", ".jinja", ".jinja2", ".prompt", ".tmpl", ".njk", ""}
 _ROLES = {"system", "user", "assistant"}
 
 
@@ -54,6 +54,10 @@ def _template(text: str, out: _Prompts, where: str) -> tuple[str, list[str]]:
     converted = to_jinja(text)
     for problem in converted.problems:
         out.left_out.append(LeftOut(where, problem, "rewrite that part of the template"))
+    if converted.text.endswith("\n"):
+        # Jinja2 (and so promptbench) drops one trailing newline; nunjucks keeps it.
+        converted.text += "\n"
+        converted.changes.append("trailing newline kept")
     return converted.text, converted.changes
 
 
@@ -100,10 +104,11 @@ def _chat_variant(messages: list[Any], out: _Prompts, where: str, origin: str) -
             parts["system"] = jinja
         else:
             turns.append({"role": role, "content": jinja})
-    if turns and turns[-1]["role"] == "user":
-        parts["user"] = turns.pop()["content"]
+    last = turns.pop()["content"] if turns and turns[-1]["role"] == "user" else None
     if turns:
         parts["messages"] = turns
+    if last is not None:
+        parts["user"] = last
     if "user" not in parts:
         out.left_out.append(
             LeftOut(where, "a chat prompt that does not end with a user message", "add one")
@@ -151,7 +156,7 @@ def _file_prompts(
             lines = [line for line in text.splitlines() if line.strip()]
             for i, line in enumerate(lines):
                 _add(out, name, _chat_variant(json.loads(line), out, f"{where}: line {i + 1}", origin))
-        elif suffix in _TEXT_SUFFIXES:
+        elif suffix == ".txt":
             # A text file holds several prompts separated by lines of ---, each trimmed.
             chunks, buf = [], []
             for line in re.split(r"\r?\n", text):
@@ -165,6 +170,8 @@ def _file_prompts(
             for i, chunk in enumerate(chunks):
                 part = f"{origin}, prompt {i + 1} of {len(chunks)}" if len(chunks) > 1 else origin
                 _add(out, name, _text_variant(chunk, out, where, part))
+        elif suffix in _TEXT_SUFFIXES:  # Markdown, Jinja: the whole file, as it is
+            _add(out, name, _text_variant(text, out, where, origin))
         else:
             out.left_out.append(
                 LeftOut(where, f"prompts from a {suffix} file", "write them as a text file")

@@ -21,7 +21,7 @@ from typing import Any
 
 from promptbench.errors import UsageError
 from promptbench.importers import promptfoo_asserts as asserts
-from promptbench.importers.promptfoo_config import Conversion
+from promptbench.importers.promptfoo_config import CaseSlot, Conversion
 from promptbench.types import CallError, Message, Record, Score, Usage
 
 __all__ = ["ImportedResults", "read_results", "records_from_results"]
@@ -131,25 +131,19 @@ def records_from_results(
     prompt_of = _prompt_positions(imported.prompts, conversion)
     ctx = asserts.AssertContext(relative_path=lambda p: p, grader=lambda spec: "grader")
     records: list[Record] = []
-    for result in imported.results:
-        test_idx, prompt_idx = result.get("testIdx"), result.get("promptIdx")
-        if not isinstance(test_idx, int) or not 0 <= test_idx < len(conversion.slots):
-            raise UsageError(
-                f"a result's testIdx {test_idx} is not a test of the config; pass the config "
-                "the results were made with (--config)"
-            )
-        slot = conversion.slots[test_idx]
+    find = _SlotFinder(conversion.slots)
+    ordered = sorted(imported.results, key=lambda r: (r.get("testIdx", 0), r.get("promptIdx", 0)))
+    for result in ordered:
+        prompt_idx = result.get("promptIdx")
         where = prompt_of.get(prompt_idx) if isinstance(prompt_idx, int) else None
+        slot = find(result)
         if where is None:
-            imported.skipped.append(f"result of test {test_idx}: its prompt or provider was left out")
+            imported.skipped.append(
+                f"result of test {result.get('testIdx')}: its prompt or provider was left out"
+            )
             continue
         variant_name, model_name = where
-        reported = result.get("vars") or {}
-        if any(reported.get(k) != v for k, v in slot.vars.items()):
-            raise UsageError(
-                f"result of test {test_idx} has vars {json.dumps(reported)[:80]}, not those "
-                "of the config's test; pass the config the results were made with (--config)"
-            )
+        repeat = find.repeat(slot.case_id, prompt_idx)
         case = cases[slot.case_id]
         specs = list(suite.metrics_for(suite.variants[variant_name], case))
         scores: dict[str, Score] = {}
@@ -161,7 +155,8 @@ def records_from_results(
             for _ in made.entries:
                 if not queue:
                     raise UsageError(
-                        f"the suite has fewer metrics than test {test_idx}'s assertions; "
+                        f"the suite has fewer metrics than test {result.get('testIdx')}'s "
+                        "assertions; "
                         "import the suite again from the same config"
                     )
                 spec = queue.pop(0)
@@ -180,7 +175,7 @@ def records_from_results(
                 case_id=slot.case_id,
                 variant=variant_name,
                 model=model_name,
-                repeat=slot.repeat,
+                repeat=repeat,
                 vars=dict(case.vars),
                 messages=_messages(result.get("prompt")),
                 expected=case.expected,
@@ -196,6 +191,48 @@ def records_from_results(
             )
         )
     return records
+
+
+def _key(vars_: Any, description: Any) -> str:
+    return json.dumps([vars_, description or None], sort_keys=True, default=str)
+
+
+class _SlotFinder:
+    """Which imported case a result is, and which repeat of it.
+
+    ``testIdx`` says it when the config's tests are numbered as here; when they are
+    not (promptfoo takes a glob's files in the file system's order, which need not be
+    sorted), the result is found by its vars and description instead.
+    """
+
+    def __init__(self, slots: list[CaseSlot]) -> None:
+        self.slots = slots
+        self.by_key: dict[str, CaseSlot] = {}
+        for slot in slots:
+            self.by_key.setdefault(_key(slot.vars, slot.description), slot)
+        self.seen: dict[tuple[str, int], int] = {}
+
+    def __call__(self, result: dict[str, Any]) -> CaseSlot:
+        idx = result.get("testIdx")
+        test = result.get("testCase") or {}
+        reported = result.get("vars") or test.get("vars") or {}
+        if isinstance(idx, int) and 0 <= idx < len(self.slots):
+            slot = self.slots[idx]
+            if all(reported.get(k) == v for k, v in slot.vars.items()):
+                return slot
+        found = self.by_key.get(_key(reported, test.get("description")))
+        if found is None:
+            raise UsageError(
+                f"result of test {idx} (vars {json.dumps(reported)[:80]}) is no test of the "
+                "config; pass the config the results were made with (--config)"
+            )
+        return found
+
+    def repeat(self, case_id: str, prompt_idx: int) -> int:
+        """The repeat of this (case, prompt column): results come in testIdx order."""
+        n = self.seen.get((case_id, prompt_idx), 0)
+        self.seen[(case_id, prompt_idx)] = n + 1
+        return n
 
 
 def _prompt_positions(

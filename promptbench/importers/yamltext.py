@@ -69,11 +69,13 @@ def _comment(note: str, indent: str) -> list[str]:
 
 
 def _literal(text: str, indent: str) -> list[str]:
-    # A literal block keeps every character; "|-" drops the final newline when there is none.
-    chomp = "|" if text.endswith("\n") and not text.endswith("\n\n") else "|-"
-    if text.endswith("\n\n") or text.startswith((" ", "\n")) or "\r" in text or "\t" in text:
+    # A literal block keeps every character: "|-" no final newline, "|" one, "|+" all.
+    if text.startswith((" ", "\n")) or "\r" in text or "\t" in text:
         return [json.dumps(text, ensure_ascii=False)]
-    body = text[:-1] if chomp == "|" else text
+    if not text.endswith("\n"):
+        chomp, body = "|-", text
+    else:
+        chomp, body = ("|+" if text.endswith("\n\n") else "|"), text[:-1]
     return [chomp] + [f"{indent}  {line}" if line else "" for line in body.split("\n")]
 
 
