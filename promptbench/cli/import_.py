@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -103,7 +102,9 @@ def promptfoo(
     with user_errors():
         data = read_config(config)
         if output is None:
-            output = Path("suites") / f"{slug(str(data.get('description') or ''), 'promptfoo')}.yaml"
+            output = (
+                Path("suites") / f"{slug(str(data.get('description') or ''), 'promptfoo')}.yaml"
+            )
         conversion = _convert(config, output, data)
         written = _write(conversion, output, _header(config), force)
         problems = _problems(output)
@@ -169,6 +170,8 @@ def promptfoo_results(
 
     Example: promptbench import promptfoo-results out.json --suite suites/triage.yaml
     """
+    import tempfile
+
     from promptbench.importers.promptfoo_config import read_config
     from promptbench.importers.promptfoo_results import (
         read_results,

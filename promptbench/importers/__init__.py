@@ -9,4 +9,11 @@ from promptbench.importers.promptfoo_asserts import LeftOut
 from promptbench.importers.promptfoo_config import Conversion, convert_config, read_config
 from promptbench.importers.promptfoo_results import read_results, records_from_results
 
-__all__ = ["Conversion", "LeftOut", "convert_config", "read_config", "read_results", "records_from_results"]
+__all__ = [
+    "Conversion",
+    "LeftOut",
+    "convert_config",
+    "read_config",
+    "read_results",
+    "records_from_results",
+]

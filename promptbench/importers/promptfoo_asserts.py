@@ -325,14 +325,16 @@ def _metric(
         }
     if base in ("rouge-n", "bleu", "similar"):
         if isinstance(value, list):
-            if base != "similar" and base != "bleu":
+            if base == "rouge-n":
                 return "give one reference"
             notes.append(f"first of {len(value)} references only")
             value = value[0]
         default = {"rouge-n": 0.75, "bleu": 0.5, "similar": 0.75}[base]
         metric = {"rouge-n": "rouge1", "bleu": "bleu", "similar": "semantic_similarity"}[base]
         if base == "bleu":
-            notes.append("sacrebleu's sentence BLEU; promptfoo's own BLEU differs near the threshold")
+            notes.append(
+                "sacrebleu's sentence BLEU; promptfoo's own BLEU differs near the threshold"
+            )
         if base == "similar":
             notes.append("embeddings of all-MiniLM-L6-v2, not promptfoo's OpenAI embeddings")
         if base == "rouge-n":
@@ -393,8 +395,13 @@ def _metric(
         if base == "llm-rubric" and threshold is not None:
             params["scale"] = 10
             params["threshold"] = threshold
-        return ("judge" if base in ("llm-rubric", "g-eval") else
-                "closedqa" if base == "model-graded-closedqa" else "factuality"), params
+        return (
+            "judge"
+            if base in ("llm-rubric", "g-eval")
+            else "closedqa"
+            if base == "model-graded-closedqa"
+            else "factuality"
+        ), params
     return f"promptbench has no {base} metric; write a python: metric instead"
 
 

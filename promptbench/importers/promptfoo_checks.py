@@ -19,7 +19,7 @@ _loaded: dict[str, Any] = {}
 
 
 def _grade(result: Any, threshold: float | None) -> dict[str, Any]:
-    """promptfoo's reading of a script's answer, as a promptbench score.
+    """Promptfoo's reading of a script's answer, as a promptbench score.
 
     A bool passes or fails; a number is a score that passes above 0, or at the
     threshold when one is set; a {pass, score, reason} mapping is taken as it is
@@ -111,7 +111,7 @@ def _json_values(text: str) -> list[Any]:
 
 
 def contains_json(output: str, args: dict[str, Any]) -> Any:
-    """promptfoo's ``contains-json``: some JSON value in the text (that fits the schema)."""
+    """Promptfoo's ``contains-json``: some JSON value in the text (that fits the schema)."""
     values = _json_values(output)
     schema = args.get("schema")
     if schema is None:
@@ -125,7 +125,7 @@ def contains_json(output: str, args: dict[str, Any]) -> Any:
 
 
 def equals_json(output: str, args: dict[str, Any]) -> Any:
-    """promptfoo's ``equals`` with an object or list: the output parses to an equal value."""
+    """Promptfoo's ``equals`` with an object or list: the output parses to an equal value."""
     try:
         value = json.loads(output)
     except ValueError:

@@ -115,7 +115,7 @@ def _var_value(value: Any, base: Path, notes: list[str]) -> Any:
 
 
 def _render_vars(vars_: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-    """promptfoo renders templates inside var values with the other vars; so is this."""
+    """Promptfoo renders templates inside var values with the other vars; so is this."""
     import jinja2.sandbox
 
     env = jinja2.sandbox.SandboxedEnvironment()
@@ -139,8 +139,8 @@ def convert_config(
     rel = asserts.relative_to(suite_path.parent, base)
     left: list[LeftOut] = []
 
-    for key in data:
-        if key in _NOT_CONVERTED and data[key]:
+    for key, section in data.items():
+        if key in _NOT_CONVERTED and section:
             left.append(LeftOut(_where(name, key), f"{key}", _NOT_CONVERTED[key]))
         elif key not in {
             *_IGNORED,
@@ -197,7 +197,9 @@ def convert_config(
     for test in tests:
         cases += _cases_of(test, default, base, repeat, ctx, name, taken, slots, left)
 
-    _fill_undefined(cases, [*(p.entry for p in prompts.items if p.entry is not None), suite_metrics])
+    _fill_undefined(
+        cases, [*(p.entry for p in prompts.items if p.entry is not None), suite_metrics]
+    )
 
     suite_name = slug(suite_path.stem, "promptfoo")
     suite: dict[str, Any] = {"name": suite_name}
@@ -231,9 +233,7 @@ def convert_config(
         suite["concurrency"] = int(options["maxConcurrency"])
     for opt in options:
         if opt not in ("repeat", "maxConcurrency", "showProgressBar", "cache"):
-            left.append(
-                LeftOut(_where(name, f"evaluateOptions.{opt}"), opt, "not converted")
-            )
+            left.append(LeftOut(_where(name, f"evaluateOptions.{opt}"), opt, "not converted"))
     if ctx.needs_checks:
         conversion.files[asserts.CHECKS_FILE] = _checks_source()
     conversion.variants = prompts.items
@@ -337,7 +337,9 @@ def _cases_of(
     test_repeat = int(options.get("repeat") or repeat)
     if test_repeat != repeat:
         left.append(
-            LeftOut(f"{where}.options.repeat", f"repeat {test_repeat}", f"every case repeats {repeat}x")
+            LeftOut(
+                f"{where}.options.repeat", f"repeat {test_repeat}", f"every case repeats {repeat}x"
+            )
         )
     own = list(data.get("assert") or [])
     metrics: list[Any] = []
@@ -346,7 +348,11 @@ def _cases_of(
         at = f"{where}.assert[{i}]" if inline else f"{where}: assertion {i + 1}"
         saved = ctx.grader
         if grader_spec is not None:
-            ctx.grader = lambda spec, _s=saved: _s(spec if spec is not None else grader_spec)
+            # The test's own options.provider grades its assertions that name none.
+            def test_grader(spec: Any, _outer: Any = saved) -> str:
+                return str(_outer(spec if spec is not None else grader_spec))
+
+            ctx.grader = test_grader
         made = asserts.convert(a, at, ctx)
         ctx.grader = saved
         metrics += made.entries
@@ -393,7 +399,7 @@ def _cases_of(
 
 
 def default_asserts_of(default: dict[str, Any]) -> list[Any]:
-    """defaultTest's assertions, which promptfoo puts before every test's own."""
+    """DefaultTest's assertions, which promptfoo puts before every test's own."""
     return list(default.get("assert") or [])
 
 

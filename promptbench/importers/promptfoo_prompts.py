@@ -155,10 +155,15 @@ def _file_prompts(
         elif suffix == ".jsonl":
             lines = [line for line in text.splitlines() if line.strip()]
             for i, line in enumerate(lines):
-                _add(out, name, _chat_variant(json.loads(line), out, f"{where}: line {i + 1}", origin))
+                _add(
+                    out,
+                    name,
+                    _chat_variant(json.loads(line), out, f"{where}: line {i + 1}", origin),
+                )
         elif suffix == ".txt":
             # A text file holds several prompts separated by lines of ---, each trimmed.
-            chunks, buf = [], []
+            chunks: list[str] = []
+            buf: list[str] = []
             for line in re.split(r"\r?\n", text):
                 if line.strip() == "---":
                     chunks.append("\n".join(buf).strip())
@@ -280,7 +285,14 @@ def model_entry(
     if family == "openai" and len(parts) >= 2:
         if parts[1] in ("chat", "responses") and len(parts) >= 3:
             model = ":".join(parts[2:])
-        elif parts[1] in ("completion", "embedding", "embeddings", "image", "assistant", "realtime"):
+        elif parts[1] in (
+            "completion",
+            "embedding",
+            "embeddings",
+            "image",
+            "assistant",
+            "realtime",
+        ):
             return LeftOut(where, f"provider {pid}", "only chat models are imported")
         else:
             model = ":".join(parts[1:])
@@ -294,7 +306,9 @@ def model_entry(
         if config.get("apiKey"):
             notes.append("apiKey not copied: promptbench reads keys from the environment only")
     elif family == "ollama" and len(parts) >= 2:
-        model = ":".join(parts[2:] if parts[1] in ("chat", "completion") and len(parts) > 2 else parts[1:])
+        model = ":".join(
+            parts[2:] if parts[1] in ("chat", "completion") and len(parts) > 2 else parts[1:]
+        )
         url = str(config.get("apiBaseUrl") or "http://localhost:11434").rstrip("/")
         entry = {"provider": "openai", "base_url": f"{url}/v1", "model": model}
         notes.append("Ollama through its OpenAI-compatible endpoint")
@@ -310,7 +324,9 @@ def model_entry(
         entry = {"provider": name, "model": model}
     else:
         what = "a custom provider" if family in ("file", "python", "exec", "http", "https") else pid
-        return LeftOut(where, f"provider {what}", "point an openai model at an OpenAI-compatible URL")
+        return LeftOut(
+            where, f"provider {what}", "point an openai model at an OpenAI-compatible URL"
+        )
     entry.update(_sampling(config, notes))
     extra = {k: config[k] for k in _EXTRA_BODY if config.get(k) is not None}
     if extra and entry["provider"] == "openai":
@@ -349,6 +365,7 @@ def load_providers(spec: Any, models: Models) -> None:
 
 def grader(models: Models, spec: Any, where: str) -> str:
     """The name of the judge_only model that grades for ``spec`` (a provider or None)."""
+    opts: dict[str, Any]
     if spec is None:
         pid, opts = "openai:gpt-4.1-mini", {}
         note = "promptfoo's default grader with an OpenAI key; choose yours"
@@ -365,8 +382,10 @@ def grader(models: Models, spec: Any, where: str) -> str:
     name = unique("grader", models.taken)
     if isinstance(made, LeftOut):
         models.left_out.append(made)
-        entry: Any = Noted({"provider": "openai", "model": "gpt-4.1-mini", "judge_only": True},
-                           "the grader could not be converted; choose yours")
+        entry: Any = Noted(
+            {"provider": "openai", "model": "gpt-4.1-mini", "judge_only": True},
+            "the grader could not be converted; choose yours",
+        )
     else:
         value = dict(made[1].value)
         value["judge_only"] = True

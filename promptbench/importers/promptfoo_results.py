@@ -47,7 +47,9 @@ def read_results(path: Path) -> ImportedResults:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file; give promptfoo's -o output (a .json file)") from None
+        raise UsageError(
+            f"{path}: no such file; give promptfoo's -o output (a .json file)"
+        ) from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: not JSON ({exc}); give promptfoo's -o output as .json") from None
     body = data.get("results") if isinstance(data, dict) else None
@@ -135,7 +137,9 @@ def records_from_results(
     ordered = sorted(imported.results, key=lambda r: (r.get("testIdx", 0), r.get("promptIdx", 0)))
     for result in ordered:
         prompt_idx = result.get("promptIdx")
-        where = prompt_of.get(prompt_idx) if isinstance(prompt_idx, int) else None
+        if not isinstance(prompt_idx, int):
+            raise UsageError("a result has no promptIdx; is this promptfoo's -o output?")
+        where = prompt_of.get(prompt_idx)
         slot = find(result)
         if where is None:
             imported.skipped.append(
@@ -183,7 +187,9 @@ def records_from_results(
                 scores=scores if error is None else {},
                 passed=None if error is not None else bool(result.get("success")),
                 usage=Usage(int(usage.get("prompt") or 0), int(usage.get("completion") or 0)),
-                latency_ms=float(result["latencyMs"]) if result.get("latencyMs") is not None else None,
+                latency_ms=float(result["latencyMs"])
+                if result.get("latencyMs") is not None
+                else None,
                 cost=float(cost) if isinstance(cost, (int, float)) else None,
                 error=error,
                 cached=bool(response.get("cached")),
@@ -238,7 +244,7 @@ class _SlotFinder:
 def _prompt_positions(
     prompts: list[dict[str, Any]], conversion: Conversion
 ) -> dict[int, tuple[str, str]]:
-    """promptIdx -> (variant, model): promptfoo numbers prompts provider by provider."""
+    """PromptIdx -> (variant, model): promptfoo numbers prompts provider by provider."""
     models = {m.key: m for m in conversion.models}
     seen: dict[str, int] = {}
     out: dict[int, tuple[str, str]] = {}

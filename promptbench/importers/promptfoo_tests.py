@@ -8,6 +8,7 @@ importer can map a result's ``testIdx`` back to the imported case and repeat.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import json
@@ -28,14 +29,50 @@ _SPECIAL_ASSERT_PREFIXES = (
     ("python:", "python"),
 )
 # promptfoo's assertion names that a CSV cell may start with (``type:value`` or ``type(t):value``).
-_CSV_TYPES = (
-    "equals contains icontains contains-any contains-all icontains-any icontains-all "
-    "starts-with regex is-json contains-json levenshtein rouge-n bleu similar latency cost "
-    "is-refusal word-count python llm-rubric factuality model-graded-closedqa g-eval "
-    "answer-relevance classifier context-faithfulness context-recall context-relevance "
-    "perplexity perplexity-score is-xml contains-xml is-sql contains-sql is-html "
-    "contains-html moderation webhook select-best finish-reason javascript"
-).split()
+_CSV_TYPES = [
+    "equals",
+    "contains",
+    "icontains",
+    "contains-any",
+    "contains-all",
+    "icontains-any",
+    "icontains-all",
+    "starts-with",
+    "regex",
+    "is-json",
+    "contains-json",
+    "levenshtein",
+    "rouge-n",
+    "bleu",
+    "similar",
+    "latency",
+    "cost",
+    "is-refusal",
+    "word-count",
+    "python",
+    "llm-rubric",
+    "factuality",
+    "model-graded-closedqa",
+    "g-eval",
+    "answer-relevance",
+    "classifier",
+    "context-faithfulness",
+    "context-recall",
+    "context-relevance",
+    "perplexity",
+    "perplexity-score",
+    "is-xml",
+    "contains-xml",
+    "is-sql",
+    "contains-sql",
+    "is-html",
+    "contains-html",
+    "moderation",
+    "webhook",
+    "select-best",
+    "finish-reason",
+    "javascript",
+]
 # The CSV types that promptfoo gives a default threshold of 0.75 (similar: 0.8).
 _CSV_THRESHOLD_TYPES = {
     "answer-relevance",
@@ -116,9 +153,9 @@ def from_csv_row(row: dict[str, str]) -> dict[str, Any]:
     test: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
     metric = None
-    for raw_key, value in row.items():
+    for raw_key, cell in row.items():
         key = (raw_key or "").strip()
-        value = value or ""
+        value = cell or ""
         if key.startswith("__expected"):
             if value.strip():
                 asserts.append(assertion_from_string(value.strip()))
@@ -127,10 +164,8 @@ def from_csv_row(row: dict[str, str]) -> dict[str, Any]:
         elif key == "__metric":
             metric = value
         elif key == "__threshold":
-            try:
+            with contextlib.suppress(ValueError):
                 test["threshold"] = float(value)
-            except ValueError:
-                pass
         elif key in ("__prefix", "__suffix"):
             test.setdefault("options", {})[key[2:]] = value
         elif key.startswith("__metadata:"):

@@ -83,22 +83,24 @@ def _key(key: Any) -> str:
     return _scalar(key) if isinstance(key, str) else json.dumps(str(key))
 
 
+def _split(value: Any) -> tuple[Any, str | None]:
+    return (value.value, value.note) if isinstance(value, Noted) else (value, None)
+
+
 def _lines(value: Any, indent: str) -> list[str]:
     """The lines of a block value (a non-empty dict or list) at ``indent``."""
     out: list[str] = []
     if isinstance(value, dict):
-        for k, v in value.items():
-            note = None
-            if isinstance(v, Noted):
-                v, note = v.value, v.note
+        for k, raw in value.items():
+            v, note = _split(raw)
             if _is_block(v):
                 if note:
                     out += _comment(note, indent)
                 out.append(f"{indent}{_key(k)}:")
                 out += _lines(v, indent + "  ")
                 continue
-            first, *rest = _inline(v, indent)
-            line = f"{indent}{_key(k)}: {first}"
+            head, *rest = _inline(v, indent)
+            line = f"{indent}{_key(k)}: {head}"
             if note and (rest or len(note) > 60 or "\n" in note):
                 out += _comment(note, indent)
             elif note:
@@ -106,25 +108,23 @@ def _lines(value: Any, indent: str) -> list[str]:
             out.append(line)
             out += rest
         return out
-    for item in value:
-        note = None
-        if isinstance(item, Noted):
-            item, note = item.value, item.note
+    for raw in value:
+        item, note = _split(raw)
         if note:
             out += _comment(note, indent)
         if isinstance(item, dict) and item:
             sub = _lines(item, indent + "  ")
             # Comments above the first key go above the dash.
-            first = next(i for i, line in enumerate(sub) if not line.lstrip().startswith("#"))
-            out += [line[2:] for line in sub[:first]]
-            out.append(f"{indent}- {sub[first][len(indent) + 2 :]}")
-            out += sub[first + 1 :]
+            at = next(i for i, line in enumerate(sub) if not line.lstrip().startswith("#"))
+            out += [line[2:] for line in sub[:at]]
+            out.append(f"{indent}- {sub[at][len(indent) + 2 :]}")
+            out += sub[at + 1 :]
         elif isinstance(item, list) and item:
             out.append(f"{indent}-")
             out += _lines(item, indent + "  ")
         else:
-            first, *rest = _inline(item, indent)
-            out.append(f"{indent}- {first}")
+            head, *rest = _inline(item, indent)
+            out.append(f"{indent}- {head}")
             out += rest
     return out
 

@@ -39,8 +39,15 @@ def promptfoo_bin(install: bool = True) -> Path | None:
         return None
     prefix.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-         f"promptfoo@{PROMPTFOO_VERSION}"],
+        [
+            "npm",
+            "install",
+            "--prefix",
+            str(prefix),
+            "--no-audit",
+            "--no-fund",
+            f"promptfoo@{PROMPTFOO_VERSION}",
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -82,8 +89,15 @@ class Prepared:
 # What the grader server answers every request with: a verdict both tools can read
 # (promptfoo's {pass, score, reason}, g-eval's steps, promptbench's passed and grade).
 GRADER_REPLY = json.dumps(
-    {"pass": True, "score": 1, "reason": "fine", "reasoning": "fine", "passed": True,
-     "grade": 5, "steps": ["Read the answer."]}
+    {
+        "pass": True,
+        "score": 1,
+        "reason": "fine",
+        "reasoning": "fine",
+        "passed": True,
+        "grade": 5,
+        "steps": ["Read the answer."],
+    }
 )
 
 
@@ -113,8 +127,18 @@ def run_promptfoo(binary: Path, prepared: Prepared, home: Path) -> dict[str, Any
     """``promptfoo eval`` of the config; its results file, read."""
     out = prepared.directory / "out.json"
     done = subprocess.run(
-        [str(binary), "eval", "-c", str(prepared.config), "-o", str(out), "--no-cache",
-         "--no-progress-bar", "--no-write", "--no-table"],
+        [
+            str(binary),
+            "eval",
+            "-c",
+            str(prepared.config),
+            "-o",
+            str(out),
+            "--no-cache",
+            "--no-progress-bar",
+            "--no-write",
+            "--no-table",
+        ],
         cwd=prepared.directory,
         env=environment(home),
         capture_output=True,

@@ -53,7 +53,7 @@ RUN_BY_PROMPTFOO = sorted(
 def promptfoo() -> Path:
     binary = promptfoo_bin()
     if binary is None:
-        why = "promptfoo could not be installed from npm (is npm installed and the registry reachable?)"
+        why = "promptfoo could not be installed from npm (is npm there, the registry reachable?)"
         if os.environ.get("CI"):
             pytest.fail(f"CI needs promptfoo for these tests: {why}")
         pytest.skip(why)
@@ -78,7 +78,7 @@ def _kinds(suite_path: Path) -> dict[tuple[str, str, str], tuple[str, bool]]:
     for case in suite.iter_cases():
         for variant in suite.variants.values():
             for spec in suite.metrics_for(variant, case):
-                out[(case.id, variant.name, spec.name)] = (spec.kind, "python" == spec.kind)
+                out[(case.id, variant.name, spec.name)] = (spec.kind, spec.kind == "python")
     return out
 
 
@@ -99,8 +99,7 @@ def _comparable_cases(config: Path, suite_path: Path) -> set[str]:
 
 def _compact(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     return [
-        {**m, "content": m["content"].replace('", "', '","').replace('": ', '":')}
-        for m in messages
+        {**m, "content": m["content"].replace('", "', '","').replace('": ', '":')} for m in messages
     ]
 
 
@@ -168,8 +167,14 @@ def import_and_run(
     pb_dir = Path(json.loads(ran.stdout)["run_dir"])
 
     stored = invoke(
-        "import", "promptfoo-results", str(prepared.directory / "out.json"),
-        "--suite", str(suite_path), "--config", str(prepared.config), "--json",
+        "import",
+        "promptfoo-results",
+        str(prepared.directory / "out.json"),
+        "--suite",
+        str(suite_path),
+        "--config",
+        str(prepared.config),
+        "--json",
     )
     no_traceback(stored)
     assert stored.exit_code == 0, stored.output
