@@ -88,8 +88,13 @@ def read_config(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file; give the promptfoo config") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot be read as YAML: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UsageError(f"{where}: cannot be read as YAML: {problem}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: a promptfoo config is a mapping with prompts and providers")
     return data

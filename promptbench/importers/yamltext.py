@@ -41,13 +41,34 @@ _PLAIN = re.compile(r"^[A-Za-z_/.][\w ./()'+,-]*$")
 _SPECIAL = {"yes", "no", "on", "off", "true", "false", "null", "none", "y", "n", "~"}
 
 
+def _printable(text: str) -> bool:
+    # YAML refuses control characters in a file; JSON escapes them (\u007f).
+    return all(c == "\n" or c.isprintable() for c in text)
+
+
+def _escape(c: str) -> str:
+    if c.isprintable():
+        return c
+    return f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+
+
+def _quoted(text: str) -> str:
+    # A JSON string is a YAML double-quoted scalar; YAML's \U escape takes the
+    # characters beyond the BMP that JSON would write as surrogate pairs.
+    return "".join(_escape(c) for c in json.dumps(text, ensure_ascii=False))
+
+
 def _scalar(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        # YAML 1.1 (PyYAML) reads 5e-324 as text: a float needs a dot.
+        return text.replace("e", ".0e") if "e" in text and "." not in text else text
     text = str(value)
     if (
         _PLAIN.match(text)
@@ -57,7 +78,7 @@ def _scalar(value: Any) -> str:
         and " #" not in text
     ):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return _quoted(text)
 
 
 def _is_block(value: Any) -> bool:
@@ -70,8 +91,8 @@ def _comment(note: str, indent: str) -> list[str]:
 
 def _literal(text: str, indent: str) -> list[str]:
     # A literal block keeps every character: "|-" no final newline, "|" one, "|+" all.
-    if text.startswith((" ", "\n")) or "\r" in text or "\t" in text:
-        return [json.dumps(text, ensure_ascii=False)]
+    if text.startswith((" ", "\n")) or "\r" in text or "\t" in text or not _printable(text):
+        return [_quoted(text)]
     if not text.endswith("\n"):
         chomp, body = "|-", text
     else:
@@ -84,7 +105,11 @@ def _key(key: Any) -> str:
 
 
 def _split(value: Any) -> tuple[Any, str | None]:
-    return (value.value, value.note) if isinstance(value, Noted) else (value, None)
+    notes = []
+    while isinstance(value, Noted):
+        notes.append(value.note)
+        value = value.value
+    return value, "; ".join(notes) if notes else None
 
 
 def _lines(value: Any, indent: str) -> list[str]:

@@ -1,0 +1,153 @@
+"""``promptbench import promptfoo``: the suite written, what is left out, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+from promptbench.suite import load_suite
+from tests.helpers.e2e import invoke, no_traceback
+from tests.helpers.project import Project
+from tests.helpers.promptfoo import CONFIGS
+
+
+def _copy(name: str, project: Project) -> Path:
+    target = project.root / name
+    shutil.copytree(CONFIGS / name, target)
+    return target / "promptfooconfig.yaml"
+
+
+def test_what_is_left_out_is_listed_with_its_place_and_the_rest_is_written(
+    project: Project,
+) -> None:
+    config = _copy("11-left-out", project)
+    result = invoke("import", "promptfoo", str(config), "-o", "suites/agent.yaml")
+    no_traceback(result)
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("left out: ")]
+    expected = [
+        "promptfooconfig.yaml: nunjucksFilters: nunjucksFilters; custom template filters run "
+        "JavaScript; rewrite them as Jinja2",
+        "promptfooconfig.yaml: redteam: redteam; red-team generation is promptfoo's",
+        "promptfooconfig.yaml: prompts[1]: a prompt function (prompts/agent.py:build_prompt)",
+        "promptfooconfig.yaml: defaultTest.options.transform: transform; not converted",
+        "promptfooconfig.yaml: tests[0].assert[0]: javascript assertion: output.includes('Oslo'); "
+        "write a python: metric instead",
+        "promptfooconfig.yaml: tests[0].assert[1]: webhook assertion: https://example.com/grade",
+        "promptfooconfig.yaml: tests[0].assert[2]: contains assertion with a transform",
+        "promptfooconfig.yaml: tests[1].assert[0]: is-valid-openai-tools-call assertion; "
+        "promptbench has no is-valid-openai-tools-call metric",
+        "promptfooconfig.yaml: providers[0].config.tools: tools; not converted yet",
+        "promptfooconfig.yaml: providers[2]: provider anthropic:messages:claude-sonnet-4-5; "
+        "promptbench has no anthropic provider yet",
+        "promptfooconfig.yaml: providers[3]: provider a custom provider",
+    ]
+    for want in expected:
+        assert any(line.removeprefix("left out: ").startswith(want) for line in lines), (
+            want,
+            lines,
+        )
+    assert len(lines) == len(expected)
+    # The rest is a suite that validates.
+    suite = load_suite(project.root / "suites" / "agent.yaml")
+    assert sorted(suite.models) == ["agent", "llama3.2"]
+    assert len(suite.cases) == 2
+    data = yaml.safe_load((project.root / "suites" / "agent.yaml").read_text())
+    agent = data["models"]["agent"]
+    assert agent["api_key_env"] == "TRAVEL_OPENAI_KEY"
+    assert agent["extra_body"] == {"frequency_penalty": 0.5}
+    assert agent["response_format"] == "json_object"
+    assert data["models"]["llama3.2"] == {
+        "provider": "openai",
+        "base_url": "http://localhost:11434/v1",
+        "model": "llama3.2",
+        "max_tokens": 64,
+    }
+    metrics = data["cases"][0]["metrics"]
+    assert metrics == [
+        {"semantic_similarity": {"reference": "I booked your flight to Oslo.", "threshold": 0.75}},
+        {"icontains": {"value": "oslo"}},
+    ]
+
+
+def test_an_api_key_in_the_config_is_never_written(project: Project) -> None:
+    config = _copy("11-left-out", project)
+    invoke("import", "promptfoo", str(config), "-o", "suites/agent.yaml")
+    for path in (project.root / "suites").iterdir():
+        assert "sk-secret-not-to-be-copied" not in path.read_text()
+
+
+def test_output_is_deterministic_and_commented(project: Project) -> None:
+    config = _copy("02-prompt-files", project)
+    first = invoke("import", "promptfoo", str(config), "-o", "suites/a.yaml")
+    second = invoke("import", "promptfoo", str(config), "-o", "suites/b.yaml")
+    assert first.exit_code == second.exit_code == 0, first.output
+    a = (project.root / "suites" / "a.yaml").read_text()
+    b = (project.root / "suites" / "b.yaml").read_text()
+    assert a.replace("name: a", "name: b") == b
+    assert "# from prompts/qa.txt, prompt 2 of 2; nunjucks → Jinja2: .length is | length" in a
+    assert "{% if hints | length > 0 %}Hints: {{ hints | tojson }}{% endif %}" in a
+
+
+def test_existing_files_are_not_overwritten_without_force(project: Project) -> None:
+    config = _copy("01-triage", project)
+    suite = project.root / "suites" / "t.yaml"
+    suite.parent.mkdir()
+    suite.write_text("keep me\n")
+    refused = invoke("import", "promptfoo", str(config), "-o", str(suite))
+    no_traceback(refused)
+    assert refused.exit_code == 2
+    assert "exists" in refused.stderr and "--force" in refused.stderr
+    assert suite.read_text() == "keep me\n"
+    forced = invoke("import", "promptfoo", str(config), "-o", str(suite), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert load_suite(suite).name == "t"
+
+
+def test_default_output_is_named_after_the_description(project: Project) -> None:
+    config = _copy("01-triage", project)
+    result = invoke("import", "promptfoo", str(config), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["suite"] == "suites/support-ticket-triage.yaml"
+    assert report["variants"] == 2 and report["models"] == 1 and report["cases"] == 4
+    assert report["left_out"] == [] and report["invalid"] == []
+
+
+def test_bad_configs_are_one_line_and_exit_2(project: Project) -> None:
+    missing = invoke("import", "promptfoo", "nope.yaml")
+    assert missing.exit_code == 2
+    assert "nope.yaml: no such file" in missing.stderr
+    (project.root / "bad.yaml").write_text("prompts: [unclosed\n")
+    bad = invoke("import", "promptfoo", "bad.yaml")
+    assert bad.exit_code == 2 and "cannot be read as YAML" in bad.stderr
+    (project.root / "promptfooconfig.js").write_text("module.exports = {}\n")
+    js = invoke("import", "promptfoo", "promptfooconfig.js")
+    assert js.exit_code == 2 and "JavaScript config" in js.stderr
+    for result in (missing, bad, js):
+        no_traceback(result)
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (project.root / "suites").exists()
+
+
+def test_undefined_vars_are_empty_as_in_promptfoo(project: Project) -> None:
+    (project.root / "promptfooconfig.yaml").write_text(
+        "prompts: ['Hi {{ name }}{{ suffix }}']\n"
+        "providers: [openai:gpt-4o-mini]\n"
+        "tests:\n"
+        "  - vars: {name: Ada, suffix: '!'}\n"
+        "  - vars: {name: Grace}\n"
+    )
+    result = invoke("import", "promptfoo", "-o", "suites/s.yaml")
+    assert result.exit_code == 0, result.output
+    suite = load_suite(project.root / "suites" / "s.yaml")
+    assert suite.render_issues() == []
+    rendered = [suite.variants["prompt1"].render(c)[0].content for c in suite.iter_cases()]
+    assert rendered == ["Hi Ada!", "Hi Grace"]
+    assert (
+        "suffix undefined in promptfoo, so empty"
+        in (project.root / "suites" / "s.yaml").read_text()
+    )
