@@ -180,6 +180,17 @@ def import_and_run(
     assert stored.exit_code == 0, stored.output
     pf_dir = Path(json.loads(stored.stdout)["run_dir"])
 
+    # diff pairs the two runs case by case: every group and case is on both sides.
+    diffed = invoke("diff", str(pf_dir), str(pb_dir), "--json")
+    no_traceback(diffed)
+    assert diffed.exit_code == 0, diffed.output
+    comparison = json.loads(diffed.stdout)
+    assert comparison["unmatched_a"] == [] and comparison["unmatched_b"] == []
+    assert comparison["pairs"]
+    for pair in comparison["pairs"]:
+        assert pair["only_a"] == pair["only_b"] == [], pair["label"]
+        assert pair["cases_a"] == pair["cases_b"] > 0
+
     counts = compare(
         records(pf_dir),
         records(pb_dir),

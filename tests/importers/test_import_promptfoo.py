@@ -151,3 +151,20 @@ def test_undefined_vars_are_empty_as_in_promptfoo(project: Project) -> None:
         "suffix undefined in promptfoo, so empty"
         in (project.root / "suites" / "s.yaml").read_text()
     )
+
+
+def test_many_cases_go_to_a_data_file_beside_the_suite(project: Project) -> None:
+    rows = "\n".join(f"q{i},contains:q{i}" for i in range(60))
+    (project.root / "tests.csv").write_text("question,__expected\n" + rows + "\n")
+    (project.root / "promptfooconfig.yaml").write_text(
+        "prompts: ['{{ question }}']\nproviders: [openai:gpt-4o-mini]\ntests: file://tests.csv\n"
+    )
+    result = invoke("import", "promptfoo", "-o", "suites/big.yaml")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((project.root / "suites" / "big.yaml").read_text())
+    assert data["cases"] == "big.cases.yaml"
+    suite = load_suite(project.root / "suites" / "big.yaml")
+    cases = list(suite.iter_cases())
+    assert len(cases) == 60
+    assert cases[59].vars == {"question": "q59"}
+    assert [m.params for m in cases[59].metrics] == [{"value": "q59"}]
