@@ -402,7 +402,19 @@ def _metric(
             if base == "model-graded-closedqa"
             else "factuality"
         ), params
+    if base == "tool-call-f1" and _has_metric("tool_calls_match"):
+        names = split_values(value) if value is not None else []
+        return "tool_calls_match", {
+            "expected": [{"name": n} for n in names],
+            "threshold": threshold if threshold is not None else 1.0,
+        }
     return f"promptbench has no {base} metric; write a python: metric instead"
+
+
+def _has_metric(name: str) -> bool:
+    from promptbench.metrics import metrics
+
+    return name in metrics
 
 
 def is_deterministic(assertion: Any) -> bool:

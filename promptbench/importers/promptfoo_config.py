@@ -163,8 +163,11 @@ def convert_config(
     prompts = load_prompts(data.get("prompts") or [], base, rel)
     left += [LeftOut(_where(name, x.where), x.what, x.instead) for x in prompts.left_out]
 
-    models = Models(known_providers=providers)
+    models = Models(known_providers=providers, relative_path=rel)
     load_providers(data.get("providers") or data.get("targets") or [], models)
+    _tools_on_variants(prompts.items, models, name, left)
+    left += [LeftOut(_where(name, x.where), x.what, x.instead) for x in models.left_out]
+    models.left_out.clear()  # graders made while converting the tests may add more
 
     def grader_for(spec: Any) -> str:
         return grader(models, spec if spec is not None else default_grader, "options.provider")
@@ -246,6 +249,38 @@ def convert_config(
     conversion.slots = slots
     conversion.default_asserts = default_asserts
     return conversion
+
+
+def _tools_on_variants(
+    variants: list[PromptSource], models: Models, config_name: str, left: list[LeftOut]
+) -> None:
+    """promptfoo gives tools to a provider, promptbench to a variant: every variant gets them.
+
+    That holds when every provider has the same tools; else they are listed as left out.
+    """
+    if not models.tools:
+        return
+    sets = {json.dumps(t, sort_keys=True) for t in models.tools.values()}
+    tested = [m for m in models.items if m.entry is not None]
+    if len(sets) > 1 or len(models.tools) < len(tested):
+        for where in models.tools:
+            left.append(
+                LeftOut(
+                    _where(config_name, f"{where}.config.tools"),
+                    "tools that not every provider has",
+                    "promptbench gives tools per variant: import a suite per set of tools",
+                )
+            )
+        return
+    given = {k: v for k, v in next(iter(models.tools.values())).items() if v is not None}
+    for variant in variants:
+        if variant.entry is None:
+            continue
+        entry = variant.entry.value if isinstance(variant.entry, Noted) else variant.entry
+        entry.update(given)
+        if isinstance(variant.entry, Noted):
+            note = f"{variant.entry.note}; tools from the providers' config"
+            variant.entry = Noted(entry, note)
 
 
 def _strings(value: Any) -> list[str]:

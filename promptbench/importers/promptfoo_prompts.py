@@ -239,6 +239,8 @@ class Models:
     taken: set[str] = field(default_factory=set)
     extra: dict[str, Any] = field(default_factory=dict)  # graders, by name
     known_providers: set[str] = field(default_factory=lambda: {"openai"})
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)  # by the provider's place
+    relative_path: Callable[[str], str] = str
 
 
 def _provider_list(spec: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -332,14 +334,7 @@ def model_entry(
     if extra and entry["provider"] == "openai":
         entry["extra_body"] = extra
     if config.get("tools") or config.get("tool_choice") or config.get("functions"):
-        models.left_out.append(
-            LeftOut(
-                f"{where}.config.tools",
-                "tools",
-                "not converted yet: tool calls arrive with promptbench's conversations "
-                "(tools: on a variant)",
-            )
-        )
+        _tools(config, where, models)
     if opts.get("transform") or config.get("transformResponse") or opts.get("transformResponse"):
         models.left_out.append(
             LeftOut(where, "transformResponse", "transforms run JavaScript; use a python: metric")
@@ -347,6 +342,37 @@ def model_entry(
     label = opts.get("label")
     name = slug(str(label) if label else entry["model"], "model")
     return name, Noted(entry, f"promptfoo {pid}" + (f"; {'; '.join(notes)}" if notes else ""))
+
+
+def variants_take_tools() -> bool:
+    """Whether this promptbench's variants take ``tools:`` (conversations and tool calls)."""
+    from promptbench.suite.schema import VariantSpec
+
+    return "tools" in VariantSpec.model_fields
+
+
+def _tool_choice(choice: Any) -> Any:
+    # OpenAI's {type: function, function: {name}} is a tool's name in a suite.
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        return choice["function"].get("name")
+    return choice
+
+
+def _tools(config: dict[str, Any], where: str, models: Models) -> None:
+    """A provider's tools: kept for the variants, or listed when they cannot be given."""
+    if config.get("functions") or not variants_take_tools():
+        models.left_out.append(
+            LeftOut(
+                f"{where}.config.tools",
+                "tools" if not config.get("functions") else "functions (the old form of tools)",
+                "not converted yet: give OpenAI function schemas as tools: on a variant",
+            )
+        )
+        return
+    tools = config.get("tools")
+    if isinstance(tools, str) and tools.startswith("file://"):
+        tools = models.relative_path(tools.removeprefix("file://"))
+    models.tools[where] = {"tools": tools, "tool_choice": _tool_choice(config.get("tool_choice"))}
 
 
 def load_providers(spec: Any, models: Models) -> None:

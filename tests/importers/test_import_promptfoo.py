@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from promptbench.importers.promptfoo_prompts import variants_take_tools
 from promptbench.suite import load_suite
 from tests.helpers.e2e import invoke, no_traceback
 from tests.helpers.project import Project
@@ -40,7 +41,11 @@ def test_what_is_left_out_is_listed_with_its_place_and_the_rest_is_written(
         "promptfooconfig.yaml: tests[0].assert[2]: contains assertion with a transform",
         "promptfooconfig.yaml: tests[1].assert[0]: is-valid-openai-tools-call assertion; "
         "promptbench has no is-valid-openai-tools-call metric",
-        "promptfooconfig.yaml: providers[0].config.tools: tools; not converted yet",
+        # Before conversations and tools, tools are not converted; after, only tools that
+        # every provider has are (a variant's tools go to every model).
+        "promptfooconfig.yaml: providers[0].config.tools: tools that not every provider has"
+        if variants_take_tools()
+        else "promptfooconfig.yaml: providers[0].config.tools: tools; not converted yet",
         "promptfooconfig.yaml: providers[2]: provider anthropic:messages:claude-sonnet-4-5; "
         "promptbench has no anthropic provider yet",
         "promptfooconfig.yaml: providers[3]: provider a custom provider",
@@ -168,3 +173,44 @@ def test_many_cases_go_to_a_data_file_beside_the_suite(project: Project) -> None
     assert len(cases) == 60
     assert cases[59].vars == {"question": "q59"}
     assert [m.params for m in cases[59].metrics] == [{"value": "q59"}]
+
+
+def test_tools_of_every_provider_go_on_every_variant(project: Project) -> None:
+    (project.root / "promptfooconfig.yaml").write_text(
+        """
+prompts: ["Book {{ trip }}"]
+providers:
+  - id: openai:chat:gpt-4o-mini
+    config:
+      tool_choice: {type: function, function: {name: book}}
+      tools:
+        - type: function
+          function:
+            name: book
+            parameters: {type: object, properties: {to: {type: string}}}
+tests:
+  - vars: {trip: Oslo}
+    assert:
+      - type: tool-call-f1
+        value: [book]
+"""
+    )
+    result = invoke("import", "promptfoo", "-o", "suites/s.yaml", "--json")
+    report = json.loads(result.stdout)
+    data = yaml.safe_load((project.root / "suites" / "s.yaml").read_text())
+    if variants_take_tools():
+        assert result.exit_code == 0, report
+        assert data["prompts"]["prompt1"]["tool_choice"] == "book"
+        assert data["prompts"]["prompt1"]["tools"][0]["function"]["name"] == "book"
+        assert data["cases"][0]["metrics"] == [
+            {"tool_calls_match": {"expected": [{"name": "book"}], "threshold": 1.0}}
+        ]
+        assert report["invalid"] == []
+    else:
+        assert result.exit_code == 1
+        wheres = [x["where"] for x in report["left_out"]]
+        assert wheres == [
+            "promptfooconfig.yaml: providers[0].config.tools",
+            "promptfooconfig.yaml: tests[0].assert[0]",
+        ]
+        assert "tools" not in data["prompts"]["prompt1"]
