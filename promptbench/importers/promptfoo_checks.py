@@ -53,6 +53,10 @@ def _function(args: dict[str, Any]) -> Callable[..., Any]:
     """The assertion's function: a file's function, or inline code made into one."""
     if "file" in args:
         path = (_HERE / str(args["file"])).resolve()
+        if not (path.is_relative_to(_HERE) or path.is_relative_to(_HERE.parent)):
+            # As for promptbench's own python: metrics, code loads from the suite's
+            # directory or the project directory above it, never from elsewhere.
+            raise ImportError(f"{path} is outside the suite's directory and the one above it")
         key = f"{path}:{args.get('function', 'get_assert')}"
         if key not in _loaded:
             spec = importlib.util.spec_from_file_location(f"promptfoo_check_{len(_loaded)}", path)

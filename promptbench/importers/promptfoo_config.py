@@ -254,7 +254,7 @@ def convert_config(
 def _tools_on_variants(
     variants: list[PromptSource], models: Models, config_name: str, left: list[LeftOut]
 ) -> None:
-    """promptfoo gives tools to a provider, promptbench to a variant: every variant gets them.
+    """Put the providers' tools on every variant: promptbench gives tools to a variant.
 
     That holds when every provider has the same tools; else they are listed as left out.
     """
