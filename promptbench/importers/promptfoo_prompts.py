@@ -322,8 +322,17 @@ def model_entry(
                 f"provider {pid}",
                 f"promptbench has no {name} provider yet; use an OpenAI-compatible endpoint",
             )
-        model = parts[-1]
-        entry = {"provider": name, "model": model}
+        if name == "azure":  # azure:chat:DEPLOYMENT, on config.apiHost
+            entry = {"provider": "azure", "deployment": parts[-1]}
+            host = config.pop("apiHost", None) or config.pop("apiBaseUrl", None)
+            if host:
+                entry["endpoint"] = str(host) if str(host).startswith("http") else f"https://{host}"
+            if config.get("apiVersion"):
+                entry["api_version"] = str(config["apiVersion"])
+        else:
+            entry = {"provider": name, "model": parts[-1]}
+            if family == "vertex":
+                notes.append("Vertex AI's model through the Gemini API")
     else:
         what = "a custom provider" if family in ("file", "python", "exec", "http", "https") else pid
         return LeftOut(
@@ -340,7 +349,7 @@ def model_entry(
             LeftOut(where, "transformResponse", "transforms run JavaScript; use a python: metric")
         )
     label = opts.get("label")
-    name = slug(str(label) if label else entry["model"], "model")
+    name = slug(str(label) if label else entry.get("model") or entry["deployment"], "model")
     return name, Noted(entry, f"promptfoo {pid}" + (f"; {'; '.join(notes)}" if notes else ""))
 
 

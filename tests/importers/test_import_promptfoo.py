@@ -214,3 +214,52 @@ tests:
             "promptfooconfig.yaml: tests[0].assert[0]",
         ]
         assert "tools" not in data["prompts"]["prompt1"]
+
+
+def test_hosted_providers_where_promptbench_has_them(project: Project) -> None:
+    from promptbench.providers import providers
+
+    (project.root / "promptfooconfig.yaml").write_text(
+        """
+prompts: ["{{ q }}"]
+providers:
+  - id: anthropic:messages:claude-haiku-4-5
+    config: {temperature: 0, max_tokens: 64}
+  - id: azure:chat:triage-deploy
+    config: {apiHost: acme.openai.azure.com, apiVersion: "2024-10-21"}
+  - id: google:gemini-2.5-flash
+  - id: vertex:gemini-2.5-pro
+tests: [{vars: {q: hi}}]
+"""
+    )
+    result = invoke("import", "promptfoo", "-o", "suites/s.yaml", "--json")
+    report = json.loads(result.stdout)
+    assert report["invalid"] == []
+    data = yaml.safe_load((project.root / "suites" / "s.yaml").read_text())
+    expected = {
+        "anthropic": (
+            "claude-haiku-4-5",
+            {
+                "provider": "anthropic",
+                "model": "claude-haiku-4-5",
+                "temperature": 0,
+                "max_tokens": 64,
+            },
+        ),
+        "azure": (
+            "triage-deploy",
+            {
+                "provider": "azure",
+                "deployment": "triage-deploy",
+                "endpoint": "https://acme.openai.azure.com",
+                "api_version": "2024-10-21",
+            },
+        ),
+        "gemini": ("gemini-2.5-flash", {"provider": "gemini", "model": "gemini-2.5-flash"}),
+    }
+    left = " ".join(x["what"] + x["instead"] for x in report["left_out"])
+    for provider, (name, entry) in expected.items():
+        if provider in providers:
+            assert data["models"][name] == entry
+        else:
+            assert f"promptbench has no {provider} provider yet" in left
