@@ -348,6 +348,8 @@ def model_entry(
         models.left_out.append(
             LeftOut(where, "transformResponse", "transforms run JavaScript; use a python: metric")
         )
+    for key, why in _fit(entry, notes):
+        models.left_out.append(LeftOut(f"{where}.config", f"{key}: {why}", "not copied"))
     label = opts.get("label")
     name = slug(str(label) if label else entry.get("model") or entry["deployment"], "model")
     return name, Noted(entry, f"promptfoo {pid}" + (f"; {'; '.join(notes)}" if notes else ""))
@@ -382,6 +384,32 @@ def _tools(config: dict[str, Any], where: str, models: Models) -> None:
     if isinstance(tools, str) and tools.startswith("file://"):
         tools = models.relative_path(tools.removeprefix("file://"))
     models.tools[where] = {"tools": tools, "tool_choice": _tool_choice(config.get("tool_choice"))}
+
+
+def _fit(entry: dict[str, Any], notes: list[str]) -> list[tuple[str, str]]:
+    """Drop the fields the provider refuses (a hosted API may take no temperature), saying so."""
+    from pydantic import ValidationError
+
+    from promptbench.providers import providers
+
+    dropped: list[tuple[str, str]] = []
+    if entry["provider"] not in providers:
+        return dropped
+    config = providers.get(entry["provider"]).config
+    while True:
+        try:
+            config.model_validate(entry)
+            return dropped
+        except ValidationError as exc:
+            errors = {str(e["loc"][0]): str(e["msg"]) for e in exc.errors() if e["loc"]}
+        refused = sorted(set(errors) & (set(entry) - {"provider", "model", "deployment"}))
+        if not refused:
+            return dropped  # validating the written suite says what is wrong
+        for key in refused:
+            why = errors[key].removeprefix("Value error, ")
+            notes.append(f"{key} left out: {why}")
+            dropped.append((key, why))
+            del entry[key]
 
 
 def load_providers(spec: Any, models: Models) -> None:
