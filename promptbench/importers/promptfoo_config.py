@@ -46,6 +46,16 @@ _NOT_CONVERTED = {
     "metadata": "suite metadata is not imported",
 }
 
+# A test's options that change what is sent or checked, with no promptbench counterpart.
+_OPTIONS_NOT_CONVERTED = (
+    "transform",
+    "transformVars",
+    "prefix",
+    "suffix",
+    "rubricPrompt",
+    "storeOutputAs",
+)
+
 
 @dataclass(frozen=True)
 class CaseSlot:
@@ -185,13 +195,10 @@ def convert_config(
         made = asserts.convert(a, _where(name, f"defaultTest.assert[{i}]"), ctx)
         suite_metrics += made.entries
         left += made.left_out
-    for key in ("options",):
-        opts = default.get(key) or {}
-        for opt in ("transform", "transformVars", "prefix", "suffix", "rubricPrompt"):
-            if opts.get(opt):
-                left.append(
-                    LeftOut(_where(name, f"defaultTest.options.{opt}"), opt, "not converted")
-                )
+    default_options = default.get("options") or {}
+    for opt in _OPTIONS_NOT_CONVERTED:
+        if default_options.get(opt):
+            left.append(LeftOut(_where(name, f"defaultTest.options.{opt}"), opt, "not converted"))
 
     loaded = load_tests(data.get("tests") or [], base, "tests")
     left += [LeftOut(_where(name, x.where), x.what, x.instead) for x in loaded.left_out]
@@ -356,7 +363,7 @@ def _cases_of(
     inline = test.where.startswith(("tests", "scenarios"))
     where = _where(config_name, test.where) if inline else test.where
     options = {**(default.get("options") or {}), **(data.get("options") or {})}
-    for opt in ("transform", "transformVars", "prefix", "suffix", "rubricPrompt", "storeOutputAs"):
+    for opt in _OPTIONS_NOT_CONVERTED:
         if (data.get("options") or {}).get(opt):
             left.append(LeftOut(f"{where}.options.{opt}", opt, "not converted"))
     if options.get("disableDefaultAsserts"):
