@@ -17,12 +17,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptbench.errors import UsageError
 from promptbench.importers import promptfoo_asserts as asserts
 from promptbench.importers.promptfoo_config import CaseSlot, Conversion
 from promptbench.types import CallError, Message, Record, Score, Usage
+
+if TYPE_CHECKING:
+    from promptbench.runner.store import RunInfo
+    from promptbench.suite import Suite
 
 __all__ = ["ImportedResults", "read_results", "records_from_results"]
 
@@ -126,7 +130,7 @@ def _score(name: str, comp: dict[str, Any], weight: float) -> Score:
 
 
 def records_from_results(
-    imported: ImportedResults, conversion: Conversion, suite: Any
+    imported: ImportedResults, conversion: Conversion, suite: Suite
 ) -> list[Record]:
     """One record per promptfoo result, in the suite's names."""
     cases = {case.id: case for case in suite.iter_cases()}
@@ -263,8 +267,8 @@ def _prompt_positions(
 
 
 def write_run(
-    records: list[Record], suite: Any, runs_dir: Path, source: Path, imported: ImportedResults
-) -> Any:
+    records: list[Record], suite: Suite, runs_dir: Path, source: Path, imported: ImportedResults
+) -> RunInfo:
     """Store the records as a run of ``suite`` through the run store's writer."""
     from promptbench.runner.store import RunWriter
 
