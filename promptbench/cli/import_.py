@@ -167,6 +167,8 @@ def promptfoo_results(
 
     Each result becomes a record of the imported suite's case, variant and model,
     with promptfoo's verdict and its assertions' scores as the metrics' scores.
+    Results of prompts or providers that the suite left out are skipped, each
+    listed; the exit code is then 1.
 
     Example: promptbench import promptfoo-results out.json --suite suites/triage.yaml
     """
@@ -205,7 +207,7 @@ def promptfoo_results(
                 indent=2,
             )
         )
-        return
+        raise typer.Exit(1 if imported.skipped else 0)
     for line in imported.skipped:
         err.print(f"skipped: {line}", markup=False, soft_wrap=True)
     out.print(
@@ -214,6 +216,7 @@ def promptfoo_results(
         markup=False,
         soft_wrap=True,
     )
+    raise typer.Exit(1 if imported.skipped else 0)
 
 
 app.command("promptfoo")(promptfoo)

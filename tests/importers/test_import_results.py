@@ -134,3 +134,38 @@ def test_a_failed_call_is_an_error_and_its_key_is_redacted(project: Project) -> 
     assert record["passed"] is None and record["error"]["kind"] == "unknown"
     assert "401 Incorrect API key provided: [REDACTED]" in record["error"]["message"]
     assert "sk-abcdefghijklmnop" not in text
+
+
+def test_results_of_a_left_out_provider_are_skipped_and_listed(project: Project) -> None:
+    config = {
+        "prompts": ["Q: {{ q }}"],
+        "providers": ["openai:gpt-4o-mini", "file://custom.js"],
+        "tests": [{"vars": {"q": "a"}}],
+    }
+
+    def result(prompt_idx: int) -> dict[str, object]:
+        return {
+            "testIdx": 0,
+            "promptIdx": prompt_idx,
+            "vars": {"q": "a"},
+            "success": True,
+            "response": {"output": "Q: a"},
+        }
+
+    out = {
+        "config": config,
+        "results": {
+            "prompts": [
+                {"raw": "Q: {{ q }}", "provider": "openai:gpt-4o-mini"},
+                {"raw": "Q: {{ q }}", "provider": "file://custom.js"},
+            ],
+            "results": [result(0), result(1)],
+        },
+    }
+    (project.root / "out.json").write_text(json.dumps(out))
+    done = invoke("import", "promptfoo-results", "out.json", "--json")
+    no_traceback(done)
+    assert done.exit_code == 1
+    report = json.loads(done.stdout)
+    assert report["records"] == 1
+    assert report["skipped"] == ["result of test 0: its prompt or provider was left out"]
