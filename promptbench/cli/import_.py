@@ -175,6 +175,7 @@ def promptfoo_results(
     import tempfile
 
     from promptbench.importers.promptfoo_config import read_config
+    from promptbench.importers.promptfoo_prompts import slug
     from promptbench.importers.promptfoo_results import (
         read_results,
         records_from_results,
@@ -188,7 +189,9 @@ def promptfoo_results(
         data = read_config(config) if config is not None else imported.config
         config_path = config if config is not None else results.parent / "promptfooconfig.yaml"
         with tempfile.TemporaryDirectory(prefix="promptbench-import-") as tmp:
-            suite_path = suite if suite is not None else Path(tmp) / "promptfoo.yaml"
+            # Named as `import promptfoo` names it by default, so that the runs match.
+            stem = slug(str(data.get("description") or ""), "promptfoo")
+            suite_path = suite if suite is not None else Path(tmp) / f"{stem}.yaml"
             conversion = _convert(config_path, suite_path, data)
             if suite is None:
                 _write(conversion, suite_path, _header(config_path), force=False)
