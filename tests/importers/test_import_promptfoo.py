@@ -224,7 +224,7 @@ def test_hosted_providers_where_promptbench_has_them(project: Project) -> None:
 prompts: ["{{ q }}"]
 providers:
   - id: anthropic:messages:claude-haiku-4-5
-    config: {temperature: 0, max_tokens: 64}
+    config: {max_tokens: 64}
   - id: azure:chat:triage-deploy
     config: {apiHost: acme.openai.azure.com, apiVersion: "2024-10-21"}
   - id: google:gemini-2.5-flash
@@ -242,7 +242,6 @@ tests: [{vars: {q: hi}}]
             {
                 "provider": "anthropic",
                 "model": "claude-haiku-4-5",
-                "temperature": 0,
                 "max_tokens": 64,
             },
         ),
