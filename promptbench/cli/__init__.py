@@ -9,6 +9,7 @@ from promptbench.cli import (
     cache,
     catalogue,
     diff,
+    import_,
     init,
     merge,
     rank,
@@ -45,6 +46,7 @@ app.command()(merge.merge)
 app.command()(view.view)
 app.add_typer(baseline.app, name="baseline")
 app.add_typer(cache.app, name="cache")
+app.add_typer(import_.app, name="import")
 app.command()(catalogue.metrics)
 app.command()(catalogue.providers)
 

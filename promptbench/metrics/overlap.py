@@ -73,21 +73,46 @@ class EditParams(ReferenceParams):
     )
 
 
+class LevenshteinParams(EditParams):
+    """Parameters of ``levenshtein``."""
+
+    max_distance: int | None = Field(
+        default=None,
+        ge=0,
+        description="pass when at most this many edits apart (instead of a threshold on "
+        "the similarity)",
+    )
+
+    def check(self) -> str | None:
+        """A distance bound and a similarity threshold would contradict each other."""
+        if self.max_distance is not None and self.threshold is not None:
+            return "give max_distance or threshold, not both"
+        return None
+
+
 @metric(
     "levenshtein",
-    params=EditParams,
+    params=LevenshteinParams,
     summary="1 - edit distance / longer length, against the reference (default threshold 0.8)",
     example='levenshtein: {reference: "{{ answer }}", threshold: 0.9}',
     default_threshold=0.8,
 )
-def levenshtein(sample: Sample, params: EditParams) -> Score:
-    """Normalised Levenshtein similarity: 1 - distance / max(len); two empty texts score 1."""
+def levenshtein(sample: Sample, params: LevenshteinParams) -> Score:
+    """Normalised Levenshtein similarity: 1 - distance / max(len); two empty texts score 1.
+
+    With ``max_distance`` the verdict is on the edit distance itself (promptfoo's
+    reading of a levenshtein threshold); the score is still the similarity.
+    """
     out = normalize(sample.output, params.normalize)
     ref = normalize(params.reference, params.normalize)
     distance = Levenshtein.distance(out, ref)
     value = Levenshtein.normalized_similarity(out, ref)
     longer = max(len(out), len(ref))
-    return Score("levenshtein", value, None, f"{value:.3f}: {distance} edits over {longer} chars")
+    reason = f"{value:.3f}: {distance} edits over {longer} chars"
+    if params.max_distance is not None:
+        ok = distance <= params.max_distance
+        return Score("levenshtein", value, ok, f"{reason} (at most {params.max_distance})")
+    return Score("levenshtein", value, None, reason)
 
 
 @metric(

@@ -275,3 +275,21 @@ def test_missing_sacrebleu_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
         "installed; install it with: pip install 'promptbench[metrics]' (from a checkout: "
         "pip install -e '.[metrics]')"
     ]
+
+
+def test_levenshtein_max_distance_passes_within_that_many_edits() -> None:
+    # kitten -> sitting is 3 edits: within 3 passes, within 2 fails; the score stays 0.571.
+    within = score("levenshtein", {"reference": "kitten", "max_distance": 3}, "sitting")
+    assert (within.passed, round(within.value or 0, 3)) == (True, 0.571)
+    assert within.reason == "0.571: 3 edits over 7 chars (at most 3)"
+    assert (
+        score("levenshtein", {"reference": "kitten", "max_distance": 2}, "sitting").passed is False
+    )
+    assert score("levenshtein", {"reference": "a", "max_distance": 0}, "b").passed is False
+    assert score("levenshtein", {"reference": "a", "max_distance": 0}, "a").passed is True
+
+
+def test_levenshtein_max_distance_and_threshold_contradict() -> None:
+    spec, issues = parse("- levenshtein: {reference: a, max_distance: 1, threshold: 0.5}")
+    assert spec is None
+    assert any("give max_distance or threshold, not both" in i for i in issues)
