@@ -31,6 +31,12 @@ class RunOptions(StrictModel):
     max_cost: float | None = Field(
         default=None, gt=0, description="start no call that would take the spend past this (USD)"
     )
+    probes: list[str] | None = Field(
+        default=None, description="only these probes of the suite; [] runs none"
+    )
+    probes_only: bool = Field(
+        default=False, description="judge the probes only: the suite's own gate is not applied"
+    )
     shard: tuple[int, int] | None = Field(
         default=None, description="(i, n): run the i-th of n disjoint shares of the cases"
     )

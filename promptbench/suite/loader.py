@@ -7,18 +7,26 @@ before the whole suite is valid.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
 
 from promptbench.config import ModelConfig
 from promptbench.errors import Issue, RenderError, SuiteError, UsageError
+from promptbench.probes import ProbeDef
 from promptbench.providers import providers
 from promptbench.render import Renderer, Template
 from promptbench.suite import cases as case_files
 from promptbench.suite import paths
 from promptbench.suite.metricspec import MetricScope, parse_gate, parse_metrics
 from promptbench.suite.model import Suite, Variant
+from promptbench.suite.probes import (
+    ProbeSet,
+    check_probe_regressions,
+    parse_probe_gates,
+    parse_probes,
+)
 from promptbench.suite.regression import REGRESSION_KEY, parse_regression
 from promptbench.suite.schema import SuiteFile, VariantSpec
 from promptbench.suite.validation import suggest, validate
@@ -117,6 +125,13 @@ class _Builder:
         if self.issues:
             raise SuiteError(self.issues)
         cases = self._cases(scope)
+        probes = ProbeSet(self._probes(cases), self.renderer)
+        gate += parse_probe_gates(self.spec.gate, probes.probes, self.src, self.issues)
+        check_probe_regressions(regression, probes.probes, self.src, self.issues)
+        if self.issues:
+            raise SuiteError(self.issues)
+        if probes:
+            variants = {n: dataclasses.replace(v, probes=probes) for n, v in variants.items()}
         return Suite(
             path=self.path,
             name=self.spec.name,
@@ -135,7 +150,29 @@ class _Builder:
             files=self.files,
             wandb=self.spec.wandb,
             regression=tuple(regression),
+            probes=probes,
         )
+
+    def _probes(self, cases: case_files.CaseSource) -> dict[str, ProbeDef]:
+        """The probes, checked against the cases' vars and the models; raises on a problem."""
+        if not self.spec.probes:
+            return {}
+        issues: list[Issue] = []
+        files: list[Path] = []
+        found = parse_probes(
+            self.spec.probes,
+            self.src,
+            issues,
+            base_dir=self.dir,
+            var_names=cases.var_names,
+            models=set(self.spec.models),
+            files=files,
+        )
+        if issues:
+            raise SuiteError(issues)
+        for f in files:
+            self._track(f)
+        return found
 
     # -- prompts ---------------------------------------------------------------------------
 

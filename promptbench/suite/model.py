@@ -12,6 +12,7 @@ from promptbench.render import Renderer, Template
 from promptbench.suite.cases import CaseSource
 from promptbench.suite.metricspec import GateRule
 from promptbench.suite.paths import display
+from promptbench.suite.probes import ProbeSet
 from promptbench.suite.regression import RegressionRule
 from promptbench.suite.schema import WandbSpec
 from promptbench.types import Case, Message, MetricSpec
@@ -24,12 +25,16 @@ class Variant:
     name: str
     parts: tuple[tuple[str, Template], ...]
     metrics: tuple[MetricSpec, ...] = ()
+    probes: ProbeSet | None = None  # the suite's probes: a prompt twin perturbs the parts
 
     def render(self, case: Case) -> tuple[Message, ...]:
         """The messages for ``case``; raises RenderError naming the case and variant."""
         ctx = case.context()
         where = f"case '{case.id}', variant '{self.name}'"
-        return tuple(Message(role, t.render(ctx, where=where)) for role, t in self.parts)
+        parts = self.parts
+        if case.probe is not None and self.probes is not None:
+            parts = self.probes.variant_parts(parts, self.name, case)
+        return tuple(Message(role, t.render(ctx, where=where)) for role, t in parts)
 
     def source(self) -> str:
         """The templates as written, for run metadata."""
@@ -57,6 +62,7 @@ class Suite:
     files: list[Path] = field(default_factory=list)
     wandb: WandbSpec | None = None  # where `run --wandb` logs; None: the defaults
     regression: tuple[RegressionRule, ...] = ()  # gate.regression: rules against a baseline
+    probes: ProbeSet = field(default_factory=ProbeSet)  # probes: twins of the cases
 
     @property
     def metric_names(self) -> list[str]:
