@@ -44,7 +44,10 @@ def validate(
             code = max(code, exc.exit_code)
             results.append({"suite": str(path), "valid": False})
             continue
-        calls = len(suite.variants) * len(suite.models) * suite.cases.count * suite.repeat
+        # A probe's twins are cases too: they are called like the originals.
+        twins = sum(len(suite.probes.twins(c)) for c in suite.cases) if suite.probes else 0
+        cases = suite.cases.count + twins
+        calls = len(suite.variants) * len(suite.models) * cases * suite.repeat
         info = {
             "suite": str(path),
             "valid": True,
@@ -53,6 +56,7 @@ def validate(
             "models": list(suite.models),
             "cases": suite.cases.count,
             "repeat": suite.repeat,
+            **({"twins": twins} if suite.probes else {}),
             "calls": calls,
             "metrics": suite.metric_names,
             "gate": [str(g) for g in suite.gate],
@@ -61,7 +65,7 @@ def validate(
         if not as_json:
             out.print(
                 f"[green]✓[/green] {path}: {_n(len(suite.variants), 'variant')} × "
-                f"{_n(len(suite.models), 'model')} × {_n(suite.cases.count, 'case')} × "
+                f"{_n(len(suite.models), 'model')} × {_cases(suite.cases.count, twins)} × "
                 f"{_n(suite.repeat, 'repeat')} = {_n(calls, 'call')}; "
                 f"metrics: {', '.join(suite.metric_names) or 'none'}",
                 soft_wrap=True,
@@ -69,6 +73,12 @@ def validate(
     if as_json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))
     raise typer.Exit(code)
+
+
+def _cases(count: int, twins: int) -> str:
+    if not twins:
+        return _n(count, "case")
+    return f"({_n(count, 'case')} + {_n(twins, 'probe twin')})"
 
 
 def _n(count: int, noun: str) -> str:

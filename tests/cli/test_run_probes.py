@@ -154,3 +154,15 @@ def test_show_reprints_the_robustness_table_and_the_probe_gate(
     text = invoke("show")
     assert "robustness · plain × loop" in text.stdout
     assert "✗ gate probe.taut.pdr <= 0.1 for plain × loop: 1" in text.stdout
+
+
+def test_validate_counts_the_twins_among_the_calls(
+    loopback: LoopbackServer, project: Project
+) -> None:
+    path = _suite(loopback, project)
+    result = invoke("validate", str(path))
+    assert result.exit_code == 0, result.output
+    assert "1 variant × 1 model × (40 cases + 80 probe twins) × 1 repeat = 120 calls" in (
+        result.stdout
+    )
+    assert loopback.stats()["requests"] == 0
