@@ -19,8 +19,8 @@ One command::
     requests that carry the tautology. Every call goes over HTTP through the runner;
     the verdict comes from the run's records, as ``promptbench run`` reports it.
 
-Each figure is printed beside its target. (a) takes a few seconds; (b) about 2 s a run
-on 2 cores.
+Each figure is printed beside its target. (a) takes a few minutes; (b) a few seconds a run
+on 2 cores (more when they are busy).
 """
 
 from __future__ import annotations
