@@ -266,6 +266,8 @@ class RunMeta(_Stored):
         for key in _OMIT_WHEN_EMPTY:
             if not data.get(key):
                 data.pop(key, None)
+        if not data["suite"].get("probes"):  # a suite without probes: as before there were any
+            data["suite"].pop("probes", None)
         return data
 
 
