@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptbench.errors import Issue, SuiteError, UsageError
 from promptbench.runner import Observer, Observers, RunInfo, Runner, RunOptions
 from promptbench.stats import GateVerdict, Summary, run_verdict
+from promptbench.stats.probes import ProbeReport, probe_report, report_json
 from promptbench.suite import Suite, load_suite
 
 
@@ -24,6 +25,7 @@ class RunResult:
     suite: Suite
     summary: Summary
     verdict: GateVerdict
+    probes: ProbeReport = field(default_factory=ProbeReport)  # the probes' verdicts
 
     @property
     def run_dir(self) -> Path:
@@ -40,6 +42,7 @@ class RunResult:
             "outcome": self.verdict.outcome.value,
             "summary": self.summary.to_json(),
             "gate": self.verdict.to_json(),
+            **({"probes": report_json(self.probes)} if self.probes else {}),
         }
 
 
@@ -121,8 +124,20 @@ def run_prepared(suite: Suite, runner: Runner, observers: Iterable[Observer] = (
     runner.observer = Observers([summary, *observers])
     info = asyncio.run(_run_draining_on_signals(runner))
     summary.drop_empty()
+    probes = ProbeReport()
+    if runner.probes:
+        from promptbench.runner import iter_records
+
+        kinds = {name: p.kind for name, p in runner.probes.probes.items()}
+        similar = [n for n, p in runner.probes.probes.items() if getattr(p, "similarity", False)]
+        similarity: Callable[[list[str], list[str]], list[float]] | None = None
+        if similar:  # the embed extra, checked when the suite loaded
+            from promptbench.metrics.semantic import cosines as similarity
+        probes = probe_report(
+            iter_records(info.run_dir), probes=kinds, similarity=similarity, similar=similar
+        )
     # The same function as `show`, `merge` and the reports: they cannot disagree.
-    return RunResult(info, suite, summary, run_verdict(info.meta, summary))
+    return RunResult(info, suite, summary, run_verdict(info.meta, summary, probes), probes)
 
 
 def run_suite(path: str | Path, **options: Any) -> RunResult:

@@ -20,6 +20,8 @@ from promptbench.errors import RunStoreError
 from promptbench.runner.runmeta import RUN_FILE, RunMeta, RunStatus, read_meta
 from promptbench.runner.store import RECORDS_FILE, RunInfo, default_runs_dir, iter_records
 from promptbench.stats import GateVerdict, Summary, run_verdict
+from promptbench.stats.probes import ProbeReport, probe_report
+from promptbench.suite.metricspec import PROBE_GATE_PREFIX
 from promptbench.types import Record
 
 if TYPE_CHECKING:
@@ -78,9 +80,26 @@ class StoredRun:
         """The summary per variant × model, computed from the records in one pass."""
         return Summary.of(self.records(), self.meta.suite.metrics, self.variants, self.models)
 
-    def verdict(self, summary: Summary) -> GateVerdict:
-        """The run's outcome on ``summary``, as the run gave it (:func:`run_verdict`)."""
-        return run_verdict(self.meta, summary)
+    def probes(self) -> ProbeReport:
+        """The verdicts of the run's probes, from its records (empty when it ran none)."""
+        kinds = self.meta.suite.probes
+        selected = self.meta.options.probes
+        if selected is not None:
+            kinds = {name: kind for name, kind in kinds.items() if name in selected}
+        if not kinds:
+            return ProbeReport()
+        return probe_report(self.records(), probes=kinds)
+
+    def verdict(self, summary: Summary, probes: ProbeReport | None = None) -> GateVerdict:
+        """The run's outcome on ``summary``, as the run gave it (:func:`run_verdict`).
+
+        A probe's gate is judged on ``probes``, computed from the records when not given.
+        """
+        if probes is None and any(
+            g.metric.startswith(PROBE_GATE_PREFIX) for g in self.meta.suite.gate
+        ):
+            probes = self.probes()
+        return run_verdict(self.meta, summary, probes)
 
 
 def _runs_dir(runs_dir: str | Path | None) -> Path:

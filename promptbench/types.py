@@ -48,9 +48,46 @@ class MetricSpec:
     negate: bool = False  # written ``not_: {metric: ...}``: passes when the metric fails
 
 
+@dataclass(frozen=True, slots=True, eq=False)  # identity-hashed: details is a dict
+class ProbeTag:
+    """What makes a case a probe's twin: which probe, of which original case, and how.
+
+    ``details`` is JSON-able: the vars changed, the groups swapped, the injected
+    payload and its canary, a paraphrase still to be made.
+    """
+
+    name: str  # the probe's name in the suite
+    kind: str  # typos, case, gender, injection, ...
+    origin: str  # the id of the original case
+    target: Literal["vars", "prompt"] = "vars"
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form stored in a record."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "origin": self.origin,
+            "target": self.target,
+            "details": dict(self.details),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProbeTag:
+        """Rebuild a tag from its JSON form."""
+        target: Literal["vars", "prompt"] = "prompt" if data.get("target") == "prompt" else "vars"
+        return cls(
+            str(data["name"]),
+            str(data["kind"]),
+            str(data["origin"]),
+            target,
+            dict(data.get("details") or {}),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
-    """One row of a dataset."""
+    """One row of a dataset, or a probe's twin of one (``probe`` set)."""
 
     id: str
     vars: Mapping[str, Any]
@@ -58,6 +95,7 @@ class Case:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     metrics: tuple[MetricSpec, ...] = ()
     threshold: float | None = None  # weighted-score pass mark; None: every metric must pass
+    probe: ProbeTag | None = None  # set on a probe's twin; None on an original case
 
     def context(self) -> dict[str, Any]:
         """Return the variables a template sees: the vars, plus ``expected`` and ``case_id``."""
@@ -182,6 +220,7 @@ class Record:
     cached: bool = False
     retries: int = 0
     finish_reason: str | None = None
+    probe: ProbeTag | None = None  # a probe's twin: which probe, of which original case
 
     @property
     def verdict(self) -> ScoreVerdict | None:
@@ -213,6 +252,8 @@ class Record:
             "cached": self.cached,
             "retries": self.retries,
             "finish_reason": self.finish_reason,
+            # Only twins carry the key, so that records of runs without probes are unchanged.
+            **({"probe": self.probe.to_json()} if self.probe is not None else {}),
         }
 
     @classmethod
@@ -250,4 +291,5 @@ class Record:
             cached=data.get("cached", False),
             retries=data.get("retries", 0),
             finish_reason=data.get("finish_reason"),
+            probe=ProbeTag.from_json(data["probe"]) if data.get("probe") else None,
         )

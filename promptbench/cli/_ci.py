@@ -216,6 +216,7 @@ class RunCi:
                 diff=diff,
                 regression=report,
                 notes=notes,
+                probes=result.probes,
             )
             write_markdown(_per_suite(self.markdown, result.suite.name, multiple), text)
 
@@ -249,7 +250,16 @@ class RunCi:
         new = open_source(result.run_dir)
         new.info = replace(new.info, label="this run")
         diff = compare_sources(self.baseline, new)
-        return diff, check_regressions(diff, list(result.suite.regression))
+        report = check_regressions(diff, list(result.suite.regression))
+        probe_rules = [r for r in result.suite.regression if r.metric.startswith("probe.")]
+        if probe_rules:  # a probe's robustness against the baseline's, case by case
+            from promptbench.diff.probes import probe_regressions
+
+            checks = probe_regressions(
+                self.baseline.records(), new.records(), probe_rules, alpha=report.alpha
+            )
+            report = replace(report, checks=[*report.checks, *checks])
+        return diff, report
 
     def _junit(self, result: RunResult, report: RegressionReport | None, path: Path) -> None:
         from promptbench.report.junit import run_junit, write_xml
@@ -262,6 +272,7 @@ class RunCi:
             verdict=result.verdict,
             regression=report,
             groups=list(result.summary.groups),
+            probes=result.probes,
         )
         _write(path, "--junit", lambda: write_xml(root, path))
 

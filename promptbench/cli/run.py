@@ -123,6 +123,25 @@ def run(
             "join the runs with promptbench merge.",
         ),
     ] = None,
+    probe: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--probe",
+            help="Only this probe of the suite's probes: (repeatable); the others make no twins.",
+        ),
+    ] = None,
+    no_probes: Annotated[
+        bool, typer.Option("--no-probes", help="Run no probe: the cases only.")
+    ] = False,
+    probes_only: Annotated[
+        bool,
+        typer.Option(
+            "--probes-only",
+            help="Judge the probes only: their gates and robustness tables, not the suite's "
+            "own gate (the originals still run, from the cache when they can: twins are "
+            "compared with them).",
+        ),
+    ] = False,
     wandb: _wandb.WandbOpt = None,
     wandb_entity: _wandb.EntityOpt = None,
     wandb_group: _wandb.GroupOpt = None,
@@ -158,6 +177,7 @@ def run(
     Example: promptbench run suites/triage.yaml --wandb triage --wandb-tags nightly
 
     Example: promptbench run suites/triage.yaml --watch
+    Example: promptbench run suites/probes.yaml --probe typos --probe gender
 
     Example: promptbench run suites/triage.yaml --baseline baselines/triage.json --junit
     junit.xml --markdown report.md
@@ -189,11 +209,15 @@ def run(
             shard=_shard(shard),
             order_seed=0 if sequential else None,
             command=command_line(),
+            probes=[] if no_probes else probe,
+            probes_only=probes_only,
         )
         if sequential and baseline is None:
             raise fail("--sequential needs --baseline: it stops once the comparison is settled")
         if watch:
             _watch(suites, options, quiet=quiet, refused=_watch_refused(locals()))
+        if no_probes and (probe or probes_only):
+            raise fail("--no-probes cannot be combined with --probe or --probes-only")
         # Every suite is checked before the first call is made.
         prepared = [prepare(path, options) for path in suites]
     for suite, _ in prepared:
@@ -327,6 +351,10 @@ def _print(result: RunResult) -> None:
     from promptbench.report.terminal import print_summary
 
     title = f"{result.suite.name} · run {result.info.run_id}"
+    if result.probes:
+        from promptbench.report.probes import print_probes
+
+        print_probes(out, result.probes)
     print_summary(
         out,
         result.summary,
@@ -351,6 +379,13 @@ def _write_csv(result: RunResult, path: Path, *, multiple: bool, raw: bool) -> N
             result.summary.metric_names,
             raw=raw,
         )
+        if result.probes:
+            from promptbench.report.probes import write_probes_csv
+
+            probes_path = path.with_name(f"{path.stem}-probes{path.suffix or '.csv'}")
+            rows = write_probes_csv(probes_path, result.probes)
     except OSError as exc:
         raise fail(f"cannot write {path}: {exc.strerror}; choose another --csv path") from None
     err.print(f"wrote {n} rows to {path}", markup=False, soft_wrap=True)
+    if result.probes:
+        err.print(f"wrote {rows} probe rows to {probes_path}", markup=False, soft_wrap=True)

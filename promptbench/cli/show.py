@@ -42,7 +42,8 @@ def show(
     with user_errors():
         stored = resolve_run(run, runs_dir)
         summary = stored.summary()
-        verdict = stored.verdict(summary)
+        probes = stored.probes()
+        verdict = stored.verdict(summary, probes)
     wb = _wandb.request(wandb, wandb_entity, wandb_group, wandb_tags, wandb_name)
 
     if as_json:
@@ -57,6 +58,10 @@ def show(
             "summary": summary.to_json(),
             "gate": verdict.to_json(),
         }
+        if probes:
+            from promptbench.stats.probes import report_json
+
+            data["probes"] = report_json(probes)
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         from promptbench.report.terminal import print_summary
@@ -64,6 +69,10 @@ def show(
         title = f"{stored.suite_name} · run {stored.run_id}"
         if stored.status != "finished":
             title += f" ({stored.status})"
+        if probes:
+            from promptbench.report.probes import print_probes
+
+            print_probes(out, probes)
         print_summary(
             out,
             summary,

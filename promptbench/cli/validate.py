@@ -46,7 +46,10 @@ def validate(
             continue
         if suite.cases.note:
             err.print(f"note: {suite.cases.note}", markup=False, soft_wrap=True)
-        calls = len(suite.variants) * len(suite.models) * suite.cases.count * suite.repeat
+        # A probe's twins are cases too: they are called like the originals.
+        twins = sum(len(suite.probes.twins(c)) for c in suite.cases) if suite.probes else 0
+        cases = suite.cases.count + twins
+        calls = len(suite.variants) * len(suite.models) * cases * suite.repeat
         info = {
             "suite": str(path),
             "valid": True,
@@ -56,6 +59,7 @@ def validate(
             "cases": suite.cases.count,
             "cases_origin": suite.cases.origin,
             "repeat": suite.repeat,
+            **({"twins": twins} if suite.probes else {}),
             "calls": calls,
             "metrics": suite.metric_names,
             "gate": [str(g) for g in suite.gate],
@@ -64,7 +68,7 @@ def validate(
         if not as_json:
             out.print(
                 f"[green]✓[/green] {path}: {_n(len(suite.variants), 'variant')} × "
-                f"{_n(len(suite.models), 'model')} × {_n(suite.cases.count, 'case')} × "
+                f"{_n(len(suite.models), 'model')} × {_cases(suite.cases.count, twins)} × "
                 f"{_n(suite.repeat, 'repeat')} = {_n(calls, 'call')}; "
                 f"metrics: {', '.join(suite.metric_names) or 'none'}",
                 soft_wrap=True,
@@ -72,6 +76,12 @@ def validate(
     if as_json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))
     raise typer.Exit(code)
+
+
+def _cases(count: int, twins: int) -> str:
+    if not twins:
+        return _n(count, "case")
+    return f"({_n(count, 'case')} + {_n(twins, 'probe twin')})"
 
 
 def _n(count: int, noun: str) -> str:

@@ -37,7 +37,7 @@ from promptbench.diff.sources import Source
 from promptbench.errors import UsageError
 from promptbench.runs import StoredRun
 from promptbench.suite.regression import RegressionRule
-from promptbench.types import CallError, Record, Score
+from promptbench.types import CallError, ProbeTag, Record, Score
 
 FORMAT = "promptbench-baseline"
 VERSION = 1
@@ -61,6 +61,8 @@ def _record_json(r: Record, outputs: bool) -> dict[str, Any]:
     }
     if outputs:
         out["output"] = r.output
+    if r.probe is not None:  # a probe's twin: which probe, of which original case
+        out["probe"] = r.probe.to_json()
     return out
 
 
@@ -133,6 +135,7 @@ def _record_from(d: dict[str, Any]) -> Record:
         scores=scores,
         passed=d.get("passed"),
         error=CallError(str(err), "call error in the baseline run") if err else None,
+        probe=ProbeTag.from_json(d["probe"]) if isinstance(d.get("probe"), dict) else None,
     )
 
 

@@ -99,7 +99,9 @@ class RecordIndex:
         self.metric_names: list[str] = list(metric_names)  # the suite's order, when known
 
     def add(self, r: Record) -> None:
-        """Fold one record in."""
+        """Fold one record in; a probe's twin is left out (it is compared with its original)."""
+        if r.probe is not None:
+            return
         key = (r.variant, r.model)
         group = self.groups.get(key)
         if group is None:

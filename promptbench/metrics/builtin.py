@@ -1,6 +1,7 @@
 """The built-in metrics; registered through the ``promptbench.metrics`` entry point."""
 
 from promptbench.metrics import (
+    canary,
     judge,
     operational,
     overlap,
@@ -11,6 +12,7 @@ from promptbench.metrics import (
 )
 
 __all__ = [
+    "canary",
     "judge",
     "operational",
     "overlap",

@@ -137,6 +137,15 @@ def encode(texts: list[str]) -> Any:
     return model.encode(texts)
 
 
+def cosines(a: list[str], b: list[str]) -> list[float]:
+    """The cosine similarity of each ``a[i]`` with ``b[i]``, clamped to [0, 1]. Blocking."""
+    if not a:
+        return []
+    vectors = encode([*a, *b])
+    n = len(a)
+    return [min(max(round(float(vectors[i] @ vectors[n + i]), 6), 0.0), 1.0) for i in range(n)]
+
+
 def _worker() -> ThreadPoolExecutor:
     # One thread: the model runs one batch at a time (torch spreads each over the cores),
     # and requests that arrive meanwhile gather into the next batch.

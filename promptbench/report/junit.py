@@ -20,6 +20,7 @@ from pathlib import Path
 from promptbench.diff import DiffResult, RegressionReport
 from promptbench.diff.pairing import natural_key
 from promptbench.stats import GateVerdict, RunOutcome
+from promptbench.stats.probes import ProbeReport
 from promptbench.types import Record
 
 _INVALID_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -144,6 +145,7 @@ def run_junit(
     verdict: GateVerdict | None = None,
     regression: RegressionReport | None = None,
     groups: Iterable[tuple[str, str]] = (),
+    probes: ProbeReport | None = None,
 ) -> ET.Element:
     """A run as JUnit: a testsuite per variant × model, then the gate and the regressions.
 
@@ -165,7 +167,28 @@ def run_junit(
         _gate_suite(root, suite_name, verdict)
     if regression is not None:
         _regression_suite(root, suite_name, regression)
+    if probes:
+        _probe_suite(root, suite_name, probes)
     return _totals(root)
+
+
+def _probe_suite(root: ET.Element, suite_name: str, report: ProbeReport) -> None:
+    """A testcase per probe × variant × model; its figures as properties and text.
+
+    A sensitive probe is a finding, not a failure: what fails CI is a probe's gate
+    (``probe.typos.pdr``), reported with the gate's checks.
+    """
+    from promptbench.report.probes import COLUMNS, cells
+
+    suite = _suite(root, f"{suite_name} · robustness")
+    for r in report.results:
+        case = _case(suite, f"{r.probe} · {r.variant} × {r.model}", f"{suite_name}.probes")
+        row = cells(r)
+        props = ET.SubElement(case, "properties")
+        for col in COLUMNS:
+            ET.SubElement(props, "property", name=clean(col), value=clean(row[col]))
+        out = ET.SubElement(case, "system-out")
+        out.text = clean("; ".join(f"{c}: {row[c]}" for c in COLUMNS))
 
 
 def diff_junit(result: DiffResult, regression: RegressionReport | None = None) -> ET.Element:

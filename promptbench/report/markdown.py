@@ -30,6 +30,7 @@ from promptbench.report.diff_terminal import (
 )
 from promptbench.report.worddiff import word_diff
 from promptbench.stats import GateVerdict, RunOutcome
+from promptbench.stats.probes import ProbeReport
 from promptbench.stats.summary import Summary
 
 MARKER = "<!-- promptbench-report -->"
@@ -250,8 +251,9 @@ def run_markdown(
     regression: RegressionReport | None = None,
     limit: int = 10,
     notes: Iterable[str] = (),
+    probes: ProbeReport | None = None,
 ) -> str:
-    """A run as Markdown: its table and gate, then the regressions and diff against a baseline."""
+    """A run as Markdown: its table and gate, the robustness tables, then the baseline's diff."""
     value = verdict.outcome.value
     outcome = OUTCOMES.get(value, f"⚠️ {value.replace('_', ' ')}")
     if regression is not None and not regression.passed:
@@ -260,6 +262,10 @@ def run_markdown(
     if verdict.checks or verdict.outcome is RunOutcome.TOO_MANY_ERRORS:
         lines += [*gate_lines(verdict), ""]
     lines += [f"> ⚠️ {esc(note)}\n" for note in notes]
+    if probes:
+        from promptbench.report.probes import probes_markdown
+
+        lines += [*probes_markdown(probes), ""]
     if regression is not None:
         lines += regression_lines(regression)
     if diff is not None:

@@ -39,6 +39,7 @@ from promptbench.report.wandb_rows import (
 from promptbench.runner import BaseObserver, RunInfo, iter_records
 from promptbench.runner.runmeta import WandbRunMeta
 from promptbench.stats import Summary
+from promptbench.stats.probes import figure, probe_report
 from promptbench.types import Record
 
 Warn = Callable[[str], None]
@@ -47,6 +48,7 @@ Warn = Callable[[str], None]
 LIVE_KEY = "records_live"  # the incremental table, streamed while the run goes
 RECORDS_KEY = "records"  # the complete table, logged at the end
 SUMMARY_KEY = "summary"  # one row per variant x model
+ROBUSTNESS_KEY = "robustness"  # a row per probe × variant × model
 ARTIFACT_TYPE = "promptbench-run"
 
 
@@ -214,7 +216,21 @@ class WandbLogger(BaseObserver):
                 "records (W&B's row limit); the run's artifact has all of them"
             )
         groups = wandb.Table(columns=summary_columns(summary), data=summary_rows(summary))
-        self.run.log({RECORDS_KEY: table, SUMMARY_KEY: groups})
+        tables = {RECORDS_KEY: table, SUMMARY_KEY: groups}
+        probes = probe_report(iter_records(info.run_dir), probes=meta.suite.probes or None)
+        if probes:
+            from promptbench.report.probes import FIELDS, values
+
+            rows = [list(values(r)) for r in probes.results]
+            tables[ROBUSTNESS_KEY] = wandb.Table(columns=list(FIELDS), data=rows)
+            self.run.summary.update(
+                {
+                    f"probe/{r.probe}/{r.variant}/{r.model}/{name}": figure(r, name)
+                    for r in probes.results
+                    for name in ("pdr", "flip_rate")
+                }
+            )
+        self.run.log(tables)
         self.run.summary.update({**summary_values(summary), "run/status": info.status})
         with tempfile.TemporaryDirectory(prefix="promptbench-wandb-") as tmp:
             artifact = wandb.Artifact(

@@ -27,7 +27,13 @@ from promptbench.runner.observer import BaseObserver, Observer
 from promptbench.runner.options import RunOptions
 from promptbench.runner.retry import Backoff
 from promptbench.runner.runmeta import BudgetMeta, RunStatus
-from promptbench.runner.selection import WorkItem, count_cases, select, selected_cases
+from promptbench.runner.selection import (
+    WorkItem,
+    count_cases,
+    select,
+    selected_cases,
+    selected_probes,
+)
 from promptbench.runner.store import (
     RunInfo,
     RunWriter,
@@ -37,7 +43,7 @@ from promptbench.runner.store import (
     resume_key,
 )
 from promptbench.suite import Suite
-from promptbench.types import CallError, Case, MetricSpec, Record
+from promptbench.types import CallError, Case, Message, MetricSpec, Record
 
 
 async def _all_or_first_error(tasks: list[asyncio.Task[None]]) -> None:
@@ -82,6 +88,7 @@ class Runner:
                 raise UsageError(f"unknown case id '{missing[0]}' in {suite.cases.origin}")
         self.repeat = self.options.repeat or suite.repeat
         self.concurrency = self.options.concurrency or suite.concurrency
+        self.probes = selected_probes(suite, self.options)  # raises on an unknown --probe
         self.n_cases = count_cases(suite, self.options)
         self.total = self.n_cases * self.repeat * len(self.variants) * len(self.model_names)
         self._bound: dict[int, BoundMetric] = {}
@@ -272,8 +279,37 @@ class Runner:
             self._count(record)
             self.observer.on_record(record)
 
+    async def _paraphrased(self, case: Case) -> Case | CallError:
+        """A paraphrase twin with the model's rewrites, asked through the completion path.
+
+        Keyed with repeat 0, as a judge's call is: every variant, model and repeat sees
+        the same rewrite, as a pair needs; cached, retried and rate-limited like any call.
+        """
+        asked = self.suite.probes.paraphrase_requests(case)
+        if asked is None or self._path is None:
+            return case
+        name, requests = asked
+        model = self._models.get(name)
+        if model is None:
+            return CallError("probe", f"no model named '{name}' to paraphrase with")
+        rewrites = {}
+        for var, request in requests.items():
+            answer = await self._path.complete(model, [Message("user", request)])
+            if answer.completion is None:
+                why = answer.error.message if answer.error else "no completion"
+                return CallError("probe", f"the paraphrase by '{name}' failed: {why}")
+            rewrites[var] = answer.completion.text
+        try:
+            return self.suite.probes.paraphrased(case, rewrites)
+        except ValueError as exc:
+            return CallError("probe", str(exc))
+
     async def _one(self, item: WorkItem, model: ModelHandle) -> Record:
         case, variant = item.case, item.variant
+        failed: CallError | None = None
+        if case.probe is not None and "paraphrase" in case.probe.details:
+            made = await self._paraphrased(case)
+            case, failed = (case, made) if isinstance(made, CallError) else (made, None)
         messages = variant.render(case)
         record = Record(
             case_id=case.id,
@@ -283,7 +319,11 @@ class Runner:
             vars=case.vars,
             messages=messages,
             expected=case.expected,
+            probe=case.probe,
         )
+        if failed is not None:
+            record.error = failed
+            return record
         assert self._path is not None
         answer = await self._path.complete(model, messages, repeat=item.repeat)
         record.retries = answer.retries

@@ -35,6 +35,12 @@ class RunOptions(StrictModel):
         default=None,
         description="call the cases in a random order drawn from this seed (run --sequential)",
     )
+    probes: list[str] | None = Field(
+        default=None, description="only these probes of the suite; [] runs none"
+    )
+    probes_only: bool = Field(
+        default=False, description="judge the probes only: the suite's own gate is not applied"
+    )
     shard: tuple[int, int] | None = Field(
         default=None, description="(i, n): run the i-th of n disjoint shares of the cases"
     )

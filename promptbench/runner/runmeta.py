@@ -101,6 +101,7 @@ class SuiteMeta(_Stored):
     max_error_rate: float = 0.1  # so that `show` gives the run's verdict
     variables: list[str] = Field(default_factory=list)
     wandb: dict[str, Any] | None = None  # `show --wandb` defaults
+    probes: dict[str, str] = Field(default_factory=dict)  # the suite's probes: name -> kind
 
     @field_validator("gate", mode="before")
     @classmethod
@@ -175,12 +176,17 @@ class OptionsMeta(_Stored):
     max_error_rate: float | None = None
     max_cost: float | None = None
     use_cache: bool = True
+    probes: list[str] | None = None  # --probe (and [] for --no-probes)
+    probes_only: bool = False
 
     def selection(self) -> dict[str, Any]:
         """The options that select work: what makes two runs the same job."""
-        return {
+        chosen = {
             k: getattr(self, k) for k in ("variants", "models", "cases", "limit", "repeat", "shard")
         }
+        if self.probes is not None:  # only then: older runs keep their keys
+            chosen["probes"] = self.probes
+        return chosen
 
     def without_shard(self) -> dict[str, Any]:
         """Every option set but the shard, as written."""
@@ -294,6 +300,8 @@ class RunMeta(_Stored):
         for key in _OMIT_WHEN_EMPTY:
             if not data.get(key):
                 data.pop(key, None)
+        if not data["suite"].get("probes"):  # a suite without probes: as before there were any
+            data["suite"].pop("probes", None)
         return data
 
 

@@ -9,6 +9,7 @@ from promptbench.errors import UsageError
 from promptbench.runner.options import RunOptions
 from promptbench.suite import Suite, Variant
 from promptbench.suite.grid import selects
+from promptbench.suite.probes import ProbeSet
 from promptbench.types import Case
 
 
@@ -52,19 +53,29 @@ def selected_cases(suite: Suite, options: RunOptions) -> Iterator[Case]:
     together, and come out the same on every machine.
     """
     wanted = set(options.cases) if options.cases else None
+    probes = selected_probes(suite, options)
     n = 0
     for case in suite.cases:
         if wanted is not None and case.id not in wanted:
             continue
         if options.shard is None or n % options.shard[1] == options.shard[0] - 1:
             yield case
+            # A twin goes with its original (same shard, right after it): pairs stay whole.
+            yield from probes.twins(case)
         n += 1
         if options.limit is not None and n >= options.limit:
             return
 
 
+def selected_probes(suite: Suite, options: RunOptions) -> ProbeSet:
+    """The suite's probes the run makes twins for: all, or those named by ``--probe``."""
+    if options.probes is None:
+        return suite.probes
+    return suite.probes.select(options.probes)
+
+
 def count_cases(suite: Suite, options: RunOptions) -> int:
-    """How many cases the run covers."""
-    if options.cases is None and options.shard is None:
+    """How many cases the run covers, twins included."""
+    if options.cases is None and options.shard is None and not selected_probes(suite, options):
         return min(suite.cases.count, options.limit or suite.cases.count)
     return sum(1 for _ in selected_cases(suite, options))

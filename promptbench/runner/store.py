@@ -121,6 +121,7 @@ def suite_meta(suite: Suite) -> SuiteMeta:
         max_error_rate=suite.max_error_rate,
         variables=suite.cases.var_names,
         wandb=suite.wandb.model_dump() if suite.wandb else None,
+        probes={name: p.kind for name, p in suite.probes.probes.items()},
     )
 
 

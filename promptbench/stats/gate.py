@@ -14,8 +14,9 @@ from enum import Enum
 from typing import Any
 
 from promptbench.runner.runmeta import RunMeta
+from promptbench.stats.probes import ProbeReport, figure
 from promptbench.stats.summary import Summary
-from promptbench.suite.metricspec import GateRule
+from promptbench.suite.metricspec import PROBE_GATE_PREFIX, GateRule
 
 
 class RunOutcome(Enum):
@@ -75,15 +76,39 @@ class GateVerdict:
         }
 
 
+def probe_checks(
+    summary: Summary, rules: list[GateRule], probes: ProbeReport | None
+) -> list[GateCheck]:
+    """The probe rules checked per variant × model of the run."""
+    out = []
+    for g in summary.groups.values():
+        for rule in rules:
+            _, name, fig = rule.metric.split(".", 2)
+            result = probes.result(name, g.variant, g.model) if probes is not None else None
+            actual = figure(result, fig) if result is not None else None
+            out.append(GateCheck(rule, g.variant, g.model, actual, rule.holds(actual)))
+    return out
+
+
 def gate_verdict(
-    summary: Summary, rules: tuple[GateRule, ...] | list[GateRule], max_error_rate: float
+    summary: Summary,
+    rules: tuple[GateRule, ...] | list[GateRule],
+    max_error_rate: float,
+    probes: ProbeReport | None = None,
 ) -> GateVerdict:
-    """Check every rule against every group; too many call errors overrides the gates."""
+    """Check every rule against every group; too many call errors overrides the gates.
+
+    A probe's rule (``probe.typos.pdr``) is checked against that probe's result for each
+    variant × model; with no result (the probe did not run) it does not hold.
+    """
     checks = [
         GateCheck(rule, g.variant, g.model, actual := g.figure(rule.metric), rule.holds(actual))
         for g in summary.groups.values()
         for rule in rules
+        if not rule.metric.startswith(PROBE_GATE_PREFIX)
     ]
+    probe_rules = [r for r in rules if r.metric.startswith(PROBE_GATE_PREFIX)]
+    checks += probe_checks(summary, probe_rules, probes)
     worst = max((g.error_rate for g in summary.groups.values()), default=0.0)
     if summary.records and worst > max_error_rate:
         outcome = RunOutcome.TOO_MANY_ERRORS
@@ -97,13 +122,17 @@ def gate_verdict(
     return GateVerdict(outcome, checks, worst, max_error_rate)
 
 
-def run_verdict(meta: RunMeta, summary: Summary) -> GateVerdict:
+def run_verdict(meta: RunMeta, summary: Summary, probes: ProbeReport | None = None) -> GateVerdict:
     """The run's outcome: its gates as it recorded them, unless it did not finish.
 
     The checks are made in every case, so that a report can show how far an
-    unfinished run had got; only the outcome says that they do not count.
+    unfinished run had got; only the outcome says that they do not count. A run made
+    with ``--probes-only`` is judged by its probes' rules only.
     """
-    verdict = gate_verdict(summary, meta.suite.gate_rules(), meta.max_error_rate)
+    rules = meta.suite.gate_rules()
+    if meta.options.probes_only:
+        rules = [r for r in rules if r.metric.startswith(PROBE_GATE_PREFIX)]
+    verdict = gate_verdict(summary, rules, meta.max_error_rate, probes)
     if meta.status == "stopped_at_budget":
         verdict.outcome = RunOutcome.BUDGET_EXCEEDED
     elif meta.status == "interrupted":

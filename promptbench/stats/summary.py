@@ -212,7 +212,9 @@ class Summary(BaseObserver):
                 self.groups[(v, m)] = GroupSummary(v, m)
 
     def add(self, record: Record) -> None:
-        """Fold one record in."""
+        """Fold one record in; a probe's twin is left to the probe verdicts."""
+        if record.probe is not None:
+            return
         key = (record.variant, record.model)
         group = self.groups.get(key)
         if group is None:

@@ -7,6 +7,7 @@ before the whole suite is valid.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from promptbench.config import ModelConfig
 from promptbench.errors import Issue, RenderError, SuiteError, UsageError
+from promptbench.probes import ProbeDef
 from promptbench.providers import providers
 from promptbench.render import Renderer, Template
 from promptbench.suite import cases as case_files
@@ -21,6 +23,12 @@ from promptbench.suite import paths
 from promptbench.suite.grid import GRID_KEY, GridPoint, expand, grid_problem
 from promptbench.suite.metricspec import MetricScope, parse_gate, parse_metrics
 from promptbench.suite.model import Suite, Variant
+from promptbench.suite.probes import (
+    ProbeSet,
+    check_probe_regressions,
+    parse_probe_gates,
+    parse_probes,
+)
 from promptbench.suite.regression import REGRESSION_KEY, parse_regression
 from promptbench.suite.schema import DatasetSpec, SuiteFile, VariantSpec
 from promptbench.suite.validation import suggest, validate
@@ -128,6 +136,13 @@ class _Builder:
         if self.issues:
             raise SuiteError(self.issues)
         cases = self._cases(scope)
+        probes = ProbeSet(self._probes(cases), self.renderer)
+        gate += parse_probe_gates(self.spec.gate, probes.probes, self.src, self.issues)
+        check_probe_regressions(regression, probes.probes, self.src, self.issues)
+        if self.issues:
+            raise SuiteError(self.issues)
+        if probes:
+            variants = {n: dataclasses.replace(v, probes=probes) for n, v in variants.items()}
         return Suite(
             path=self.path,
             name=self.spec.name,
@@ -147,6 +162,7 @@ class _Builder:
             wandb=self.spec.wandb,
             regression=tuple(regression),
             model_points=model_points,
+            probes=probes,
         )
 
     def _unique(self, name: str, taken: dict[str, Any], path: KeyPath) -> None:
@@ -194,6 +210,27 @@ class _Builder:
                 src.values[(*base, key)] = pos
                 src.keys[(*base, key)] = pos
         return src
+
+    def _probes(self, cases: case_files.CaseSource) -> dict[str, ProbeDef]:
+        """The probes, checked against the cases' vars and the models; raises on a problem."""
+        if not self.spec.probes:
+            return {}
+        issues: list[Issue] = []
+        files: list[Path] = []
+        found = parse_probes(
+            self.spec.probes,
+            self.src,
+            issues,
+            base_dir=self.dir,
+            var_names=cases.var_names,
+            models=set(self.spec.models),
+            files=files,
+        )
+        if issues:
+            raise SuiteError(issues)
+        for f in files:
+            self._track(f)
+        return found
 
     # -- prompts ---------------------------------------------------------------------------
 

@@ -202,6 +202,9 @@ GATE_OPS: dict[str, Callable[[float, float], bool]] = {
 }
 _RULE = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?[0-9]*\.?[0-9]+)\s*(%?)\s*$")
 
+# Gate keys naming a probe's figure, probe.typos.pdr; suite.probes parses them.
+PROBE_GATE_PREFIX = "probe."
+
 # Figures of a variant x model group that a gate can name besides the metrics.
 GATE_STATS = {
     "pass_rate": "share of cases that passed every metric",
@@ -239,6 +242,8 @@ def parse_gate(
     for key, value in gate.items():
         if key == REGRESSION_KEY:  # rules against a baseline: suite.regression parses them
             continue
+        if isinstance(key, str) and key.startswith(PROBE_GATE_PREFIX):
+            continue  # probe.NAME.FIGURE: parsed with the probes (suite.probes)
         path: KeyPath = ("gate", key)
         if key not in metric_names and key not in GATE_STATS:
             issues.append(
@@ -250,19 +255,27 @@ def parse_gate(
                 )
             )
             continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rules.append(GateRule(key, ">=", float(value), f">= {value}"))
-            continue
-        match = _RULE.match(str(value)) if isinstance(value, str) else None
-        if match is None:
-            issues.append(
-                src.issue(
-                    path,
-                    f'cannot read the gate rule {value!r}; write a comparison such as ">= 0.9"',
-                )
-            )
-            continue
-        op, number, percent = match.groups()
-        threshold = float(number) / (100 if percent else 1)
-        rules.append(GateRule(key, op, threshold, str(value)))
+        rule = gate_rule(key, value, src, path, issues)
+        if rule is not None:
+            rules.append(rule)
     return rules
+
+
+def gate_rule(
+    key: str, value: Any, src: Located, path: KeyPath, issues: list[Issue]
+) -> GateRule | None:
+    """One gate rule: ``">= 0.9"``, ``"<= 5%"``, or a bare number meaning ``>=``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return GateRule(key, ">=", float(value), f">= {value}")
+    match = _RULE.match(str(value)) if isinstance(value, str) else None
+    if match is None:
+        issues.append(
+            src.issue(
+                path,
+                f'cannot read the gate rule {value!r}; write a comparison such as ">= 0.9"',
+            )
+        )
+        return None
+    op, number, percent = match.groups()
+    threshold = float(number) / (100 if percent else 1)
+    return GateRule(key, op, threshold, str(value))

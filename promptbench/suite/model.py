@@ -14,6 +14,7 @@ from promptbench.suite.cases import CaseSource
 from promptbench.suite.grid import GridPoint
 from promptbench.suite.metricspec import GateRule
 from promptbench.suite.paths import display
+from promptbench.suite.probes import ProbeSet
 from promptbench.suite.regression import RegressionRule
 from promptbench.suite.schema import WandbSpec
 from promptbench.types import Case, Message, MetricSpec
@@ -31,6 +32,7 @@ class Variant:
     parts: tuple[tuple[str, Template], ...]
     metrics: tuple[MetricSpec, ...] = ()
     point: GridPoint | None = None
+    probes: ProbeSet | None = None  # the suite's probes: a prompt twin perturbs the parts
 
     def render(self, case: Case) -> tuple[Message, ...]:
         """The messages for ``case``; raises RenderError naming the case and variant."""
@@ -38,7 +40,10 @@ class Variant:
         if self.point is not None:
             ctx = {**ctx, **self.point.as_dict()}
         where = f"case '{case.id}', variant '{self.name}'"
-        return tuple(Message(role, t.render(ctx, where=where)) for role, t in self.parts)
+        parts = self.parts
+        if case.probe is not None and self.probes is not None:
+            parts = self.probes.variant_parts(parts, self.name, case)
+        return tuple(Message(role, t.render(ctx, where=where)) for role, t in parts)
 
     def source(self) -> str:
         """The templates as written, for run metadata."""
@@ -84,6 +89,8 @@ class Suite:
         if v is not None and v.point is not None:
             out.update(v.point.as_dict())
         return out
+
+    probes: ProbeSet = field(default_factory=ProbeSet)  # probes: twins of the cases
 
     @property
     def metric_names(self) -> list[str]:

@@ -166,6 +166,10 @@ class SuiteFile(StrictModel):
     wandb: WandbSpec | None = Field(
         default=None, description="where `promptbench run --wandb` logs (W&B project, tags, ...)"
     )
+    probes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="robustness, bias and injection probes, by name: {kind: typos, ...}",
+    )
 
     @field_validator("prompts", "models")
     @classmethod

@@ -93,8 +93,8 @@ def test_unknown_top_level_key(project: Project) -> None:
     assert got == [
         "suites/suite.yaml:2:1: descripton: unknown field; did you mean 'description'?",
         "suites/suite.yaml:6:1: bogus: unknown field; expected one of: cases, concurrency, "
-        "description, gate, max_error_rate, metrics, models, name, prompts, repeat, threshold, "
-        "wandb",
+        "description, gate, max_error_rate, metrics, models, name, probes, prompts, repeat, "
+        "threshold, wandb",
     ]
 
 

@@ -14,6 +14,7 @@ from promptbench.diff.pairing import natural_key
 from promptbench.report.html.cells import cell, text
 from promptbench.runs import StoredRun
 from promptbench.stats import Summary
+from promptbench.stats.probes import ProbeReport
 
 Row = dict[str, Any]
 
@@ -102,7 +103,8 @@ def run_payload(run: StoredRun) -> dict[str, Any]:
             placed[position[col]] = c
         row["c"] = placed
         out_rows.append(row)
-    verdict = run.verdict(summary)
+    probes = run.probes()
+    verdict = run.verdict(summary, probes)
     return {
         "ranking": _ranking(run, len(order)),
         "kind": "run",
@@ -115,4 +117,38 @@ def run_payload(run: StoredRun) -> dict[str, Any]:
         "summary": summary.to_json(),
         "gate": verdict.to_json(),
         "rows": out_rows,
+        "probes": probes_payload(probes) if probes else None,
+    }
+
+
+def probes_payload(report: ProbeReport, flips: int = 20) -> dict[str, Any]:
+    """The robustness tables per variant × model, and the flipped twins with a word diff."""
+    from promptbench.report.probes import COLUMNS, cells, groups_of
+    from promptbench.report.worddiff import word_diff
+
+    return {
+        "columns": list(COLUMNS),
+        "tables": [
+            {
+                "variant": v,
+                "model": m,
+                "rows": [[cells(r)[c] for c in COLUMNS] for r in results],
+                "verdicts": [r.verdict for r in results],
+            }
+            for v, m, results in groups_of(report)
+        ],
+        "flips": [
+            {
+                "probe": f.probe,
+                "twin": f.twin,
+                "origin": f.origin,
+                "variant": f.variant,
+                "model": f.model,
+                "lost": f.original_passed and not f.twin_passed,
+                "a": f.original_output,
+                "b": f.twin_output,
+                "d": [[op, t] for op, t in word_diff(f.original_output, f.twin_output)],
+            }
+            for f in report.flips[: flips * max(1, len(report.results))]
+        ],
     }

@@ -177,6 +177,39 @@
 
   app.innerHTML = header()
     + `<section class="panel"><h2>Summary</h2>${charts()}${summaryTable()}${gate()}${ranking()}${prompts()}</section>`
+  /* ---------------------------------------------------------------- probes */
+  function robustness() {
+    const P = D.probes;
+    if (!P) return '';
+    const VERDICT = { robust: 'better', sensitive: 'worse', 'not enough cases': '' };
+    let s = '<section class="panel" id="robustness"><h2>Robustness</h2>';
+    for (const t of P.tables) {
+      const head = P.columns.map((c) => `<th>${esc(c)}</th>`).join('');
+      const body = t.rows.map((row, i) => '<tr>' + row.map((cell, j) => (
+        P.columns[j] === 'verdict'
+          ? `<td><span class="pill ${VERDICT[t.verdicts[i]] || ''}">${esc(cell)}</span></td>`
+          : `<td>${esc(cell)}</td>`)).join('') + '</tr>').join('');
+      s += `<h3>${esc(t.variant)} × ${esc(t.model)}</h3><div class="tablewrap"><table class="summary probes">`
+        + `<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+    }
+    if (P.flips.length) {
+      s += '<details class="prompts"><summary>Flipped twins: both outputs and the changed words</summary>';
+      for (const f of P.flips) {
+        const diff = f.d.map(([op, text]) => (op === 'equal' ? esc(text)
+          : op === 'delete' ? `<del>${esc(text)}</del>` : `<ins>${esc(text)}</ins>`)).join('');
+        s += `<div class="flip" data-twin="${esc(f.twin)}"><b>${esc(f.twin)}</b> `
+          + `${f.lost ? 'pass → fail' : 'fail → pass'} · ${esc(f.variant)} × ${esc(f.model)}`
+          + `<div class="small">${esc(f.origin)}: ${esc(f.a)}</div>`
+          + `<div class="small">${esc(f.twin)}: ${esc(f.b)}</div><div class="small">word diff: ${diff}</div></div>`;
+      }
+      s += '</details>';
+    }
+    return s + '</section>';
+  }
+
+  app.innerHTML = header()
+    + `<section class="panel"><h2>Summary</h2>${charts()}${summaryTable()}${gate()}${prompts()}</section>`
+    + robustness()
     + toolbar()
     + '<table class="cases" id="cases"><thead><tr id="colheads"></tr></thead><tbody id="rows"></tbody></table>';
 
