@@ -20,7 +20,7 @@ from promptbench.errors import RunStoreError
 from promptbench.runner.runmeta import RUN_FILE, RunMeta, RunStatus, read_meta
 from promptbench.runner.store import RECORDS_FILE, RunInfo, default_runs_dir, iter_records
 from promptbench.stats import GateVerdict, Summary, run_verdict
-from promptbench.types import Record
+from promptbench.types import Record, messages_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -204,7 +204,7 @@ def _flat(r: Record) -> dict[str, Any]:
         "model": r.model,
         "repeat": r.repeat,
         "expected": r.expected,
-        "prompt": "\n\n".join(f"[{m.role}] {m.content}" for m in r.messages),
+        "prompt": messages_text(r.transcript or r.messages),
         "output": r.output,
         "passed": r.passed,
         "latency_ms": r.latency_ms,

@@ -8,6 +8,7 @@ from promptbench.metrics import (
     semantic,
     string,
     structure,
+    tools,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "semantic",
     "string",
     "structure",
+    "tools",
 ]

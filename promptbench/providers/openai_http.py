@@ -22,6 +22,7 @@ from typing import Any
 
 from promptbench.errors import ProviderError
 from promptbench.providers.http11 import HTTPClient, HTTPError
+from promptbench.providers.openai_wire import tool_calls_from_message
 from promptbench.server_limits import RateLimit
 from promptbench.types import Completion, Usage
 
@@ -170,6 +171,7 @@ def completion_from_json(
         finish_reason=finish,
         model=data.get("model") if isinstance(data.get("model"), str) else None,
         rate_limit=rate_limit(headers),
+        tool_calls=tool_calls_from_message(message),
     )
 
 
