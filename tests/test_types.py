@@ -69,4 +69,4 @@ def test_old_records_read_as_single_turns() -> None:
     assert record.transcript == () and record.tool_calls == ()
     (turn,) = record.turns
     assert turn.reply == "hello" and turn.user is not None and turn.user.content == "hi"
-    assert record.to_json() == old  # a plain record's line is unchanged
+    assert record.to_json() == {**old, "cost_saved": 0.0}  # no conversation keys added
