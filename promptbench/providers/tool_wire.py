@@ -154,18 +154,27 @@ def gemini_tools(params: Mapping[str, Any]) -> JsonDict:
     return out
 
 
-def _gemini_image(image: Image) -> JsonDict:
+def _gemini_image(image: Image, raw_bytes: bool) -> JsonDict:
+    # The REST API takes base64 text; the SDK's dict form takes the bytes themselves.
     if image.path is None and image.url is not None and not image.url.startswith("data:"):
         return {"file_data": {"file_uri": image.url, "mime_type": image.media_type or "image/jpeg"}}
     if image.path is None and image.url is not None:
-        head, _, data = image.url.partition(",")
-        return {"inline_data": {"mime_type": head[5:].split(";")[0], "data": data}}
-    data_bytes, media = image_bytes(image)
-    return {"inline_data": {"mime_type": media, "data": base64.b64encode(data_bytes).decode()}}
+        head, _, text = image.url.partition(",")
+        media = head[5:].split(";")[0]
+        data_bytes = base64.b64decode(text)
+    else:
+        data_bytes, media = image_bytes(image)
+    data: bytes | str = data_bytes if raw_bytes else base64.b64encode(data_bytes).decode()
+    return {"inline_data": {"mime_type": media, "data": data}}
 
 
-def gemini_contents(messages: Sequence[Message]) -> tuple[str | None, list[JsonDict]]:
-    """The system instruction and the contents (``user`` / ``model`` turns of parts)."""
+def gemini_contents(
+    messages: Sequence[Message], *, raw_bytes: bool = False
+) -> tuple[str | None, list[JsonDict]]:
+    """The system instruction and the contents (``user`` / ``model`` turns of parts).
+
+    ``raw_bytes``: images as bytes (the SDK's dict form), else as base64 text (REST).
+    """
     system = "\n\n".join(m.content for m in messages if m.role == "system") or None
     out: list[JsonDict] = []
     for m in messages:
@@ -183,9 +192,9 @@ def gemini_contents(messages: Sequence[Message]) -> tuple[str | None, list[JsonD
                 out.append({"role": "user", "parts": [part]})
             continue
         parts: list[JsonDict] = []
-        if m.content:
+        if m.content or not (m.images or m.tool_calls):  # a turn has at least one part
             parts.append({"text": m.content})
-        parts += [_gemini_image(i) for i in m.images]
+        parts += [_gemini_image(i, raw_bytes) for i in m.images]
         parts += [
             {"function_call": {"name": c.name, "args": dict(c.arguments or {})}}
             for c in m.tool_calls

@@ -143,3 +143,57 @@ def test_gemini_shape(tmp_path: Path) -> None:
         [{"text": "hm"}, {"function_call": {"name": "f", "args": {"q": "x"}}}]
     )
     assert call.name == "f" and call.arguments == {"q": "x"} and call.id == "call_1"
+
+
+def test_the_hosted_providers_send_tools_and_read_calls(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from promptbench.providers.anthropic import AnthropicConfig, completion_from_message
+    from promptbench.providers.anthropic import request_body as anthropic_body
+    from promptbench.providers.azure import AzureConfig
+    from promptbench.providers.azure import request_body as azure_body
+    from promptbench.providers.gemini import GeminiConfig, completion_from_response, request_parts
+    from promptbench.types import Prompt
+
+    prompt = Prompt(tuple(conversation(tmp_path)), PARAMS)
+    claude = AnthropicConfig(provider="anthropic", model="claude-haiku-4-5")
+    body = anthropic_body(prompt, claude)
+    assert body["system"] == "Be brief."
+    assert body["tools"][0]["name"] == "get_weather"
+    assert body["tool_choice"] == {"type": "tool", "name": "get_weather"}
+    assert body["messages"][-1]["content"][0]["type"] == "tool_result"
+    reply = SimpleNamespace(
+        stop_reason="tool_use",
+        content=[
+            SimpleNamespace(type="tool_use", id="tu1", name="get_weather", input={"city": "Oslo"})
+        ],
+        usage=SimpleNamespace(input_tokens=3, output_tokens=2),
+        model="claude-haiku-4-5",
+    )
+    (call,) = completion_from_message(reply, 1.0).tool_calls
+    assert (call.id, call.name, call.arguments) == ("tu1", "get_weather", {"city": "Oslo"})
+
+    contents, gen = request_parts(prompt, GeminiConfig(provider="gemini", model="gemini-2.5-flash"))
+    assert gen["tools"][0]["function_declarations"][0]["name"] == "get_weather"
+    assert contents[0]["parts"][1]["inline_data"]["data"] == png_bytes()  # bytes for the SDK
+    part = SimpleNamespace(
+        text=None,
+        thought=False,
+        function_call=SimpleNamespace(name="get_weather", args={"city": "Rome"}, id=None),
+    )
+    response = SimpleNamespace(
+        prompt_feedback=None,
+        candidates=[SimpleNamespace(finish_reason="STOP", content=SimpleNamespace(parts=[part]))],
+        usage_metadata=SimpleNamespace(
+            prompt_token_count=1, candidates_token_count=1, thoughts_token_count=0
+        ),
+        model_version="gemini-2.5-flash",
+    )
+    (gcall,) = completion_from_response(response, 1.0).tool_calls
+    assert (gcall.name, gcall.arguments) == ("get_weather", {"city": "Rome"})
+
+    azure = AzureConfig(provider="azure", deployment="gpt4o", endpoint="https://x.openai.azure.com")
+    sent = azure_body(prompt, azure)
+    assert sent["tools"] == PARAMS["tools"]
+    assert sent["messages"][2]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert all(c.takes_tools() for c in (claude, azure))
