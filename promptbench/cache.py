@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from promptbench.errors import UsageError
-from promptbench.types import Completion, Message, Usage
+from promptbench.types import Completion, Message, ToolCall, Usage
 
 SCHEMA_VERSION = 1
 
@@ -46,7 +46,7 @@ def cache_key(
         "v": SCHEMA_VERSION,
         "provider": provider,
         "model": dict(identity),
-        "messages": [[m.role, m.content] for m in messages],
+        "messages": [m.key() for m in messages],
         "repeat": repeat,
     }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -59,6 +59,14 @@ class _OpenFailed(UsageError):
     def __init__(self, message: str, cause: sqlite3.Error) -> None:
         super().__init__(message, hint="use_cache")
         self.cause = cause
+
+
+def _add_tool_calls_column(db: sqlite3.Connection) -> None:
+    """Caches made before tool calls lack the column; adding it keeps their entries valid."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(completions)")}
+    if "tool_calls" not in columns:
+        with contextlib.suppress(sqlite3.OperationalError):  # another run added it meanwhile
+            db.execute("ALTER TABLE completions ADD COLUMN tool_calls TEXT")
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,7 @@ class Cache:
                 " completion_tokens INTEGER, latency_ms REAL, finish_reason TEXT,"
                 " model TEXT, created REAL NOT NULL)"
             )
+            _add_tool_calls_column(self._db)
         except sqlite3.Error as exc:
             raise _OpenFailed(
                 f"cache {self.path}: cannot open ({exc}); set PROMPTBENCH_CACHE to a writable "
@@ -108,21 +117,26 @@ class Cache:
     def get(self, key: str) -> Completion | None:
         """The stored completion for ``key``, or None."""
         row = self._db.execute(
-            "SELECT text, prompt_tokens, completion_tokens, latency_ms, finish_reason, model"
-            " FROM completions WHERE key = ?",
+            "SELECT text, prompt_tokens, completion_tokens, latency_ms, finish_reason, model,"
+            " tool_calls FROM completions WHERE key = ?",
             (key,),
         ).fetchone()
         if row is None:
             self.misses += 1
             return None
         self.hits += 1
-        text, pt, ct, latency, finish, model = row
-        return Completion(text, Usage(pt or 0, ct or 0), latency or 0.0, finish, model)
+        text, pt, ct, latency, finish, model, calls = row
+        tool_calls = tuple(ToolCall.from_json(c) for c in json.loads(calls)) if calls else ()
+        return Completion(
+            text, Usage(pt or 0, ct or 0), latency or 0.0, finish, model, tool_calls=tool_calls
+        )
 
     def put(self, key: str, completion: Completion) -> None:
         """Store a successful completion; committed at once so a killed run keeps it."""
         self._db.execute(
-            "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO completions (key, text, prompt_tokens, completion_tokens,"
+            " latency_ms, finish_reason, model, created, tool_calls)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 completion.text,
@@ -132,6 +146,9 @@ class Cache:
                 completion.finish_reason,
                 completion.model,
                 time.time(),
+                json.dumps([c.to_json() for c in completion.tool_calls])
+                if completion.tool_calls
+                else None,
             ),
         )
 

@@ -8,7 +8,7 @@ each entry against the class its provider or metric registered.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,6 +54,10 @@ class ModelConfig(StrictModel):
     judge_only: bool = Field(
         default=False, description="only grade other models' outputs; not evaluated itself"
     )
+    vision: bool | None = Field(
+        default=None,
+        description="whether the model takes images (default: what promptbench knows of it)",
+    )
 
     # Fields holding file paths: the suite loader makes them absolute, relative to the suite.
     path_fields: ClassVar[tuple[str, ...]] = ()
@@ -69,6 +73,7 @@ class ModelConfig(StrictModel):
         "judge_only",
         "rpm",
         "tpm",
+        "vision",
     )
 
     # The sampling parameters sent with every request.
@@ -109,6 +114,17 @@ class ModelConfig(StrictModel):
         """The price when the suite sets none; providers that know theirs override this."""
         return None
 
+    def takes_images(self) -> bool | None:
+        """Whether the model takes image parts: the suite's ``vision``, else what is known.
+
+        None: unknown, so the images are sent and the server decides.
+        """
+        return self.vision
+
+    def takes_tools(self) -> bool:
+        """Whether the provider maps ``tools`` to its API; providers that do override this."""
+        return False
+
     def effective_price(self) -> Price | None:
         """The suite's price if set, else the provider's."""
         return self.price if self.price is not None else self.default_price()
@@ -117,6 +133,15 @@ class ModelConfig(StrictModel):
         """The set sampling parameters (temperature, max_tokens, ...)."""
         values = {name: getattr(self, name) for name in self.sampling_fields}
         return {name: value for name, value in values.items() if value is not None}
+
+
+class ToolTarget(StrictModel):
+    """A metric's ``target``: a tool call's arguments rather than the reply's text."""
+
+    tool: str | None = Field(default=None, description="the tool (default: the first call's)")
+    arg: str | None = Field(
+        default=None, description="a path into the arguments, e.g. city or items.0.sku"
+    )
 
 
 class MetricParams(StrictModel):
@@ -146,4 +171,14 @@ class MetricParams(StrictModel):
     weight: float = Field(default=1.0, ge=0, description="weight in the case's weighted score")
     threshold: float | None = Field(
         default=None, ge=0, le=1, description="score at or above which the metric passes"
+    )
+    turn: Annotated[int, Field(ge=1)] | Literal["all"] | None = Field(
+        default=None,
+        description="in a conversation: the turn scored (from 1), or all (each must pass); "
+        "default: the last",
+    )
+    target: Literal["text"] | ToolTarget = Field(
+        default="text",
+        description="what is scored: the reply's text, or {tool: NAME, arg: PATH}, "
+        "a tool call's arguments (their JSON text, or one argument)",
     )

@@ -22,7 +22,7 @@ from promptbench.runner.store import RECORDS_FILE, RunInfo, default_runs_dir, it
 from promptbench.stats import GateVerdict, Summary, run_verdict
 from promptbench.stats.probes import ProbeReport, probe_report
 from promptbench.suite.metricspec import PROBE_GATE_PREFIX
-from promptbench.types import Record
+from promptbench.types import Record, messages_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -223,7 +223,7 @@ def _flat(r: Record) -> dict[str, Any]:
         "model": r.model,
         "repeat": r.repeat,
         "expected": r.expected,
-        "prompt": "\n\n".join(f"[{m.role}] {m.content}" for m in r.messages),
+        "prompt": messages_text(r.transcript or r.messages),
         "output": r.output,
         "passed": r.passed,
         "latency_ms": r.latency_ms,

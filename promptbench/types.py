@@ -5,13 +5,20 @@ rendered messages plus output-affecting parameters. A :class:`Completion` is wha
 came back. A :class:`Score` is one metric's verdict on it, and a :class:`Record`
 is everything about one call, as it is written to ``records.jsonl``.
 
+A message is text with optional parts: images (:class:`Image`, kept as a path or
+URL and a hash, never bytes), the tool calls an assistant made (:class:`ToolCall`)
+or, for a ``tool`` message, the id of the call it answers. A conversation or a
+tool loop keeps its whole transcript on the record; ``turns`` splits it back into
+the user's turns and the steps of each.
+
 These are plain slotted dataclasses: they are created once per call on the hot
 path, so they stay cheap; user input is validated by pydantic in ``suite``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,15 +28,210 @@ ScoreVerdict = Literal["pass", "fail", "error"]  # a score's, or a record's over
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """An image part of a message: a local file (``path``) or a ``url``, never its bytes.
+
+    ``sha256`` identifies a file's content, so that the cache and a diff see a
+    changed image; providers read the file when they send it.
+    """
+
+    path: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+    media_type: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        """Return the JSON form stored in a record."""
+        out = {"path": self.path, "url": self.url, "sha256": self.sha256}
+        out["media_type"] = self.media_type
+        return {k: v for k, v in out.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Image:
+        """Rebuild from :meth:`to_json`."""
+        return cls(data.get("path"), data.get("url"), data.get("sha256"), data.get("media_type"))
+
+    @property
+    def shown(self) -> str:
+        """The path or URL, for tables."""
+        return self.path or self.url or ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call a model asked for.
+
+    ``raw_arguments`` is the text the model wrote; ``arguments`` is it parsed
+    (None when it is not a JSON object, and then ``parse_error`` says why). Bad
+    JSON is the model's fault: metrics fail it; nothing crashes.
+    """
+
+    id: str
+    name: str
+    raw_arguments: str
+    arguments: Mapping[str, Any] | None = None
+    parse_error: str | None = None
+
+    @classmethod
+    def parse(cls, id: str, name: str, raw: str | Mapping[str, Any] | None) -> ToolCall:
+        """A call from what a provider returned: argument text, or an already-parsed mapping."""
+        if raw is None or raw == "":
+            return cls(id, name, raw or "", {}, None)
+        if isinstance(raw, Mapping):
+            return cls(id, name, json.dumps(dict(raw), ensure_ascii=False), dict(raw), None)
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            return cls(id, name, raw, None, f"arguments are not valid JSON ({exc})")
+        if not isinstance(value, dict):
+            return cls(
+                id, name, raw, None, f"arguments are a JSON {type(value).__name__}, not an object"
+            )
+        return cls(id, name, raw, value, None)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form stored in a record."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "raw_arguments": self.raw_arguments,
+        }
+        out["arguments"] = dict(self.arguments) if self.arguments is not None else None
+        if self.parse_error is not None:
+            out["parse_error"] = self.parse_error
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ToolCall:
+        """Rebuild from :meth:`to_json`."""
+        return cls(
+            data["id"],
+            data["name"],
+            data.get("raw_arguments", ""),
+            data.get("arguments"),
+            data.get("parse_error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message."""
+    """One chat message: text, and the images, tool calls or tool-call id it carries."""
 
     role: str
     content: str
+    images: tuple[Image, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant's
+    tool_call_id: str | None = None  # a tool message: the call it answers
+    name: str | None = None  # a tool message: the tool's name
 
-    def to_json(self) -> dict[str, str]:
-        """Return the OpenAI wire form."""
-        return {"role": self.role, "content": self.content}
+    @property
+    def plain(self) -> bool:
+        """Text only: the form every record had before images and tools."""
+        return not (self.images or self.tool_calls or self.tool_call_id or self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form stored in a record (images by path and hash)."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.images:
+            out["images"] = [i.to_json() for i in self.images]
+        if self.tool_calls:
+            out["tool_calls"] = [c.to_json() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            out["name"] = self.name
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Message:
+        """Rebuild from :meth:`to_json`; a record written before images and tools reads too."""
+        return cls(
+            data["role"],
+            data.get("content") or "",
+            tuple(Image.from_json(i) for i in data.get("images") or ()),
+            tuple(ToolCall.from_json(c) for c in data.get("tool_calls") or ()),
+            data.get("tool_call_id"),
+            data.get("name"),
+        )
+
+    def key(self) -> list[Any]:
+        """What the cache key takes of this message: role and text, and any parts."""
+        if self.plain:
+            return [self.role, self.content]  # as before: caches of plain prompts stay valid
+        parts = self.to_json()
+        for image in parts.get("images", ()):
+            image.pop("media_type", None)
+            if image.get("sha256"):
+                image.pop("path", None)  # the content counts, not where the file is
+        return [self.role, self.content, parts]
+
+
+def messages_text(messages: Sequence[Message]) -> str:
+    """Messages as one text, ``[role] content`` each, tool calls and results included."""
+    parts = []
+    for m in messages:
+        role = f"tool {m.name}" if m.role == "tool" and m.name else m.role
+        if m.content or not m.tool_calls:
+            parts.append(f"[{role}] {m.content}")
+        parts += [f"[call] {c.name}({c.raw_arguments})" for c in m.tool_calls]
+        parts += [f"[image] {i.shown}" for i in m.images]
+    return "\n\n".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One user turn of a conversation: the user's message and what followed it.
+
+    ``steps`` are the assistant's messages and the tool results between them; the
+    last assistant message is the turn's reply.
+    """
+
+    index: int  # from 1
+    user: Message | None
+    steps: tuple[Message, ...]
+
+    @property
+    def reply(self) -> str:
+        """The text of the turn's last assistant message."""
+        for m in reversed(self.steps):
+            if m.role == "assistant":
+                return m.content
+        return ""
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """Every tool call of the turn, in order."""
+        return tuple(c for m in self.steps for c in m.tool_calls)
+
+
+def split_turns(prompt: Sequence[Message], transcript: Sequence[Message]) -> tuple[Turn, ...]:
+    """The turns of a conversation: ``prompt`` is what was rendered, ``transcript`` all of it.
+
+    The prompt's last user message opens turn 1 (its few-shot examples before it are
+    not turns); each later user message opens the next turn.
+    """
+    start = 0
+    for i in range(len(prompt) - 1, -1, -1):
+        if prompt[i].role == "user":
+            start = i
+            break
+    else:
+        start = len(prompt)
+    turns: list[Turn] = []
+    user: Message | None = None
+    steps: list[Message] = []
+    opened = False
+    for m in transcript[start:]:
+        if m.role == "user":
+            if opened:
+                turns.append(Turn(len(turns) + 1, user, tuple(steps)))
+            user, steps, opened = m, [], True
+        elif m.role != "system":
+            steps.append(m)
+            opened = True
+    if opened:
+        turns.append(Turn(len(turns) + 1, user, tuple(steps)))
+    return tuple(turns)
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # identity-hashed: params is a dict
@@ -46,6 +248,22 @@ class MetricSpec:
     weight: float = 1.0
     threshold: float | None = None
     negate: bool = False  # written ``not_: {metric: ...}``: passes when the metric fails
+    at: tuple[str, int] | None = None  # file and line it was written at, for later checks
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedUser:
+    """A model of the suite playing the user: ``persona`` pursuing ``goal``.
+
+    It writes the next user message from the conversation so far until it says the
+    goal is met or ``max_turns`` user turns have been sent. ``persona`` and ``goal``
+    are templates over the case's vars.
+    """
+
+    model: str
+    persona: str
+    goal: str
+    max_turns: int = 5
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # identity-hashed: details is a dict
@@ -96,6 +314,8 @@ class Case:
     metrics: tuple[MetricSpec, ...] = ()
     threshold: float | None = None  # weighted-score pass mark; None: every metric must pass
     probe: ProbeTag | None = None  # set on a probe's twin; None on an original case
+    turns: tuple[str, ...] = ()  # user messages sent one by one (templates over the vars)
+    user: SimulatedUser | None = None  # a model that plays the user
 
     def context(self) -> dict[str, Any]:
         """Return the variables a template sees: the vars, plus ``expected`` and ``case_id``."""
@@ -145,6 +365,7 @@ class Completion:
     finish_reason: str | None = None
     model: str | None = None
     rate_limit: RateLimit | None = None  # what the server said of its limits, if anything
+    tool_calls: tuple[ToolCall, ...] = ()  # the functions the model asked to call
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +442,24 @@ class Record:
     retries: int = 0
     finish_reason: str | None = None
     probe: ProbeTag | None = None  # a probe's twin: which probe, of which original case
+    # A conversation or tool loop: the whole conversation, from the rendered prompt to
+    # the last reply, tool calls and results included; empty for a single plain call.
+    transcript: tuple[Message, ...] = ()
+    calls: int = 1  # model calls the record took (turns x steps; a simulated user's too)
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        """The conversation as turns; a single call is one turn."""
+        if self.transcript:
+            return split_turns(self.messages, self.transcript)
+        reply = Message("assistant", self.output or "")
+        users = [m for m in self.messages if m.role == "user"]
+        return (Turn(1, users[-1] if users else None, (reply,)),)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """Every tool call of the record, in order."""
+        return tuple(c for m in self.transcript for c in m.tool_calls)
 
     @property
     def verdict(self) -> ScoreVerdict | None:
@@ -254,7 +493,14 @@ class Record:
             "finish_reason": self.finish_reason,
             # Only twins carry the key, so that records of runs without probes are unchanged.
             **({"probe": self.probe.to_json()} if self.probe is not None else {}),
+            **self._conversation_json(),
         }
+
+    def _conversation_json(self) -> dict[str, Any]:
+        # Only conversations carry these keys: a plain record's line is as it always was.
+        if not self.transcript:
+            return {}
+        return {"transcript": [m.to_json() for m in self.transcript], "calls": self.calls}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Record:
@@ -268,7 +514,7 @@ class Record:
             repeat=data["repeat"],
             vars=data.get("vars") or {},
             expected=data.get("expected"),
-            messages=tuple(Message(m["role"], m["content"]) for m in data.get("messages", ())),
+            messages=tuple(Message.from_json(m) for m in data.get("messages", ())),
             output=data.get("output"),
             scores={
                 name: Score(
@@ -292,4 +538,6 @@ class Record:
             retries=data.get("retries", 0),
             finish_reason=data.get("finish_reason"),
             probe=ProbeTag.from_json(data["probe"]) if data.get("probe") else None,
+            transcript=tuple(Message.from_json(m) for m in data.get("transcript") or ()),
+            calls=data.get("calls", 1),
         )

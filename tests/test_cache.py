@@ -207,3 +207,25 @@ def test_rows_survive_a_raw_sqlite_reader(cache: Cache) -> None:
             "SELECT text, prompt_tokens, completion_tokens FROM completions"
         ).fetchone()
     assert row == ("text", 3, 4)
+
+
+def test_tool_calls_are_stored_and_old_caches_gain_the_column(tmp_path: Path) -> None:
+    from promptbench.types import ToolCall
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)  # a cache written before tool calls existed
+    db.execute(
+        "CREATE TABLE completions (key TEXT PRIMARY KEY, text TEXT NOT NULL, prompt_tokens "
+        "INTEGER, completion_tokens INTEGER, latency_ms REAL, finish_reason TEXT, model TEXT, "
+        "created REAL NOT NULL)"
+    )
+    db.execute("INSERT INTO completions VALUES ('old', 'kept', 1, 1, 5.0, 'stop', 'm', 0)")
+    db.commit()
+    db.close()
+    cache = Cache(path)
+    assert cache.get("old") == Completion("kept", Usage(1, 1), 5.0, "stop", "m")
+    calls = (ToolCall.parse("c1", "f", '{"a": 1}'), ToolCall.parse("c2", "g", "{oops"))
+    cache.put("new", Completion("", Usage(2, 3), 7.0, "tool_calls", "m", tool_calls=calls))
+    hit = cache.get("new")
+    assert hit is not None and hit.tool_calls == calls
+    cache.close()

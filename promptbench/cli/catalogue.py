@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from pydantic.fields import FieldInfo
 
-COMMON_METRIC_FIELDS = ("name", "weight", "threshold")
+COMMON_METRIC_FIELDS = ("name", "weight", "threshold", "turn", "target")
 
 
 def _type(field: FieldInfo) -> str:
@@ -50,7 +50,8 @@ def _origin(package: str) -> str:
 def metrics(as_json: JsonOpt = False) -> None:
     """List every registered metric: what it checks, its parameters, an example.
 
-    Every metric also takes name (its label), weight and threshold.
+    Every metric also takes name (its label), weight and threshold, and in a conversation
+    turn (which turn it scores) and target (a tool call's arguments instead of the text).
 
     Example: promptbench metrics --json
     """
@@ -109,7 +110,10 @@ def metrics(as_json: JsonOpt = False) -> None:
             escape(f"- {item['example']}"),
         )
     out.print(table)
-    out.print("Every metric also takes name, weight and threshold.")
+    out.print(
+        "Every metric also takes name, weight and threshold; and turn (a conversation's "
+        "turn, or all) and target ({tool, arg}: a tool call's arguments)."
+    )
     for problem in registry.problems:
         out.print(f"[yellow]{escape(problem)}[/yellow]")
 

@@ -20,6 +20,24 @@ from promptbench.cli._common import fail, out
 # The model line of the scaffolded quickstart suite; init swaps it for the one chosen.
 LOCAL_LINE = "  tiny: {provider: local, temperature: 0, max_tokens: 24}"
 SUITE = "suites/quickstart.yaml"
+EXAMPLES_DIR = "examples"  # scaffold/examples/<name>/: the other examples, one directory each
+
+
+class Example(StrEnum):
+    """Which example project to scaffold."""
+
+    quickstart = "quickstart"
+    tools = "tools"
+
+
+# Per example other than the quickstart: its suite, and its model line that init swaps.
+EXAMPLE_SUITES: dict[Example, tuple[str, str]] = {
+    Example.tools: (
+        "suites/tools.yaml",
+        "  tiny: {provider: local, chat_format: chatml-function-calling, temperature: 0, "
+        "max_tokens: 64}",
+    ),
+}
 
 
 class Backend(StrEnum):
@@ -33,7 +51,7 @@ class Backend(StrEnum):
 def _files(root: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
     found: list[tuple[str, Traversable]] = []
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
-        if entry.name.startswith(("__", ".")):
+        if entry.name.startswith(("__", ".")) or (not prefix and entry.name == EXAMPLES_DIR):
             continue
         rel = f"{prefix}{entry.name}"
         if entry.is_dir():
@@ -48,7 +66,9 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def model_line(backend: Backend, base_url: str | None, model: str | None) -> str:
+def model_line(
+    backend: Backend, base_url: str | None, model: str | None, *, max_tokens: int = 24
+) -> str:
     """The suite's model entry for the chosen backend."""
     if backend is Backend.local:
         return LOCAL_LINE
@@ -56,11 +76,11 @@ def model_line(backend: Backend, base_url: str | None, model: str | None) -> str
         url = base_url or "http://localhost:11434/v1"
         return (
             f"  main: {{provider: openai, base_url: {url}, model: {model or 'llama3.2'}, "
-            "temperature: 0, max_tokens: 24}"
+            f"temperature: 0, max_tokens: {max_tokens}}}"
         )
     return (
         f"  main: {{provider: openai, model: {model or 'gpt-4o-mini'}, temperature: 0, "
-        "max_tokens: 24}"
+        f"max_tokens: {max_tokens}}}"
     )
 
 
@@ -97,6 +117,14 @@ def init(
     model_name: Annotated[
         str | None, typer.Option("--model-name", help="The model's name on the server.")
     ] = None,
+    example: Annotated[
+        Example,
+        typer.Option(
+            "--example",
+            help="Which example: quickstart (questions on a small model) or tools "
+            "(a tool-calling assistant).",
+        ),
+    ] = Example.quickstart,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
@@ -108,8 +136,14 @@ def init(
     Example: promptbench init demo && cd demo && promptbench run suites/quickstart.yaml
 
     Example: promptbench init demo --model server --base-url http://localhost:8000/v1
+
+    Example: promptbench init agent --example tools
     """
     root = resources.files("promptbench") / "scaffold"
+    suite, local_line = SUITE, LOCAL_LINE
+    if example is not Example.quickstart:
+        root = root / EXAMPLES_DIR / example.value
+        suite, local_line = EXAMPLE_SUITES[example]
     files = _files(root)
     existing = [rel for rel, _ in files if (directory / rel).exists()]
     if existing and not force:
@@ -125,13 +159,15 @@ def init(
         target = directory / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         data = entry.read_bytes()
-        if rel == SUITE and backend is not Backend.local:
+        if rel == suite and backend is not Backend.local:
             text = data.decode("utf-8")
-            assert LOCAL_LINE in text, "the scaffold's model line changed"
-            data = text.replace(LOCAL_LINE, model_line(backend, base_url, model_name)).encode()
+            assert local_line in text, "the scaffold's model line changed"
+            tokens = 64 if example is Example.tools else 24
+            line = model_line(backend, base_url, model_name, max_tokens=tokens)
+            data = text.replace(local_line, line).encode()
         target.write_bytes(data)
         if not quiet:
             out.print(f"created {target}", markup=False)
     if not quiet:
         cd = "" if directory == Path(".") else f"cd {directory} && "
-        out.print(f"\nnext: {cd}promptbench run {SUITE}", markup=False)
+        out.print(f"\nnext: {cd}promptbench run {suite}", markup=False)

@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 from promptbench.config import MetricParams
 from promptbench.registry import Registry
-from promptbench.types import Case, Completion, Message, Score
+from promptbench.types import Case, Completion, Message, Score, ToolCall, Turn
 
 ScoreLike = Score | bool | float | int
 
@@ -48,7 +48,12 @@ class Models(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """What a metric sees: the case and the model's answer to it."""
+    """What a metric sees: the case and the model's answer to it.
+
+    In a conversation, ``output`` is the scored turn's reply (the last turn's, unless
+    the metric says ``turn:``), ``tool_calls`` that turn's calls, ``prompt`` the
+    conversation up to that turn's user message, and ``turns`` the whole of it.
+    """
 
     case: Case
     output: str
@@ -58,6 +63,9 @@ class Sample:
     cost: float | None = None  # the answer's cost at its model's price, cached or not
     models: Models | None = None  # for model-graded metrics
     prompt: tuple[Message, ...] = ()  # the rendered messages the output answers
+    tool_calls: tuple[ToolCall, ...] = ()  # the calls of the scored turn, in order
+    turns: tuple[Turn, ...] = ()  # the whole conversation; empty for a single call
+    turn: int | None = None  # the turn scored, from 1; None: a single call
 
 
 P_contra = TypeVar("P_contra", bound=MetricParams, contravariant=True)

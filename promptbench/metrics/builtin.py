@@ -9,6 +9,7 @@ from promptbench.metrics import (
     semantic,
     string,
     structure,
+    tools,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "semantic",
     "string",
     "structure",
+    "tools",
 ]

@@ -22,7 +22,7 @@ from promptbench.config import MetricParams
 from promptbench.errors import MetricError, ProviderError
 from promptbench.metrics.base import Sample, metric
 from promptbench.metrics.structure import strip_fence
-from promptbench.types import Message, Score
+from promptbench.types import Message, Score, messages_text
 
 Structured = Literal["json_schema", "json_object", "none"]
 
@@ -76,7 +76,7 @@ class FactualityParams(JudgeBase):
 
 
 def _conversation(messages: Sequence[Message]) -> str:
-    return "\n\n".join(f"[{m.role}] {m.content}" for m in messages)
+    return messages_text(messages)  # tool calls and results too, in a conversation
 
 
 def _task(sample: Sample) -> str:
@@ -195,6 +195,9 @@ async def judge(sample: Sample, params: JudgeParams) -> Score:
     if params.include_prompt:
         parts.append(f"[Prompt]\n{_conversation(sample.prompt)}")
     parts.append(f"[Output]\n{sample.output}")
+    if sample.tool_calls:  # what the assistant did on the way to its answer
+        calls = "\n".join(f"{c.name}({c.raw_arguments})" for c in sample.tool_calls)
+        parts.append(f"[Tool calls made]\n{calls}")
     if sample.case.expected is not None:
         parts.append(f"[Reference answer]\n{sample.case.expected}")
     parts.append(f"[Rubric]\n{params.rubric}")

@@ -64,8 +64,8 @@ class PythonParams(MetricParams):
         return None
 
 
-def load_function(path: Path, name: str) -> Callable[..., Any]:
-    """Import ``path`` (once per version of the file) and return its function ``name``."""
+def import_file(path: Path) -> ModuleType:
+    """Import the user's file ``path`` once per version of it, writing no ``__pycache__``."""
     # The file's size and mtime are in the key: `run --watch` loads the suite again in
     # the same process after an edit, and must score with the edited function.
     stat = path.stat() if path.is_file() else None
@@ -91,6 +91,12 @@ def load_function(path: Path, name: str) -> Callable[..., Any]:
             finally:
                 sys.dont_write_bytecode = writes_bytecode
             _modules[key] = module
+    return module
+
+
+def user_function(path: Path, name: str) -> Callable[..., Any]:
+    """The function ``name`` of the user's file ``path``, whatever its parameters."""
+    module = import_file(path)
     fn = getattr(module, name, None)
     if fn is None:
         public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
@@ -98,6 +104,12 @@ def load_function(path: Path, name: str) -> Callable[..., Any]:
         raise AttributeError(f"{path.name} has no function '{name}'{hint}")
     if not callable(fn):
         raise TypeError(f"{path.name}: '{name}' is not a function")
+    return fn  # type: ignore[no-any-return]
+
+
+def load_function(path: Path, name: str) -> Callable[..., Any]:
+    """Import ``path`` (once) and return its metric function ``name``."""
+    fn = user_function(path, name)
     unknown = [
         p.name
         for p in inspect.signature(fn).parameters.values()
@@ -110,7 +122,7 @@ def load_function(path: Path, name: str) -> Callable[..., Any]:
             f"{path.name}:{name} takes '{unknown[0]}', which promptbench cannot give; "
             f"use any of: {', '.join(ARGUMENTS)}"
         )
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def _arguments(fn: Callable[..., Any], sample: Sample, params: PythonParams) -> dict[str, Any]:

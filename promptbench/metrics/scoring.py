@@ -8,13 +8,15 @@ Static parameters are validated once.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 from pydantic import ValidationError
 
-from promptbench.config import MetricParams
+from promptbench.config import MetricParams, ToolTarget
 from promptbench.errors import RenderError
 from promptbench.metrics.base import MetricDef, Sample, metrics
 from promptbench.render import Renderer, is_template
@@ -81,9 +83,35 @@ class BoundMetric:
         return value
 
     async def score(self, sample: Sample) -> Score:
-        """Score ``sample``: a metric that raises gives an error verdict, never a fail."""
+        """Score ``sample``: a metric that raises gives an error verdict, never a fail.
+
+        In a conversation the metric scores the turn it names (the last by default),
+        or each turn with ``turn: all``: then it passes when every turn passes.
+        """
         try:
             params = self.params_for(sample.case)
+        except Exception as exc:
+            return self._error(exc)
+        if params.turn == "all" and len(sample.turns) > 1:
+            scores = [await self._score_turn(sample, params, t.index) for t in sample.turns]
+            return combine_turns(self.name, scores, self.spec.weight)
+        turn = params.turn if isinstance(params.turn, int) else None
+        return await self._score_turn(sample, params, turn)
+
+    def _error(self, exc: Exception) -> Score:
+        return Score(
+            self.name, None, None, error=f"{type(exc).__name__}: {exc}", weight=self.spec.weight
+        )
+
+    async def _score_turn(self, sample: Sample, params: MetricParams, turn: int | None) -> Score:
+        try:
+            focused = focus(sample, turn)
+            if isinstance(focused, Score):  # the turn did not take place
+                return replace(focused, name=self.name, weight=self.spec.weight)
+            targeted = target(focused, params)
+            if isinstance(targeted, Score):  # nothing to score: a fail, with the reason
+                return self._negated(replace(targeted, name=self.name, weight=self.spec.weight))
+            sample = targeted
             fn = self.definition.fn
             if self.definition.is_async:
                 result = await cast(Any, fn(sample, params))
@@ -93,9 +121,7 @@ class BoundMetric:
                 result = fn(sample, params)
             return self._negated(self._to_score(result, params))
         except Exception as exc:
-            return Score(
-                self.name, None, None, error=f"{type(exc).__name__}: {exc}", weight=self.spec.weight
-            )
+            return self._error(exc)
 
     def _to_score(self, result: object, params: MetricParams) -> Score:
         # ``object``, not ScoreLike: user metrics return whatever they return.
@@ -173,3 +199,77 @@ async def score_all(bound: Sequence[BoundMetric], sample: Sample) -> dict[str, S
         return {b.name: await b.score(sample) for b in bound}
     results = await asyncio.gather(*(b.score(sample) for b in bound))
     return {s.name: s for s in results}
+
+
+def focus(sample: Sample, turn: int | None) -> Sample | Score:
+    """``sample`` narrowed to one turn of its conversation (the last when ``turn`` is None).
+
+    A turn the conversation did not reach (a simulated user met its goal sooner)
+    cannot be scored: an error verdict that says so.
+    """
+    if not sample.turns:
+        return sample
+    chosen = turn or len(sample.turns)
+    if chosen > len(sample.turns):
+        have = len(sample.turns)
+        return Score(
+            "", None, None, error=f"turn {chosen} did not take place (the conversation had {have})"
+        )
+    t = sample.turns[chosen - 1]
+    before = [m for prior in sample.turns[: chosen - 1] for m in (prior.user, *prior.steps) if m]
+    prompt = (*_prefix(sample), *before, *((t.user,) if t.user else ()))
+    return replace(sample, output=t.reply, tool_calls=t.tool_calls, prompt=prompt, turn=chosen)
+
+
+def _prefix(sample: Sample) -> tuple[Any, ...]:
+    # The rendered prompt before turn 1's user message: system and few-shot messages.
+    first = sample.turns[0].user if sample.turns else None
+    out = []
+    for m in sample.prompt:
+        if m == first:
+            break
+        out.append(m)
+    return tuple(out)
+
+
+def target(sample: Sample, params: MetricParams) -> Sample | Score:
+    """``sample`` with the text the metric scores: the reply, or a tool call's arguments.
+
+    ``target: {tool: NAME}`` scores the arguments' JSON text (so ``json_valid`` sees
+    text that is not JSON as it is); with ``arg:`` one argument, as text. No such
+    call, or arguments that are not JSON, fail with the reason.
+    """
+    wanted = params.target
+    if not isinstance(wanted, ToolTarget):
+        return sample
+    calls = [c for c in sample.tool_calls if wanted.tool is None or c.name == wanted.tool]
+    if not calls:
+        return Score("", 0.0, False, f"no call to {wanted.tool or 'any tool'} to score")
+    call = calls[0]
+    if wanted.arg is None:
+        return replace(sample, output=call.raw_arguments)
+    if call.arguments is None:
+        return Score("", 0.0, False, f"{call.name}: {call.parse_error}: {call.raw_arguments!r}")
+    from promptbench.metrics.structure import _MISSING, _lookup, parse_path
+
+    value, missing = _lookup(dict(call.arguments), parse_path(wanted.arg))
+    if value is _MISSING:
+        return Score("", 0.0, False, f"{call.name} has no argument {missing}")
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return replace(sample, output=text)
+
+
+def combine_turns(name: str, scores: Sequence[Score], weight: float) -> Score:
+    """One verdict for ``turn: all``: it passes when every turn passes; the mean is its value."""
+    errors = [(i, s) for i, s in enumerate(scores, 1) if s.verdict == "error"]
+    if errors:
+        i, s = errors[0]
+        return Score(name, None, None, error=f"turn {i}: {s.error}", weight=weight)
+    values = [s.value or 0.0 for s in scores]
+    failed = [(i, s) for i, s in enumerate(scores, 1) if not s.passed]
+    mean = sum(values) / len(values)
+    if failed:
+        i, s = failed[0]
+        more = f" ({len(failed)} of {len(scores)} turns fail)" if len(failed) > 1 else ""
+        return Score(name, mean, False, f"turn {i}: {s.reason}{more}", weight=weight)
+    return Score(name, mean, True, f"all {len(scores)} turns pass", weight=weight)

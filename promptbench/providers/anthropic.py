@@ -39,6 +39,11 @@ from promptbench.providers.hosted import (
     status_kind,
 )
 from promptbench.providers.openai_http import retry_after
+from promptbench.providers.tool_wire import (
+    anthropic_messages,
+    anthropic_tool_calls,
+    anthropic_tools,
+)
 from promptbench.server_limits import RateLimit
 from promptbench.types import Completion, Prompt, Usage
 
@@ -64,6 +69,10 @@ UNSUPPORTED = ("temperature", "top_p", "seed")
 
 class AnthropicConfig(EndpointConfig):
     """A Claude model behind the Anthropic Messages API."""
+
+    def takes_tools(self) -> bool:
+        """The API takes tools; promptbench maps the suite's OpenAI schemas to it."""
+        return True
 
     model: str = Field(description="the model id, e.g. claude-haiku-4-5")
     max_tokens: int = Field(
@@ -242,14 +251,14 @@ def _output_format(fmt: object) -> tuple[dict[str, Any] | None, str | None]:
 
 def request_body(prompt: Prompt, config: AnthropicConfig) -> dict[str, Any]:
     """The Messages API request for ``prompt``: the system prompt apart, stop as a list."""
-    system = [m.content for m in prompt.messages if m.role == "system"]
+    given_system, messages = anthropic_messages(prompt.messages)
+    system = [given_system] if given_system else []
     params = prompt.params
     body: dict[str, Any] = {
         "model": config.model,
-        "messages": [
-            {"role": m.role, "content": m.content} for m in prompt.messages if m.role != "system"
-        ],
+        "messages": messages,
         "max_tokens": params.get("max_tokens") or config.max_tokens,
+        **anthropic_tools(params),  # OpenAI-shaped tools as the Messages API takes them
     }
     stop = params.get("stop")
     if stop is not None:
@@ -290,6 +299,7 @@ def completion_from_message(
         finish_reason=FINISH_REASONS.get(stop_reason, stop_reason) if stop_reason else None,
         model=getattr(message, "model", None),
         rate_limit=rate_limit(headers),
+        tool_calls=anthropic_tool_calls(blocks),
     )
 
 

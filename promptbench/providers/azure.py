@@ -27,6 +27,7 @@ from promptbench.providers.base import provider
 from promptbench.providers.hosted import HostedConfig, http_url, keys_masked
 from promptbench.providers.openai_http import completion_from_json
 from promptbench.providers.openai_sdk import classify as classify_openai
+from promptbench.providers.openai_wire import wire_messages
 from promptbench.types import Completion, Prompt
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 class AzureConfig(HostedConfig):
     """A deployment of an Azure OpenAI (or Azure AI Foundry) resource."""
+
+    def takes_tools(self) -> bool:
+        """The API takes tools; promptbench maps the suite's OpenAI schemas to it."""
+        return True
 
     deployment: str = Field(description="the deployment name, as in the Azure portal")
     model: str | None = Field(
@@ -155,7 +160,7 @@ def request_body(prompt: Prompt, config: AzureConfig) -> dict[str, Any]:
     """The chat completions request; ``model`` names the deployment, as Azure expects."""
     body: dict[str, Any] = {
         "model": config.deployment,
-        "messages": [m.to_json() for m in prompt.messages],
+        "messages": wire_messages(prompt.messages),
     }
     for name, value in prompt.params.items():
         # "json_object" is the suite's shorthand for {"type": "json_object"}.

@@ -38,6 +38,7 @@ from promptbench.providers.hosted import (
     status_kind,
 )
 from promptbench.providers.openai_http import parse_duration
+from promptbench.providers.tool_wire import gemini_contents, gemini_tool_calls, gemini_tools
 from promptbench.types import Completion, Prompt, Usage
 
 if TYPE_CHECKING:
@@ -57,6 +58,10 @@ FILTERED = frozenset(
 
 class GeminiConfig(EndpointConfig):
     """A Gemini model behind the Gemini API (Google AI Studio keys)."""
+
+    def takes_tools(self) -> bool:
+        """The API takes tools; promptbench maps the suite's OpenAI schemas to it."""
+        return True
 
     model: str = Field(description="the model id, e.g. gemini-2.5-flash")
     top_k: int | None = Field(default=None, ge=1, description="sample from the k likeliest tokens")
@@ -188,12 +193,8 @@ def request_parts(
     prompt: Prompt, config: GeminiConfig
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The ``contents`` and generation ``config`` for ``prompt``, in the SDK's dict form."""
-    system = [m.content for m in prompt.messages if m.role == "system"]
-    contents = [
-        {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
-        for m in prompt.messages
-        if m.role != "system"
-    ]
+    given_system, contents = gemini_contents(prompt.messages, raw_bytes=True)
+    system = [given_system] if given_system else []
     # The runner sends the model's sampling parameters with each prompt; the fields only
     # this provider has are read from its config too, for a prompt made without them.
     params = {"top_k": config.top_k, "thinking_budget": config.thinking_budget, **prompt.params}
@@ -219,6 +220,7 @@ def request_parts(
         gen["thinking_config"] = {"thinking_budget": params["thinking_budget"]}
     if system:
         gen["system_instruction"] = "\n\n".join(system)
+    gen.update(gemini_tools(params))  # OpenAI-shaped tools as function declarations
     return contents, gen
 
 
@@ -267,6 +269,7 @@ def completion_from_response(response: Any, latency_ms: float) -> Completion:
         latency_ms=latency_ms,
         finish_reason=FINISH_REASONS.get(finish, finish.lower()) if finish else None,
         model=getattr(response, "model_version", None),
+        tool_calls=gemini_tool_calls(parts),
     )
 
 

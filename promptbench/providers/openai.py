@@ -27,6 +27,7 @@ from promptbench.config import ModelConfig, Price
 from promptbench.errors import ErrorKind, ProviderConfigError, ProviderError
 from promptbench.providers import pricing
 from promptbench.providers.base import provider
+from promptbench.providers.openai_wire import wire_messages
 from promptbench.providers.tls import CERT_DIR_ENV, CERT_FILE_ENV, tls_context
 from promptbench.types import Completion, Prompt
 
@@ -39,6 +40,16 @@ Transport = Literal["auto", "sdk", "sdk-aiohttp", "aiohttp"]
 OPENAI_URL = "https://api.openai.com/v1"
 NO_KEY = "not-needed"  # what servers that take any key are sent
 MIN_SECRET = 8  # shorter keys are not masked in messages: they would mask ordinary words
+# Hosted models that take no image parts (prefixes); others are assumed to, or the server says.
+TEXT_ONLY_MODELS = (
+    "gpt-3.5",
+    "gpt-4-0613",
+    "gpt-4-32k",
+    "o1-mini",
+    "o3-mini",
+    "davinci",
+    "babbage",
+)
 
 
 class OpenAIConfig(ModelConfig):
@@ -103,6 +114,19 @@ class OpenAIConfig(ModelConfig):
             return pricing.lookup(self.model)
         return None
 
+    def takes_tools(self) -> bool:
+        """The chat completions API takes tools (a server that cannot answers with an error)."""
+        return True
+
+    def takes_images(self) -> bool | None:
+        """The suite's ``vision``; else False for hosted models known to take text only."""
+        if self.vision is not None:
+            return self.vision
+        hosted = self.base_url is None or self.base_url.startswith(OPENAI_URL)
+        if hosted and self.model.startswith(TEXT_ONLY_MODELS):
+            return False
+        return None
+
     def rate_key(self) -> tuple[str, ...] | None:
         """A server limits per account key and model."""
         key = self.api_key_file or self.api_key_env or "OPENAI_API_KEY"
@@ -142,7 +166,7 @@ def request_body(prompt: Prompt, config: OpenAIConfig) -> dict[str, Any]:
     """The chat completions request for ``prompt`` (without the transport's fields)."""
     body: dict[str, Any] = {
         "model": config.model,
-        "messages": [m.to_json() for m in prompt.messages],
+        "messages": wire_messages(prompt.messages),
     }
     for name, value in prompt.params.items():
         if name == "response_format" and isinstance(value, str):

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import Final
 
 from promptbench.errors import ErrorKind, ProviderError
+from promptbench.providers.openai_wire import tool_calls_from_message
 from promptbench.server_limits import RateLimit
 from promptbench.types import Completion, Usage
 
@@ -183,4 +184,5 @@ def completion_from_json(
         finish_reason=finish,
         model=data.get("model") if isinstance(data.get("model"), str) else None,
         rate_limit=rate_limit(headers),
+        tool_calls=tool_calls_from_message(message),
     )

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from promptbench.types import Record
+from promptbench.types import Record, messages_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -68,7 +68,7 @@ def write_csv(
         w = csv.writer(fh)
         w.writerow(header)
         for r in records:
-            prompt = "\n\n".join(f"[{m.role}] {m.content}" for m in r.messages)
+            prompt = messages_text(r.transcript or r.messages)  # a conversation: all of it
             row = [text(r.case_id), text(r.variant), text(r.model), r.repeat]
             row += [text(r.vars.get(v)) for v in var_names]
             row += [

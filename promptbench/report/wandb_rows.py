@@ -22,7 +22,7 @@ from promptbench.runner.runmeta import ModelMeta, RunMeta
 from promptbench.stats import Summary
 from promptbench.suite.grid import parse_name
 from promptbench.suite.schema import wandb_project_problem
-from promptbench.types import Record
+from promptbench.types import Record, messages_text
 
 # The table of records: fixed columns, then one per var, then two per metric.
 RECORD_HEAD = ["case_id", "variant", "model", "repeat"]
@@ -167,7 +167,7 @@ def _text(value: Any) -> str | None:
 
 def prompt_text(record: Record) -> str:
     """The rendered messages as one text, as the CSV export writes them."""
-    return "\n\n".join(f"[{m.role}] {m.content}" for m in record.messages)
+    return messages_text(record.transcript or record.messages)
 
 
 def record_columns(var_names: list[str], metric_names: list[str]) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from promptbench.cache import RunCache
@@ -23,6 +23,7 @@ from promptbench.render import Renderer
 from promptbench.runner.budget import Budget
 from promptbench.runner.calls import Caller, ModelHandle, Stopped, close_all, model_handles
 from promptbench.runner.completion import CompletionPath, Gateway
+from promptbench.runner.conversation import StepResult, converse
 from promptbench.runner.observer import BaseObserver, Observer
 from promptbench.runner.options import RunOptions
 from promptbench.runner.retry import Backoff
@@ -43,7 +44,16 @@ from promptbench.runner.store import (
     resume_key,
 )
 from promptbench.suite import Suite
-from promptbench.types import CallError, Case, Message, MetricSpec, Record
+from promptbench.suite.model import Conversation
+from promptbench.types import (
+    CallError,
+    Case,
+    Completion,
+    Message,
+    MetricSpec,
+    Record,
+    split_turns,
+)
 
 
 async def _all_or_first_error(tasks: list[asyncio.Task[None]]) -> None:
@@ -324,6 +334,9 @@ class Runner:
         if failed is not None:
             record.error = failed
             return record
+        conversation = self.suite.conversation(variant, case)
+        if not conversation.single:
+            return await self._conversation(item, model, record, conversation)
         assert self._path is not None
         answer = await self._path.complete(model, messages, repeat=item.repeat)
         record.retries = answer.retries
@@ -351,6 +364,95 @@ class Runner:
                 answer.price,  # what the answer costs, whether or not the cache paid
                 judges,
                 messages,
+            )
+            record.scores = await score_all(self._bind(specs, self.suite.renderer), sample)
+            threshold = case.threshold if case.threshold is not None else self.suite.threshold
+            record.passed = case_passed(record.scores.values(), threshold)
+            if judges.spent is not None:
+                record.cost = (record.cost or 0.0) + judges.spent
+            record.cost_saved += judges.saved
+        return record
+
+    async def _step(
+        self,
+        model: ModelHandle,
+        messages: tuple[Message, ...],
+        extra: Mapping[str, Any],
+        repeat: int,
+    ) -> StepResult:
+        """One call of a conversation, through the run's one completion path."""
+        assert self._path is not None
+        answer = await self._path.complete(model, messages, repeat=repeat, params=extra or None)
+        err = answer.error
+        return StepResult(
+            answer.completion,
+            CallError(err.kind, err.message, err.status) if err is not None else None,
+            answer.retries,
+            answer.cached,
+            spent=answer.spent,
+            saved=answer.saved,
+            price=answer.price,
+        )
+
+    async def _conversation(
+        self, item: WorkItem, model: ModelHandle, record: Record, conversation: Conversation
+    ) -> Record:
+        """Turns, a simulated user or a tool loop: every call recorded in one transcript."""
+        case, variant = item.case, item.variant
+        sim = conversation.user
+        user_model = self._models.get(sim.model) if sim is not None else None
+
+        async def call(
+            m: ModelHandle, messages: tuple[Message, ...], extra: Mapping[str, Any]
+        ) -> StepResult:
+            return await self._step(m, messages, extra, item.repeat)
+
+        ex = await converse(
+            record.messages,
+            conversation,
+            model,
+            call,
+            context=case.context(),
+            where=f"case '{case.id}', variant '{variant.name}'",
+            user_model=user_model,
+        )
+        record.transcript = tuple(ex.transcript)
+        record.calls = ex.calls
+        record.retries = ex.retries
+        record.cached = ex.cached
+        record.usage = ex.usage
+        record.latency_ms = round(ex.latency_ms, 3)
+        record.cost, record.cost_saved = ex.cost, ex.saved
+        record.finish_reason = ex.finish_reason
+        if ex.error is not None:
+            record.error = ex.error
+            return record
+        record.output = ex.reply or ""
+        specs = self.suite.metrics_for(variant, case)
+        if specs:
+            assert self._path is not None
+            judges = Gateway(self._path, self._models)
+            turns = split_turns(record.messages, record.transcript)
+            completion = Completion(
+                record.output,
+                ex.usage,
+                ex.latency_ms,
+                ex.finish_reason,
+                None,
+                tool_calls=turns[-1].tool_calls if turns else (),
+            )
+            sample = Sample(
+                case,
+                record.output,
+                completion,
+                variant.name,
+                item.model,
+                ex.price,  # what the conversation costs, whether or not the cache paid
+                judges,
+                tuple(record.transcript),
+                completion.tool_calls,
+                turns,
+                len(turns) or None,
             )
             record.scores = await score_all(self._bind(specs, self.suite.renderer), sample)
             threshold = case.threshold if case.threshold is not None else self.suite.threshold

@@ -60,21 +60,30 @@ def plan(suite: Suite, options: RunOptions) -> list[ModelPlan]:
         for case in selected_cases(suite, options):
             for variant in (suite.variants[v] for v in variants):
                 messages = variant.render(case)
+                # A conversation makes a call per user turn at least (tool steps and a
+                # simulated user's calls come on top); only its first call can be looked up.
+                conversation = suite.conversation(variant, case)
+                steps = 1 if conversation.single else max(1, conversation.most_turns)
+                extra = conversation.tools.params() if conversation.tools is not None else {}
                 for name in model_names:
                     config = suite.models[name]
                     identity = config.cache_identity()
+                    if extra:
+                        identity = {**identity, **extra}
                     p = plans[name]
                     for rep in range(repeat):
-                        p.calls += 1
+                        p.calls += steps
                         hit = None
                         if cache is not None:
                             key = cache_key(config.provider, identity, messages, rep)
                             hit = cache.get(key)
+                        chars = sum(len(m.content) for m in messages)
                         if hit is not None:
                             p.cached += 1
                             p.cached_answer_tokens += hit.usage.completion_tokens
+                            pending_chars[name] += chars * (steps - 1)
                         else:
-                            pending_chars[name] += sum(len(m.content) for m in messages)
+                            pending_chars[name] += chars * steps
     finally:
         if cache is not None:
             cache.close()

@@ -21,9 +21,9 @@ from promptbench.errors import Issue, SuiteError
 from promptbench.suite.columns import RESERVED, ColumnMap
 from promptbench.suite.metricspec import MetricScope, parse_metrics
 from promptbench.suite.schema import CaseRow
-from promptbench.suite.validation import validate
+from promptbench.suite.validation import suggest, validate
 from promptbench.suite.yamlpos import KeyPath, Located, Pos, format_path, load_yaml
-from promptbench.types import Case
+from promptbench.types import Case, SimulatedUser
 
 FORMATS = {
     ".csv": "csv",
@@ -55,7 +55,22 @@ def row_to_case(
         case_id, variables = parsed.id, dict(parsed.vars)
         expected, metadata, raw_metrics = parsed.expected, parsed.metadata, parsed.metrics
         threshold = parsed.threshold
+        turns = tuple(parsed.turns or ())
+        user = None
+        if parsed.user is not None:
+            sim = parsed.user
+            if scope.models is not None and sim.model not in scope.models:
+                issues.append(
+                    src.issue(
+                        (*path, "user", "model"),
+                        f"no model named '{sim.model}' in the suite; "
+                        + suggest(sim.model, sorted(scope.models)),
+                    )
+                )
+                return None
+            user = SimulatedUser(sim.model, sim.persona, sim.goal, sim.max_turns)
     else:
+        turns, user = (), None
         threshold = None  # flat rows: a "threshold" column is a var like any other
         variables = {k: v for k, v in row.items() if k not in RESERVED}
         case_id, expected = row.get("id"), row.get("expected")
@@ -83,7 +98,16 @@ def row_to_case(
             )
             return None
     specs = parse_metrics(raw_metrics, src, (*path, "metrics"), issues, scope.fork())
-    return Case(str(case_id), variables, expected, metadata, tuple(specs), threshold)
+    return Case(
+        str(case_id),
+        variables,
+        expected,
+        metadata,
+        tuple(specs),
+        threshold,
+        turns=turns,
+        user=user,
+    )
 
 
 class CaseSource:

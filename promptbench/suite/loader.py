@@ -15,12 +15,15 @@ from typing import Any
 
 from promptbench.config import ModelConfig
 from promptbench.errors import Issue, RenderError, SuiteError, UsageError
+from promptbench.metrics.python_metric import user_function
 from promptbench.probes import ProbeDef
 from promptbench.providers import providers
 from promptbench.render import Renderer, Template
 from promptbench.suite import cases as case_files
 from promptbench.suite import paths
+from promptbench.suite.capabilities import check_capabilities
 from promptbench.suite.grid import GRID_KEY, GridPoint, expand, grid_problem
+from promptbench.suite.images import ImageSource, image_sources
 from promptbench.suite.metricspec import MetricScope, parse_gate, parse_metrics
 from promptbench.suite.model import Suite, Variant
 from promptbench.suite.probes import (
@@ -30,9 +33,11 @@ from promptbench.suite.probes import (
     parse_probes,
 )
 from promptbench.suite.regression import REGRESSION_KEY, parse_regression
-from promptbench.suite.schema import DatasetSpec, SuiteFile, VariantSpec
+from promptbench.suite.schema import DatasetSpec, SimulatedUserSpec, SuiteFile, VariantSpec
+from promptbench.suite.tools import ToolsInput, parse_tools
 from promptbench.suite.validation import suggest, validate
 from promptbench.suite.yamlpos import KeyPath, Located, load_yaml
+from promptbench.types import SimulatedUser
 
 MAX_SUITE_BYTES = 5_000_000
 ROLES = ("system", "user", "assistant")
@@ -128,6 +133,7 @@ class _Builder:
             for v in self._variants(name, value, scope):
                 self._unique(v.name, variants, ("prompts", name))
                 variants[v.name] = v
+        check_capabilities(variants, models, self.src, self.issues)
         gate = parse_gate(self.spec.gate, scope.names, self.src, self.issues)
         regression = []
         if REGRESSION_KEY in self.spec.gate:
@@ -274,8 +280,10 @@ class _Builder:
         if spec is None:
             return None
         parts: list[tuple[str, Template | None]] = []
+        images: dict[int, tuple[ImageSource, ...]] = {}
+        user_text = spec.user if isinstance(spec.user, str) else None
         if spec.file is not None or spec.template is not None:
-            if any(x is not None for x in (spec.system, spec.user, spec.messages)) or (
+            if any(x is not None for x in (spec.system, user_text, spec.messages)) or (
                 spec.file is not None and spec.template is not None
             ):
                 self.issues.append(
@@ -314,37 +322,108 @@ class _Builder:
                     )
                 )
             for i, turn in enumerate(spec.messages or []):
-                parts.extend(self._turn(turn, (*base, "messages", i), f"prompts.{name}"))
-            if spec.user is not None:
+                path = (*base, "messages", i)
+                got = self._turn(turn, path, f"prompts.{name}")
+                if got and isinstance(turn, dict) and "image" in turn:
+                    images[len(parts)] = self._images(
+                        turn["image"], (*path, "image"), f"prompts.{name}.messages[{i}].image"
+                    )
+                parts.extend(got)
+            if user_text is not None:
                 parts.append(
-                    ("user", self._template(spec.user, (*base, "user"), f"prompts.{name}.user"))
+                    ("user", self._template(user_text, (*base, "user"), f"prompts.{name}.user"))
                 )
-            if not parts:
+            if not parts and not spec.turns and not isinstance(spec.user, SimulatedUserSpec):
                 if not spec.messages:  # else a bad message was reported already
                     self.issues.append(
                         self.src.issue(base, "the prompt has no messages; add user:")
                     )
                 return None
-            if parts[-1][0] == "assistant":
+            if parts and parts[-1][0] == "assistant":
                 self.issues.append(
                     self.src.issue(
                         base, "the last message is the assistant's; end with a user message"
                     )
                 )
+        if spec.image is not None:
+            if not parts or parts[-1][0] != "user":
+                self.issues.append(
+                    self.src.issue((*base, "image"), "image: goes with a user message; add user:")
+                )
+            else:
+                images[len(parts) - 1] = self._images(
+                    spec.image, (*base, "image"), f"prompts.{name}.image"
+                )
+        turns = [
+            self._template(
+                text, (*base, "turns", i), f"prompts.{name}.turns[{i}]", force_inline=True
+            )
+            for i, text in enumerate(spec.turns or [])
+        ]
+        user = self._simulated_user(spec.user, (*base, "user"))
+        tools = None
+        if spec.tools is not None:
+            tools = parse_tools(
+                ToolsInput(spec.tools, spec.tool_choice, spec.tool_results, spec.max_steps),
+                self.src,
+                base,
+                self.issues,
+                base_dir=self.dir,
+                renderer=self.renderer,
+                user_code=self.user_code,
+                load_function=user_function,
+                track=self._track,
+            )
+        elif spec.tool_choice is not None or spec.tool_results is not None:
+            key = "tool_choice" if spec.tool_choice is not None else "tool_results"
+            self.issues.append(self.src.issue((*base, key), f"{key} needs tools:; add them"))
         metrics = parse_metrics(
             spec.metrics or [], self.src, (*base, "metrics"), self.issues, scope
         )
-        if any(t is None for _, t in parts):
+        if (
+            any(t is None for _, t in parts)
+            or any(t is None for t in turns)
+            or any(not srcs for srcs in images.values())
+        ):
             return None
-        return Variant(name, tuple((r, t) for r, t in parts if t is not None), tuple(metrics))
+        return Variant(
+            name,
+            tuple((r, t) for r, t in parts if t is not None),
+            tuple(metrics),
+            images=images,
+            turns=tuple(t for t in turns if t is not None),
+            user=user,
+            tools=tools,
+        )
+
+    def _simulated_user(self, spec: Any, path: KeyPath) -> SimulatedUser | None:
+        if not isinstance(spec, SimulatedUserSpec):
+            return None
+        if spec.model not in self.spec.models:
+            self.issues.append(
+                self.src.issue(
+                    (*path, "model"),
+                    f"no model named '{spec.model}' in the suite; "
+                    + suggest(spec.model, sorted(self.spec.models)),
+                )
+            )
+            return None
+        return SimulatedUser(spec.model, spec.persona, spec.goal, spec.max_turns)
+
+    def _images(self, value: Any, path: KeyPath, origin: str) -> tuple[ImageSource, ...]:
+        return image_sources(
+            value, self.src, path, origin, self.renderer, self.dir, self.issues, self._track
+        )
 
     def _turn(
-        self, turn: dict[str, str], path: KeyPath, origin: str
+        self, turn: dict[str, Any], path: KeyPath, origin: str
     ) -> list[tuple[str, Template | None]]:
-        if set(turn) == {"role", "content"}:
+        keys = set(turn) - {"image"}
+        if keys == {"role", "content"}:
             role, content = turn["role"], turn["content"]
-        elif len(turn) == 1:
-            role, content = next(iter(turn.items()))
+        elif len(keys) == 1:
+            role = next(iter(keys))
+            content = turn[role]
         else:
             self.issues.append(
                 self.src.issue(path, "a message is {user: text} or {role: user, content: text}")
@@ -354,6 +433,14 @@ class _Builder:
             self.issues.append(
                 self.src.issue(path, f"unknown role '{role}'; " + suggest(role, list(ROLES)))
             )
+            return []
+        if "image" in turn and role != "user":
+            self.issues.append(
+                self.src.issue((*path, "image"), "only a user message takes an image")
+            )
+            return []
+        if not isinstance(content, str):
+            self.issues.append(self.src.issue((*path, role), "a message's content is text"))
             return []
         return [(role, self._template(content, path, f"{origin}.messages[{path[-1]}]"))]
 

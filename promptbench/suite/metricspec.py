@@ -129,12 +129,14 @@ def parse_metric(
     if problem:
         issues.append(src.issue(kind_path, problem))
         return None
+    pos = src.pos(kind_path, prefer_key=True)
     return MetricSpec(
         kind=kind,
         name=_unique(params.name or kind, scope),
         params=raw,
         weight=params.weight,
         threshold=params.threshold,
+        at=(src.file, pos.line) if pos is not None else None,
     )
 
 
@@ -179,6 +181,7 @@ def _negated(
         weight=spec.weight,
         threshold=spec.threshold,
         negate=True,
+        at=spec.at,
     )
 
 

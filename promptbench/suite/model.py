@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,12 +12,14 @@ from promptbench.errors import Issue, RenderError
 from promptbench.render import Renderer, Template
 from promptbench.suite.cases import CaseSource
 from promptbench.suite.grid import GridPoint
+from promptbench.suite.images import ImageSource
 from promptbench.suite.metricspec import GateRule
 from promptbench.suite.paths import display
 from promptbench.suite.probes import ProbeSet
 from promptbench.suite.regression import RegressionRule
 from promptbench.suite.schema import WandbSpec
-from promptbench.types import Case, Message, MetricSpec
+from promptbench.suite.tools import ToolSet
+from promptbench.types import Case, Message, MetricSpec, SimulatedUser
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Variant:
 
     A variant expanded from a grid carries its ``point``: the template vars it sets,
     which win over a case's vars of the same name (the sweep is what is being varied).
+    ``images`` are the image parts of the messages, by the message's index;
+    ``turns``, ``user`` and ``tools`` make it a conversation or a tool loop.
     """
 
     name: str
@@ -33,6 +37,10 @@ class Variant:
     metrics: tuple[MetricSpec, ...] = ()
     point: GridPoint | None = None
     probes: ProbeSet | None = None  # the suite's probes: a prompt twin perturbs the parts
+    images: Mapping[int, tuple[ImageSource, ...]] = field(default_factory=dict)
+    turns: tuple[Template, ...] = ()
+    user: SimulatedUser | None = None
+    tools: ToolSet | None = None
 
     def render(self, case: Case) -> tuple[Message, ...]:
         """The messages for ``case``; raises RenderError naming the case and variant."""
@@ -43,11 +51,48 @@ class Variant:
         parts = self.parts
         if case.probe is not None and self.probes is not None:
             parts = self.probes.variant_parts(parts, self.name, case)
-        return tuple(Message(role, t.render(ctx, where=where)) for role, t in parts)
+        out = []
+        for i, (role, t) in enumerate(parts):
+            images = tuple(src.resolve(ctx, where=where) for src in self.images.get(i, ()))
+            out.append(Message(role, t.render(ctx, where=where), images))
+        return tuple(out)
+
+    @property
+    def has_images(self) -> bool:
+        """Whether any message carries an image."""
+        return any(self.images.values())
 
     def source(self) -> str:
         """The templates as written, for run metadata."""
-        return "\n".join(f"[{role}]\n{t.source}" for role, t in self.parts)
+        parts = [f"[{role}]\n{t.source}" for role, t in self.parts]
+        parts += [f"[user, turn {i + 2}]\n{t.source}" for i, t in enumerate(self.turns)]
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """How one variant x case goes on after its first call: more turns, a user, tools.
+
+    ``turns`` are the rendered user messages sent after the prompt, each after the
+    model's reply to the one before; ``user`` (persona and goal rendered) writes
+    more of them, up to its ``max_turns`` user turns in all.
+    """
+
+    turns: tuple[str, ...] = ()
+    user: SimulatedUser | None = None
+    tools: ToolSet | None = None
+    opens: bool = True  # the prompt ends with a user message, which is turn 1
+
+    @property
+    def single(self) -> bool:
+        """One call: no further turns, no simulated user, no tools."""
+        return not self.turns and self.user is None and self.tools is None
+
+    @property
+    def most_turns(self) -> int:
+        """The most user turns it can have."""
+        scripted = int(self.opens) + len(self.turns)
+        return max(scripted, self.user.max_turns) if self.user is not None else scripted
 
 
 @dataclass
@@ -104,6 +149,33 @@ class Suite:
         """Suite-wide, then the variant's, then the case's metrics."""
         return self.metrics + variant.metrics + case.metrics
 
+    def conversation(self, variant: Variant, case: Case) -> Conversation:
+        """The turns, simulated user and tools of ``variant`` for ``case``.
+
+        A case's own turns (and user) replace the variant's; raises RenderError.
+        """
+        ctx = case.context()
+        where = f"case '{case.id}', variant '{variant.name}'"
+        if case.turns:
+            turns = tuple(
+                self.renderer.from_string(t, f"case '{case.id}' turns[{i}]").render(
+                    ctx, where=where
+                )
+                for i, t in enumerate(case.turns)
+            )
+        else:
+            turns = tuple(t.render(ctx, where=where) for t in variant.turns)
+        user = case.user or variant.user
+        if user is not None:
+            user = SimulatedUser(
+                user.model,
+                self.renderer.render_text(user.persona, ctx, where=f"{where}, user.persona"),
+                self.renderer.render_text(user.goal, ctx, where=f"{where}, user.goal"),
+                user.max_turns,
+            )
+        opens = bool(variant.parts) and variant.parts[-1][0] == "user"
+        return Conversation(turns, user, variant.tools, opens)
+
     def check_render(self, limit: int = 10) -> list[RenderError]:
         """Render every variant and templated metric parameter for every case; no model calls.
 
@@ -119,9 +191,15 @@ class Suite:
             for variant in self.variants.values():
                 try:
                     variant.render(case)
+                    most = self.conversation(variant, case).most_turns
                 except RenderError as exc:
                     errors.append(exc)
+                    most = None
                 for spec in self.metrics_for(variant, case):
+                    if most is not None:
+                        problem = turn_problem(spec, most, case, variant)
+                        if problem is not None:
+                            errors.append(problem)
                     if spec in checked:
                         continue
                     checked.add(spec)
@@ -148,6 +226,13 @@ class Suite:
             groups.setdefault(e.reason if e.where else str(e), []).append(e)
         issues = []
         for same in groups.values():
+            first = same[0]
+            if first.origin and first.line and first.where:  # located in a file: say where
+                text = f"{first.where}: {first.reason}"
+                if len(same) > 1:
+                    text += f" (and {len(same) - 1} more)"
+                issues.append(Issue(first.origin, text, line=first.line))
+                continue
             text = str(same[0])
             if len(same) > 1:
                 more = len(same) - 1
@@ -156,6 +241,27 @@ class Suite:
             issues.append(Issue(display(self.path), text))
         return issues
 
+    @property
+    def uses_images(self) -> bool:
+        """Whether any variant sends images."""
+        return any(v.has_images for v in self.variants.values())
+
     def iter_cases(self) -> Iterator[Case]:
         """The cases, streamed."""
         return iter(self.cases)
+
+
+def turn_problem(spec: MetricSpec, most: int, case: Case, variant: Variant) -> RenderError | None:
+    """A metric's ``turn: N`` past the turns the conversation can have, as a located error."""
+    turn = spec.params.get("turn")
+    if not isinstance(turn, int) or isinstance(turn, bool) or turn <= most:
+        return None
+    file, line = spec.at if spec.at is not None else (None, None)
+    have = f"{most} turn{'' if most == 1 else 's'}"
+    return RenderError(
+        f"metric '{spec.name}': turn {turn} is beyond the conversation's {have}; "
+        f"score a turn from 1 to {most}, or turn: all",
+        origin=file,
+        line=line,
+        where=f"case '{case.id}', variant '{variant.name}'",
+    )

@@ -180,16 +180,50 @@ class SuiteFile(StrictModel):
         return v
 
 
+class SimulatedUserSpec(StrictModel):
+    """``user: {model, persona, goal, max_turns}``: a model of the suite plays the user."""
+
+    model: str = Field(description="the suite's model that plays the user")
+    persona: str = Field(default="a user of the assistant", description="who the user is")
+    goal: str = Field(description="what the user wants; the conversation ends when it is met")
+    max_turns: int = Field(default=5, ge=1, le=50, description="the most user turns in all")
+
+
 class VariantSpec(StrictModel):
     """A prompt variant written as a mapping: a template, or chat messages."""
 
     file: str | None = Field(default=None, description="a template file")
     template: str | None = Field(default=None, description="an inline template")
     system: str | None = Field(default=None, description="the system message (text or file)")
-    messages: list[dict[str, str]] | None = Field(
-        default=None, description="turns such as few-shot examples: [{user: ..}, {assistant: ..}]"
+    messages: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="messages such as few-shot examples: [{user: .., image: ..}, {assistant: ..}]",
     )
-    user: str | None = Field(default=None, description="the final user message (text or file)")
+    user: str | SimulatedUserSpec | None = Field(
+        default=None,
+        description="the final user message (text or file), or a simulated user "
+        "{model, persona, goal, max_turns}",
+    )
+    image: str | list[str] | None = Field(
+        default=None, description="images sent with the user message: a path, a URL or a var"
+    )
+    turns: list[str] | None = Field(
+        default=None, description="user messages sent one by one, each after the model's reply"
+    )
+    tools: list[Any] | str | None = Field(
+        default=None, description="OpenAI function schemas, or a JSON/YAML file of them"
+    )
+    tool_choice: str | dict[str, Any] | None = Field(
+        default=None, description="auto, none, required, or a tool's name"
+    )
+    tool_results: dict[str, Any] | None = Field(
+        default=None,
+        description="per tool: a template over vars and args, {value: JSON} or "
+        "{python: file.py:function}",
+    )
+    max_steps: int | None = Field(
+        default=None, ge=1, le=50, description="the most model calls per turn in a tool loop"
+    )
     metrics: list[Any] | None = Field(default=None, description="metrics for this variant only")
     grid: Any = Field(
         default=None,
@@ -206,3 +240,7 @@ class CaseRow(StrictModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     metrics: list[Any] = Field(default_factory=list)
     threshold: float | None = Field(default=None, ge=0, le=1)
+    turns: list[str] | None = Field(
+        default=None, description="user messages sent one by one (replace the variant's turns)"
+    )
+    user: SimulatedUserSpec | None = Field(default=None, description="a simulated user")

@@ -27,6 +27,8 @@ OpenAI endpoints
     echoed; the default reply is the last user message verbatim.  Usage counts
     whitespace-separated words (prompt tokens over all message contents).  A body
     that is not JSON, or lacks ``model``/``messages``, gets a 400 error.
+    A rule's ``tool_calls`` answers with tool calls; image parts are checked (see
+    :mod:`promptbench.testing.tool_script`).
 ``GET /v1/models``, ``GET /v1/models/<id>``
     A small static model list.
 Anything else
@@ -137,6 +139,7 @@ from promptbench.testing.scenario import (
     Scenario,
     format_number,
 )
+from promptbench.testing.tool_script import image_problem, wire_tool_calls
 
 __all__ = ["OpenAIServer", "ServerThread", "main"]
 
@@ -435,6 +438,15 @@ class _Connection(asyncio.Protocol):
                 keep_alive=keep,
             )
             return
+        bad_image = image_problem(payload["messages"])
+        if bad_image is not None:
+            scenario.record_invalid()
+            self._send_json(
+                400,
+                _error_body(bad_image, "invalid_request_error", "messages", "invalid_image"),
+                keep_alive=keep,
+            )
+            return
         scenario.record_request(payload, authorization)
         decision = scenario.decide(payload["messages"])
         scenario.begin()
@@ -518,7 +530,13 @@ class _Connection(asyncio.Protocol):
                 framed = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in pieces)
                 self._finish(framed + b"0\r\n\r\n", keep)
         else:
-            base["choices"] = [] if kind == "empty_choices" else [_choice(decision)]
+            choice = _choice(decision)
+            if decision.tool_calls:
+                choice["message"]["content"] = None
+                choice["message"]["tool_calls"] = wire_tool_calls(
+                    decision.tool_calls, next(self._server.ids)
+                )
+            base["choices"] = [] if kind == "empty_choices" else [choice]
             base["usage"] = _usage(decision)
             self._send_json(200, base, headers, keep_alive=keep)
 

@@ -16,6 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from promptbench.testing.tool_script import (
+    ToolScriptError,
+    image_note,
+    matched_text,
+    parse_tool_calls,
+)
+
 __all__ = [
     "ERROR_FAULTS",
     "FAULT_KINDS",
@@ -87,7 +94,7 @@ _CONFIG_KEYS: Final = frozenset(
 _RULE_KEYS: Final = frozenset(
     {
         "match", "reply", "replies", "faults", "p_correct", "correct", "wrong",
-        "fault_rate", "fault_kinds", "latency_ms", "usage",
+        "fault_rate", "fault_kinds", "latency_ms", "usage", "tool_calls",
     }
 )  # fmt: skip
 
@@ -212,6 +219,7 @@ class Rule:
     fault_kinds: tuple[Fault, ...] = ()
     latency_ms: float | None = None
     usage: tuple[int | None, int | None] | None = None
+    tool_calls: tuple[JsonDict, ...] = ()  # answer with these calls instead of text
     matched: int = 0
     correct_rng: random.Random = field(default_factory=random.Random)
     fault_rng: random.Random = field(default_factory=random.Random)
@@ -260,6 +268,13 @@ class Rule:
             rule.latency_ms = _number(spec["latency_ms"], f"{name}.latency_ms")
         if "usage" in spec:
             rule.usage = _usage(spec["usage"], f"{name}.usage")
+        if "tool_calls" in spec:
+            if answers:
+                raise ConfigError(f"{name}: use either 'tool_calls' or a reply key")
+            try:
+                rule.tool_calls = parse_tool_calls(spec["tool_calls"], f"{name}.tool_calls")
+            except ToolScriptError as exc:
+                raise ConfigError(str(exc)) from None
         rule.correct_rng = random.Random(f"{seed}:{index}:correct")
         rule.fault_rng = random.Random(f"{seed}:{index}:faults")
         return rule
@@ -332,6 +347,7 @@ class Decision:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     headers: list[tuple[str, str]] = field(default_factory=list)
+    tool_calls: tuple[JsonDict, ...] = ()
 
 
 @dataclass(slots=True)
@@ -493,6 +509,7 @@ class Scenario:
         prompt = last_user_message(messages)
         self.requests += 1
         self.by_prompt[prompt] += 1
+        prompt = matched_text(messages, prompt)
         rate_headers: list[tuple[str, str]] = []
         bucket = self._bucket
         if bucket is not None:
@@ -526,7 +543,18 @@ class Scenario:
         if fault is not None and fault.kind in _NO_REPLY_KINDS:
             return decision
 
+        if rule is not None and rule.tool_calls:
+            decision.tool_calls = rule.tool_calls
+            decision.finish_reason = "tool_calls"
+            decision.prompt_tokens = sum(count_tokens(message_text(m)) for m in messages)
+            decision.completion_tokens = sum(count_tokens(c["arguments"]) for c in rule.tool_calls)
+            return decision
         content: str | None = self._reply(rule, k, prompt)
+        if (
+            rule is None or (rule.reply is None and not rule.replies and rule.p_correct is None)
+        ) and (self._settings.default_reply == "echo"):
+            note = image_note(messages)
+            content = f"{content} {note}".strip() if note else content
         if fault is not None and fault.kind in ("length", "content_filter"):
             decision.finish_reason = fault.kind
             if fault.kind == "content_filter":

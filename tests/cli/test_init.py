@@ -25,7 +25,9 @@ def _scaffold_files() -> list[Path]:
     return [
         p
         for p in SCAFFOLD.rglob("*")
-        if p.is_file() and not any(part.startswith(("__", ".")) for part in p.parts)
+        if p.is_file()
+        and not any(part.startswith(("__", ".")) for part in p.parts)
+        and p.relative_to(SCAFFOLD).parts[0] != "examples"  # init --example
     ]
 
 
@@ -138,3 +140,28 @@ def test_init_offers_choices_on_a_terminal(tmp_path: Path) -> None:
     assert b"Which model should the example use?" in seen
     suite = (tmp_path / "demo" / "suites" / "quickstart.yaml").read_text()
     assert "main: {provider: openai, base_url: http://127.0.0.1:8000/v1, model: qwen" in suite
+
+
+def test_init_example_tools_scaffolds_a_valid_tool_calling_suite(project: Project) -> None:
+    result = invoke("init", "agent", "--example", "tools")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    example = SCAFFOLD / "examples" / "tools"
+    made = sorted(
+        p.relative_to(example)
+        for p in example.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
+    assert made, "the tools example has files"
+    for rel in made:
+        assert (project.root / "agent" / rel).read_bytes() == (example / rel).read_bytes()
+    assert not (project.root / "agent" / "suites" / "quickstart.yaml").exists()
+    assert "next: cd agent && promptbench run suites/tools.yaml" in result.stdout
+    suite = project.root / "agent" / "suites" / "tools.yaml"
+    result = invoke("validate", str(suite))
+    assert result.exit_code == 0, result.output
+    # Another backend swaps the model line, as for the quickstart.
+    result = invoke("init", "hosted", "--example", "tools", "--model", "openai")
+    assert result.exit_code == 0, result.output
+    text = (project.root / "hosted" / "suites" / "tools.yaml").read_text(encoding="utf-8")
+    assert "  main: {provider: openai, model: gpt-4o-mini, temperature: 0, max_tokens: 64}" in text

@@ -110,3 +110,33 @@ def test_help_has_an_example() -> None:
     result = invoke("render", "--help")
     assert result.exit_code == 0
     assert "Example" in result.stdout
+
+
+def test_render_shows_a_conversations_turns_tools_and_user(project: Project) -> None:
+    suite = project.suite(
+        {
+            "name": "conv",
+            "prompts": {
+                "chat": {
+                    "user": "Hi, I am {{ name }}.",
+                    "turns": ["Where is {{ order }}?"],
+                    "tools": [{"name": "lookup", "parameters": {"type": "object"}}],
+                },
+                "sim": {
+                    "system": "Support.",
+                    "user": {"model": "m", "persona": "{{ name }}", "goal": "a refund"},
+                },
+            },
+            "models": {"m": {"provider": "mock"}},
+            "cases": [{"id": "a", "name": "Ana", "order": "A7"}],
+        }
+    )
+    result = invoke("render", str(suite), "--json")
+    assert result.exit_code == 0, result.output
+    chat, sim = json.loads(result.stdout)
+    assert chat["turns"] == ["Where is A7?"]
+    assert chat["tools"]["tools"][0]["function"]["name"] == "lookup"
+    assert sim["user"] == {"model": "m", "persona": "Ana", "goal": "a refund", "max_turns": 5}
+    text = invoke("render", str(suite)).stdout
+    assert "user, turn 2" in text and "Where is A7?" in text
+    assert "simulated user" in text and "tools lookup" in text

@@ -24,7 +24,14 @@ def _free_port() -> int:
 class LlamaServer:
     """A real llama.cpp server on 127.0.0.1 serving one GGUF model."""
 
-    def __init__(self, model: Path, *, n_ctx: int = 2048, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        model: Path,
+        *,
+        n_ctx: int = 2048,
+        timeout: float = 60.0,
+        chat_format: str | None = None,
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop())
@@ -41,6 +48,7 @@ class LlamaServer:
                 str(self.port),
                 "--n_ctx",
                 str(n_ctx),
+                *(["--chat_format", chat_format] if chat_format else []),
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,

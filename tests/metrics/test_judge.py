@@ -211,3 +211,55 @@ def test_parse_json_answer() -> None:
         parse_json_answer("[1, 2]")
     with pytest.raises(MetricError):
         parse_json_answer("pass")
+
+
+def test_a_judge_sees_a_turns_conversation_and_tool_calls_or_an_argument(
+    project: Project, loopback: LoopbackServer
+) -> None:
+    loopback.configure(
+        record_requests=20,
+        rules=[{"match": JUDGE_MARK, "reply": verdict("fine", verdict="pass")}],
+    )
+    suite = {
+        "name": "judged-agent",
+        "prompts": {
+            "agent": {
+                "system": "You are a weather bot.",
+                "user": "Hello!",
+                "turns": ["Weather in {{ city }}?"],
+                "tools": [{"name": "get_weather", "parameters": {"type": "object"}}],
+                "tool_results": {"get_weather": "rain"},
+            }
+        },
+        "models": {
+            "bot": {
+                "provider": "mock",
+                "tool_calls": {"Weather": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+                "answers": {"Hello": "Hi!", "rain": "It rains."},
+            },
+            "grader": {**openai_model(loopback.url), "model": "grader", "judge_only": True},
+        },
+        "cases": [{"id": "a", "city": "Oslo"}],
+        "metrics": [
+            {"judge": {"rubric": "Is it right?", "model": "grader"}},
+            {
+                "judge": {
+                    "rubric": "Is it a city?",
+                    "model": "grader",
+                    "name": "arg_judge",
+                    "target": {"tool": "get_weather", "arg": "city"},
+                }
+            },
+        ],
+    }
+    run(project.suite(suite))
+    (record,) = project.records()
+    assert record["passed"] is True, record["scores"]
+    asked = [r["body"]["messages"][-1]["content"] for r in loopback.requests()]
+    last_turn = next(a for a in asked if "Is it right?" in a)
+    # The judge of the last turn sees the conversation before it, the reply and the calls.
+    assert "[user] Hello!\n\n[assistant] Hi!\n\n[user] Weather in Oslo?" in last_turn
+    assert "[Output]\nIt rains." in last_turn
+    assert '[Tool calls made]\nget_weather({"city": "Oslo"})' in last_turn
+    arg = next(a for a in asked if "Is it a city?" in a)
+    assert "[Output]\nOslo" in arg

@@ -693,3 +693,55 @@ def test_redactor_masks_secrets_longest_first(monkeypatch: pytest.MonkeyPatch) -
     assert r.text("a tok-1234567890 b abcdefgh-secret") == "a [redacted] b [redacted]"
     assert r.value({"k": ["tok-1234567890"], "n": 1}) == {"k": ["[redacted]"], "n": 1}
     assert Redactor(["short"]).text("short") == "short"  # too short to be a key
+
+
+def test_a_conversation_with_tool_calls_logs_its_transcript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline(monkeypatch, tmp_path)
+    monkeypatch.setenv("PROMPTBENCH_CACHE", str(tmp_path / "cache.db"))
+    monkeypatch.setenv("PROMPTBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    project = Project(tmp_path)
+    suite = project.suite(
+        {
+            "name": "agent",
+            "prompts": {
+                "agent": {
+                    "user": "Weather in {{ city }}?",
+                    "tools": [{"name": "get_weather", "parameters": {"type": "object"}}],
+                    "tool_results": {"get_weather": "rain in {{ args.city }}"},
+                    "turns": ["Thanks"],
+                }
+            },
+            "models": {
+                "bot": {
+                    "provider": "mock",
+                    "tool_calls": {
+                        "Weather": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]
+                    },
+                    "answers": {"rain": "It rains.", "Thanks": "Bye."},
+                }
+            },
+            "cases": [{"id": "oslo", "city": "Oslo"}],
+            "metrics": [{"tool_called": {"tool": "get_weather", "turn": 1}}],
+        }
+    )
+    try:
+        result = invoke("run", str(suite), "--wandb", "-q")
+        no_traceback(result)
+        assert result.exit_code == 0, result.output
+        (sync_dir,) = offline_runs(tmp_path / "wandb_dir")
+        (final,) = read_run(sync_dir).tables("records")
+    finally:
+        wandb.teardown()
+    (row,) = [dict(zip(final["columns"], r, strict=True)) for r in final["data"]]
+    assert row["prompt"] == (
+        "[user] Weather in Oslo?\n\n"
+        '[call] get_weather({"city": "Oslo"})\n\n'
+        "[tool get_weather] rain in Oslo\n\n"
+        "[assistant] It rains.\n\n"
+        "[user] Thanks\n\n"
+        "[assistant] Bye."
+    )
+    assert row["output"] == "Bye."
+    assert row["pass.tool_called"] is True

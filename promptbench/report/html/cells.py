@@ -6,16 +6,23 @@ metric raised; ``n`` no metric applies), ``o`` the output, ``s`` one score per m
 the page (``[value, verdict, reason]`` or null where the metric did not apply; the
 reason only where it did not pass), ``l`` latency in ms, ``c`` cost in USD, ``t``
 tokens, ``x`` the call's error, ``k`` 1 when the output came from the cache, ``r``
-the retries.
+the retries, ``tr`` a conversation's turns (``[turn, user text, steps]``, each step
+``[kind, text]``: ``a`` the assistant's text, ``c`` a tool call, ``t`` a tool's result).
+
+A case's images (:func:`images`) go on its row, once, beside every cell's output.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 from typing import Any
 
 from promptbench.report.html.page import finite
 from promptbench.types import Record
+
+MAX_INLINE_IMAGE = 300_000  # bytes; a larger image is named, not embedded, in the page
 
 _VERDICT = {"pass": "p", "fail": "f", "error": "e", None: "n"}
 
@@ -58,4 +65,46 @@ def cell(r: Record, metrics: dict[str, int]) -> dict[str, Any]:
         out["k"] = 1
     if r.retries:
         out["r"] = r.retries
+    if r.transcript:
+        out["tr"] = turns(r)
+    return out
+
+
+def turns(r: Record) -> list[list[Any]]:
+    """A conversation as the page shows it: each turn's user message, then its steps."""
+    out: list[list[Any]] = []
+    for t in r.turns:
+        steps: list[list[str]] = []
+        for m in t.steps:
+            if m.role == "tool":
+                steps.append(["t", f"{m.name or 'tool'} → {m.content}"])
+                continue
+            if m.content:
+                steps.append(["a", m.content])
+            steps += [["c", f"{c.name}({c.raw_arguments})"] for c in m.tool_calls]
+        out.append([t.index, t.user.content if t.user else "", steps])
+    return out
+
+
+def images(r: Record) -> list[dict[str, str]]:
+    """The images a record's messages carry: where each is, and a data URL when small."""
+    out = []
+    for m in r.messages:
+        for image in m.images:
+            entry = {"p": image.shown}
+            if image.path and image.media_type and image.media_type.startswith("image/"):
+                try:
+                    data = (
+                        Path(image.path).read_bytes()
+                        if Path(image.path).stat().st_size <= MAX_INLINE_IMAGE
+                        else b""
+                    )
+                except OSError:
+                    data = b""
+                if data:
+                    encoded = base64.b64encode(data).decode("ascii")
+                    entry["u"] = f"data:{image.media_type};base64,{encoded}"
+            elif image.url and image.url.startswith("data:image/"):
+                entry["u"] = image.url
+            out.append(entry)
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from promptbench.diff.pairing import natural_key
-from promptbench.report.html.cells import cell, text
+from promptbench.report.html.cells import cell, images, text
 from promptbench.runs import StoredRun
 from promptbench.stats import Summary
 from promptbench.stats.probes import ProbeReport
@@ -87,6 +87,9 @@ def run_payload(run: StoredRun) -> dict[str, Any]:
             for name, value in r.vars.items():
                 values[var_names[name]] = text(value)
             row: Row = {"id": r.case_id, "r": r.repeat, "v": values, "x": text(r.expected)}
+            shown = images(r)
+            if shown:
+                row["im"] = shown
             entry = rows[key] = (row, {})
         group = (r.variant, r.model)
         col = columns.setdefault(group, len(columns))

@@ -275,8 +275,25 @@ const PB = (() => {
     });
     if (row.x != null) dl += `<dt>expected</dt><dd>${esc(row.x)}</dd>`;
     const rep = row.r ? `<span class="rep">repeat ${row.r + 1}</span>` : '';
+    // Images travel as data: URLs made by promptbench; anything else is named, not loaded.
+    const pics = (row.im || []).map((im) => (typeof im.u === 'string' && im.u.startsWith('data:image/'))
+      ? `<img class="thumb" src="${esc(im.u)}" alt="${esc(im.p)}" title="${esc(im.p)}">`
+      : `<span class="imgref">${esc(im.p)}</span>`).join('');
     return `<div class="headline"><button type="button" class="exp" aria-label="Expand">▶</button>`
-      + `<span class="cid">${esc(row.id)}</span>${rep}${extra}</div>${dl ? `<dl>${dl}</dl>` : ''}`;
+      + `<span class="cid">${esc(row.id)}</span>${rep}${extra}</div>${dl ? `<dl>${dl}</dl>` : ''}`
+      + (pics ? `<div class="images">${pics}</div>` : '');
+  }
+
+  /* A conversation: each turn's user message, then the assistant's text, tool calls and
+   * tool results, in order. Folded under a summary line; the output above is the last reply. */
+  const STEP = { a: 'assistant', c: 'calls', t: 'tool' };
+  function turnsHTML(tr) {
+    const tools = tr.reduce((n, t) => n + t[2].filter((s) => s[0] === 'c').length, 0);
+    const head = `${tr.length} turn${tr.length === 1 ? '' : 's'}` + (tools ? ` · ${tools} tool call${tools === 1 ? '' : 's'}` : '');
+    const body = tr.map(([n, user, steps]) => `<li class="turn"><div class="step u"><b>${n} user</b> ${esc(user)}</div>`
+      + steps.map(([k, t]) => `<div class="step ${esc(k)}"><b>${STEP[k] || esc(k)}</b> ${esc(t)}</div>`).join('')
+      + '</li>').join('');
+    return `<details class="turns"><summary>${head}</summary><ol>${body}</ol></details>`;
   }
 
   /* One record: verdict, scores, output (or the call's error), reasons, cost and time.
@@ -308,6 +325,7 @@ const PB = (() => {
     if (c.k) meta.push('cached');
     if (c.r) meta.push(`${c.r} ${c.r === 1 ? 'retry' : 'retries'}`);
     return `<td class="cell v-${c.v}"><div class="cell-head">${badge(c.v)}${chips}</div>${body}`
+      + (c.tr ? turnsHTML(c.tr) : '')
       + (reasons ? `<ul class="reasons">${reasons}</ul>` : '')
       + (meta.length ? `<div class="meta">${meta.join(' · ')}</div>` : '')
       + '</td>';
