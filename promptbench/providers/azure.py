@@ -26,7 +26,6 @@ from promptbench.providers import pricing
 from promptbench.providers.base import provider
 from promptbench.providers.hosted import HostedConfig, http_url, keys_masked
 from promptbench.providers.openai_http import completion_from_json
-from promptbench.providers.openai_sdk import classify as classify_openai
 from promptbench.providers.openai_wire import wire_messages
 from promptbench.types import Completion, Prompt
 
@@ -142,6 +141,9 @@ def _has_azure_identity() -> bool:
 def classify(exc: Exception) -> ProviderError:
     """As for OpenAI, plus Azure's content filter (a 400 with code ``content_filter``)."""
     import openai
+
+    # The SDK's table imports the SDK: only when a call has failed, never to list providers.
+    from promptbench.providers.openai_sdk import classify as classify_openai
 
     if isinstance(exc, openai.BadRequestError):
         body = exc.body if isinstance(exc.body, dict) else {}

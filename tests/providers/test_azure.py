@@ -114,7 +114,7 @@ def test_the_content_filter_is_a_content_filter_error(azure_server: AzureServer)
     ("fault", "kind", "retryable", "status"),
     [
         ("400", "client_error", False, 400),
-        ("401", "client_error", False, 401),
+        ("401", "auth", False, 401),
         ("429", "rate_limit", True, 429),
         ("500", "server_error", True, 500),
         ("503", "server_error", True, 503),
@@ -156,7 +156,7 @@ def test_a_wrong_key_is_azures_401(
 ) -> None:
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "another-azure-key-000000")
     err = failure(config(azure_server.url))
-    assert (err.kind, err.retryable, err.status) == ("client_error", False, 401)
+    assert (err.kind, err.retryable, err.status) == ("auth", False, 401)
     assert "Access denied" in err.message
 
 

@@ -175,8 +175,6 @@
       + `<p class="small">${esc(R.note)}</p></details>`;
   }
 
-  app.innerHTML = header()
-    + `<section class="panel"><h2>Summary</h2>${charts()}${summaryTable()}${gate()}${ranking()}${prompts()}</section>`
   /* ---------------------------------------------------------------- probes */
   function robustness() {
     const P = D.probes;
@@ -208,7 +206,7 @@
   }
 
   app.innerHTML = header()
-    + `<section class="panel"><h2>Summary</h2>${charts()}${summaryTable()}${gate()}${prompts()}</section>`
+    + `<section class="panel"><h2>Summary</h2>${charts()}${summaryTable()}${gate()}${ranking()}${prompts()}</section>`
     + robustness()
     + toolbar()
     + '<table class="cases" id="cases"><thead><tr id="colheads"></tr></thead><tbody id="rows"></tbody></table>';
