@@ -356,6 +356,81 @@ def test_keys_reach_the_server_and_appear_nowhere_else(
     cache_path = str(searched / "cache" / "cache.db")
     cli("cache", "stats", "--path", cache_path, "--json")
     cli("cache", "clear", "--path", cache_path, "--older-than", "30d", "--yes")
+    # Commands and options of this round: sweeps and ranking, probes, the sequential check,
+    # promptfoo imports, the tools example. `run --watch` and `view` run until stopped, so
+    # they are given here with an option they refuse (the option is parsed, nothing served);
+    # tests/cli/test_watch.py and tests/view/ run them for real.
+    cli("init", "tools-demo", "--example", "tools", "--quiet")
+    cli(*run, "--no-probes", "-q")
+    cli(*run, "--probe", "typos", "--probes-only", "-q", codes=(0, 1, 2))
+    cli(*run, "--sequential", *baseline, "-q", codes=(0, 1, 2))
+    cli(*run, "--watch", "--json", codes=(2,))
+    cli("view", "--runs-dir", "runs", "--host", "127.0.0.1", "--port", "abc", codes=(2,))
+    cli(
+        "rank",
+        first.name,
+        "--metric",
+        "pass_rate",
+        "--alpha",
+        "0.1",
+        "--json",
+        "--runs-dir",
+        "runs",
+        "--markdown",
+        "out/rank.md",
+        "--wandb",
+        codes=(0, 1, 2),
+    )
+    cli("diff", first.name, "--best", "--metric", "pass_rate", "--wandb", codes=(0, 1, 2))
+    (project.root / "promptfooconfig.yaml").write_text(
+        "prompts: ['Q: {{ q }}']\n"
+        f"providers: [{{id: 'openai:chat:m', config: {{apiBaseUrl: '{loopback.url}'}}}}]\n"
+        "tests: [{vars: {q: a}, assert: [{type: contains, value: a}]}]\n",
+        encoding="utf-8",
+    )
+    cli(
+        "import",
+        "promptfoo",
+        "promptfooconfig.yaml",
+        "--output",
+        "suites/pf.yaml",
+        "--force",
+        "--json",
+        codes=(0, 1),
+    )
+    pf_out = {
+        "evalId": "eval-1",
+        "metadata": {"promptfooVersion": "0.121.20"},
+        "results": {
+            "prompts": [{"raw": "Q: {{ q }}", "provider": "openai:chat:m"}],
+            "results": [
+                {
+                    "testIdx": 0,
+                    "promptIdx": 0,
+                    "vars": {"q": "a"},
+                    "prompt": {"raw": "Q: a"},
+                    "success": True,
+                    "latencyMs": 3,
+                    "gradingResult": {"pass": True, "componentResults": []},
+                    "response": {"output": "Q: a"},
+                }
+            ],
+        },
+    }
+    (project.root / "pf-out.json").write_text(json.dumps(pf_out), encoding="utf-8")
+    cli(
+        "import",
+        "promptfoo-results",
+        "pf-out.json",
+        "--config",
+        "promptfooconfig.yaml",
+        "--suite",
+        "suites/pf.yaml",
+        "--runs-dir",
+        "runs",
+        "--json",
+        codes=(0, 1, 2),
+    )
     missing = sorted(f"{' '.join(c)} {o}" for c, o in every_option() - used)
     assert missing == [], f"options this test does not exercise: {missing}"
     loopback.configure(rules=[{"match": "q3", "fault_rate": 1.0, "fault_kinds": ["401"]}])

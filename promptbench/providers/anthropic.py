@@ -125,9 +125,9 @@ def error_table() -> ErrorTable:
         "APIConnectionError": ("connection", True),
         "APIResponseValidationError": ("malformed", True),
         "BadRequestError": ("client_error", False),  # 400
-        "AuthenticationError": ("client_error", False),  # 401
+        "AuthenticationError": ("auth", False),  # 401
         "PaymentRequiredError": ("quota", False),  # 402: billing
-        "PermissionDeniedError": ("client_error", False),  # 403
+        "PermissionDeniedError": ("auth", False),  # 403
         "NotFoundError": ("client_error", False),  # 404
         "RequestTimeoutError": ("timeout", True),  # 408
         "ConflictError": ("client_error", True),  # 409

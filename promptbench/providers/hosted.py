@@ -51,6 +51,8 @@ def status_kind(status: int) -> tuple[str, bool]:
         return "server_error", True
     if status in (408, 409):
         return "client_error", True  # a request timeout or a conflict: trying again can work
+    if status in (401, 403):
+        return "auth", False  # the key is wrong or may not do this, as for OpenAI
     return "client_error", False
 
 

@@ -74,7 +74,7 @@ def test_a_401_is_recorded_once_with_the_key_masked(
     assert result.exit_code == 3  # one call in three failed: too many errors for a verdict
     by_case = {r["case_id"]: r for r in project.records()}
     error = by_case["q1"]["error"]
-    assert (error["kind"], error["status"]) == ("client_error", 401)
+    assert (error["kind"], error["status"]) == ("auth", 401)
     assert "[redacted]" in error["message"]
     assert by_case["q1"]["retries"] == 0
     assert anthropic_server.stats()["by_prompt"]["Q: q1"] == 1  # not retried

@@ -106,7 +106,7 @@ def test_a_401_is_recorded_once_with_the_key_masked(
     assert result.exit_code == 3  # one call in three failed: too many errors for a verdict
     by_case = {r["case_id"]: r for r in project.records()}
     error = by_case["q1"]["error"]
-    assert (error["kind"], error["status"], by_case["q1"]["retries"]) == ("client_error", 401, 0)
+    assert (error["kind"], error["status"], by_case["q1"]["retries"]) == ("auth", 401, 0)
     assert "[redacted]" in error["message"]
     assert server.stats()["by_prompt"]["Q: q1"] == 1
     assert leaked(project.root) == []

@@ -159,7 +159,7 @@ def test_a_refusal_is_a_content_filter_error(anthropic_server: AnthropicServer) 
     ("fault", "kind", "retryable", "status"),
     [
         ("400", "client_error", False, 400),
-        ("401", "client_error", False, 401),
+        ("401", "auth", False, 401),
         ("404", "client_error", False, 404),
         ("429", "rate_limit", True, 429),
         ("500", "server_error", True, 500),
@@ -197,7 +197,7 @@ def test_a_wrong_key_is_anthropics_authentication_error(
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-some-other-key-0000")
     err = failure(config(anthropic_server.url))
-    assert (err.kind, err.retryable, err.status) == ("client_error", False, 401)
+    assert (err.kind, err.retryable, err.status) == ("auth", False, 401)
     assert "authentication_error: invalid x-api-key" in err.message
 
 

@@ -113,7 +113,7 @@ def test_safety_blocked_answers_are_content_filter_errors(
     ("fault", "kind", "retryable", "status"),
     [
         ("400", "client_error", False, 400),
-        ("401", "client_error", False, 401),
+        ("401", "auth", False, 401),
         ("404", "client_error", False, 404),
         ("429", "rate_limit", True, 429),
         ("429-noretry", "rate_limit", True, 429),
