@@ -17,10 +17,6 @@ from tests.helpers.loopback import LoopbackServer
 from tests.helpers.project import Project, openai_model
 
 TRANSPORTS = ["sdk", "sdk-aiohttp", "aiohttp"]  # every transport a user can get
-    "sdk",
-    "sdk-aiohttp",
-    "aiohttp",
-]  # every transport a user can get (conftest.TRANSPORTS)
 
 WEATHER = {
     "name": "get_weather",
