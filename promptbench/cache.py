@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptbench.cache_writer import INSERT, CacheWriter, Row
 from promptbench.errors import UsageError
 from promptbench.types import Completion, Message, ToolCall, Usage
 
@@ -81,9 +82,15 @@ class CacheStats:
 
 
 class Cache:
-    """Completions by key."""
+    """Completions by key.
 
-    def __init__(self, path: Path | None = None, *, timeout: float = 30.0) -> None:
+    ``batched=True`` (what a run uses) hands writes to a :class:`CacheWriter` that
+    commits them in batches on its own thread; :meth:`close` commits what is left.
+    """
+
+    def __init__(
+        self, path: Path | None = None, *, timeout: float = 30.0, batched: bool = False
+    ) -> None:
         self.path = path or default_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,9 +120,16 @@ class Cache:
             ) from None
         self.hits = 0
         self.misses = 0
+        self.lost = 0  # batched writes the database never took (busy or failing to the end)
+        self.write_error: str | None = None  # why, when some were lost
+        self._writer = CacheWriter(self.path, busy_timeout=timeout) if batched else None
 
     def get(self, key: str) -> Completion | None:
         """The stored completion for ``key``, or None."""
+        queued = self._writer.pending(key) if self._writer is not None else None
+        if queued is not None:
+            self.hits += 1
+            return _completion(queued[1:7], queued[8])
         row = self._db.execute(
             "SELECT text, prompt_tokens, completion_tokens, latency_ms, finish_reason, model,"
             " tool_calls FROM completions WHERE key = ?",
@@ -125,32 +139,31 @@ class Cache:
             self.misses += 1
             return None
         self.hits += 1
-        text, pt, ct, latency, finish, model, calls = row
-        tool_calls = tuple(ToolCall.from_json(c) for c in json.loads(calls)) if calls else ()
-        return Completion(
-            text, Usage(pt or 0, ct or 0), latency or 0.0, finish, model, tool_calls=tool_calls
-        )
+        return _completion(row[:6], row[6])
 
     def put(self, key: str, completion: Completion) -> None:
-        """Store a successful completion; committed at once so a killed run keeps it."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO completions (key, text, prompt_tokens, completion_tokens,"
-            " latency_ms, finish_reason, model, created, tool_calls)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key,
-                completion.text,
-                completion.usage.prompt_tokens,
-                completion.usage.completion_tokens,
-                completion.latency_ms,
-                completion.finish_reason,
-                completion.model,
-                time.time(),
-                json.dumps([c.to_json() for c in completion.tool_calls])
-                if completion.tool_calls
-                else None,
-            ),
+        """Store a successful completion: committed at once, or queued when batched."""
+        row: Row = (
+            key,
+            completion.text,
+            completion.usage.prompt_tokens,
+            completion.usage.completion_tokens,
+            completion.latency_ms,
+            completion.finish_reason,
+            completion.model,
+            time.time(),
+            json.dumps([c.to_json() for c in completion.tool_calls])
+            if completion.tool_calls
+            else None,
         )
+        if self._writer is not None:
+            self._writer.put(row)
+            return
+        self._db.execute(INSERT, row)
+
+    def write_fault(self) -> sqlite3.Error | None:
+        """The error that stopped the batched writer (a damaged or full database), if any."""
+        return self._writer.fault if self._writer is not None else None
 
     def contains(self, key: str) -> bool:
         """Whether ``key`` is stored (without counting a hit)."""
@@ -183,9 +196,28 @@ class Cache:
         self._db.execute("VACUUM")
         return deleted
 
-    def close(self) -> None:
-        """Close the database."""
+    def close(self, timeout: float = 30.0) -> None:
+        """Commit any queued writes (waiting up to ``timeout``), then close the database."""
+        if self._writer is not None:
+            self.lost = self._writer.close(timeout)
+            self.write_error = self._writer.failed
+            self._writer = None
         self._db.close()
+
+
+def _completion(fields: tuple[Any, ...], calls: str | None) -> Completion:
+    """A completion from a row's (text, tokens in, tokens out, latency, finish, model)."""
+    text, pt, ct, latency, finish, model = fields
+    tool_calls = tuple(ToolCall.from_json(c) for c in json.loads(calls)) if calls else ()
+    return Completion(
+        text, Usage(pt or 0, ct or 0), latency or 0.0, finish, model, tool_calls=tool_calls
+    )
+
+
+def _fix(error: str) -> str:
+    if "locked" in error.lower() or "busy" in error.lower():
+        return "another process holds it; let it finish, or point PROMPTBENCH_CACHE elsewhere"
+    return "check the path, or point PROMPTBENCH_CACHE elsewhere"
 
 
 def _is_corrupt(exc: sqlite3.Error) -> bool:
@@ -222,12 +254,12 @@ class RunCache:
 
     def _open(self) -> None:
         try:
-            cache = Cache(self.path, timeout=self.busy_timeout)
+            cache = Cache(self.path, timeout=self.busy_timeout, batched=True)
         except _OpenFailed as failed:
             if not _is_corrupt(failed.cause):
                 raise failed.cause from None
             self._move_aside(failed.cause)
-            cache = Cache(self.path, timeout=self.busy_timeout)
+            cache = Cache(self.path, timeout=self.busy_timeout, batched=True)
         self._cache = cache
         self._inode = os.stat(self.path).st_ino
 
@@ -245,7 +277,7 @@ class RunCache:
     def _off(self, why: str) -> None:
         if self._cache is not None:
             with contextlib.suppress(sqlite3.Error):
-                self._cache.close()
+                self._cache.close(self.busy_timeout)
         self._cache = None
         self._notify(
             f"warning: {why}; the run goes on without the cache (answers are not stored, "
@@ -257,28 +289,26 @@ class RunCache:
         if _is_corrupt(exc):
             if self._cache is not None:
                 with contextlib.suppress(sqlite3.Error):
-                    self._cache.close()
+                    self._cache.close(0)  # its queued rows go nowhere: the file is damaged
                 self._cache = None
             try:
                 self._move_aside(exc)
-                self._cache = Cache(self.path, timeout=self.busy_timeout)
+                self._cache = Cache(self.path, timeout=self.busy_timeout, batched=True)
                 self._inode = os.stat(self.path).st_ino
                 return
             except (OSError, sqlite3.Error, UsageError) as again:
                 self._off(f"cache {self.path}: cannot start a fresh one ({again})")
                 return
-        fix = (
-            "another process holds it; let it finish, or point PROMPTBENCH_CACHE elsewhere"
-            if "locked" in str(exc).lower()
-            else "check the path, or point PROMPTBENCH_CACHE elsewhere"
-        )
-        self._off(f"cache {self.path}: {exc} ({fix})")
+        self._off(f"cache {self.path}: {exc} ({_fix(str(exc))})")
 
     def _vanished(self) -> bool:
         try:
             return os.stat(self.path).st_ino != self._inode
         except OSError:
             return True
+
+    def _open_cache(self) -> Cache | None:
+        return self._cache
 
     def get(self, key: str) -> Completion | None:
         """The stored completion for ``key``, or None (also when the cache is off)."""
@@ -300,14 +330,27 @@ class RunCache:
             # SQLite would go on writing into the removed file, and every answer be lost.
             self._off(f"cache {self.path} was removed during the run")
             return
+        fault = self._cache.write_fault()  # what the batched writer met since the last put
+        if fault is not None:
+            self._fault(fault)  # a fresh cache, or none
+        cache = self._open_cache()
+        if cache is None:
+            return
         try:
-            self._cache.put(key, completion)
+            cache.put(key, completion)
         except sqlite3.Error as exc:
             self._fault(exc)
 
     def close(self) -> None:
-        """Close the database, if it is open."""
+        """Commit what is queued and close the database, if it is open."""
         if self._cache is not None:
             with contextlib.suppress(sqlite3.Error):
-                self._cache.close()
-            self._cache = None
+                self._cache.close(self.busy_timeout * 2)
+            cache, self._cache = self._cache, None
+            if cache.lost:  # the writer waited out the run and never got the database
+                why = cache.write_error or "not written"
+                self._notify(
+                    f"warning: cache {self.path}: {why} ({_fix(why)}); the run goes on without "
+                    f"the cache: {cache.lost} answers were not stored, so a re-run pays for "
+                    "them again"
+                )

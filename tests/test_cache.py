@@ -229,3 +229,45 @@ def test_tool_calls_are_stored_and_old_caches_gain_the_column(tmp_path: Path) ->
     hit = cache.get("new")
     assert hit is not None and hit.tool_calls == calls
     cache.close()
+
+
+def test_batched_writes_are_read_back_at_once_and_committed_on_close(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    cache = Cache(path, batched=True)
+    completions = {f"k{i}": Completion(f"t{i}", Usage(i, 1), 2.5, "stop", "m") for i in range(300)}
+    for key, completion in completions.items():
+        cache.put(key, completion)
+    assert cache.get("k7") == completions["k7"]  # queued or committed: a hit either way
+    cache.close()
+    assert cache.lost == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM completions").fetchone() == (300,)
+    reopened = Cache(path)
+    try:
+        assert reopened.get("k299") == completions["k299"]
+    finally:
+        reopened.close()
+
+
+def test_a_cache_held_busy_by_another_process_does_not_block_batched_puts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    Cache(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another run or `cache clear` holding the lock
+    cache = Cache(path, batched=True)
+    assert cache._writer is not None
+    cache._writer.busy_timeout = 0.05
+    try:
+        cache.put("k", Completion("held"))  # returns although the database is locked
+        assert not cache._writer.flush(timeout=0.5)  # nothing could be committed yet
+        assert cache.get("k") == Completion("held")
+        holder.execute("COMMIT")
+        assert cache._writer.flush(timeout=10)
+    finally:
+        holder.close()
+        cache.close()
+    assert cache.lost == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT text FROM completions").fetchone() == ("held",)

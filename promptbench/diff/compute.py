@@ -46,7 +46,7 @@ from promptbench.diff.result import (
     RepeatStats,
     SideInfo,
 )
-from promptbench.stats.compare import MetricComparison, PairedMetric, compare_all
+from promptbench.stats.compare import MetricComparison, PairedMetric, compare_all, family_alpha
 from promptbench.stats.power import cases_needed, cases_needed_continuous
 from promptbench.stats.repeats import pass_at_k, pass_hat_k
 from promptbench.suite.regression import PASS_RATE
@@ -282,7 +282,8 @@ def diff_indexes(
         for _ in names:
             c, m = next(compared), next(paired)
             by_name[m.name] = m
-            rows.append(MetricResult(c, detect, _cases_needed(c, _case_diffs_sd(m), detect, alpha)))
+            needed = _cases_needed(c, _case_diffs_sd(m), detect, family_alpha(alpha, family))
+            rows.append(MetricResult(c, detect, needed))
         flips, flaky = _flips_and_flaky(ga, gb, [n for n in names if n != PASS_RATE])
         rep_a, rep_b = repeat_stats(ga), repeat_stats(gb)
         with_repeats = max(rep_a.repeats, rep_b.repeats) > 1

@@ -17,7 +17,7 @@ import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from statistics import stdev
+from statistics import NormalDist, stdev
 from typing import Any, Literal
 
 from promptbench.stats.power import mde_binary, mde_continuous
@@ -83,7 +83,8 @@ class MetricComparison:
     ``diff`` is mean_b − mean_a, ``ci_low``/``ci_high`` its bootstrap interval,
     ``p_value`` the paired test's, ``p_adjusted`` after Holm across the family compared
     together (equal to ``p_value`` for a single comparison), ``mde`` the smallest
-    absolute difference this sample detects with 80% power. Figures are None when
+    absolute difference this sample detects with 80% power at the level Holm holds
+    each test of the family to at worst (alpha/m, see :func:`family_alpha`). Figures are None when
     there is nothing to compute them from, never NaN.
     """
 
@@ -367,9 +368,37 @@ def compare_all(
     ]
     tested = [i for i, r in enumerate(results) if r.p_value is not None]
     adjusted = holm([p for i in tested if (p := results[i].p_value) is not None])
+    level = family_alpha(alpha, len(tested))
     for i, p_adj in zip(tested, adjusted, strict=True):
         r = results[i]
         results[i] = replace(
-            r, p_adjusted=p_adj, verdict=_verdict(p_adj, r.direction, alpha, r.higher_is_better)
+            r,
+            p_adjusted=p_adj,
+            verdict=_verdict(p_adj, r.direction, alpha, r.higher_is_better),
+            mde=_mde_at(r, level, alpha, power),
         )
     return results
+
+
+def family_alpha(alpha: float, family: int) -> float:
+    """The level one comparison of ``family`` is sure to be held to under Holm: alpha/m.
+
+    Holm tests the smallest p-value at alpha/m and relaxes from there; a difference that
+    is to be detected whatever the others do must clear alpha/m, so the MDE and "cases
+    needed" plan for that level, not for the raw alpha the verdicts never use.
+    """
+    return alpha / max(family, 1)
+
+
+def _mde_at(r: MetricComparison, level: float, alpha: float, power: float) -> float | None:
+    """``r.mde`` (computed at ``alpha``) recomputed at ``level``."""
+    if r.mde is None or level == alpha:
+        return r.mde
+    if r.test == "mcnemar-exact":
+        return mde_binary(
+            r.n_paired, (r.n_b_higher + r.n_b_lower) / r.n_paired, alpha=level, power=power
+        )
+    # mde_continuous is (z_level + z_power) * sd / sqrt(n): rescale the z sum.
+    za, zp = (NormalDist().inv_cdf(1.0 - a / 2.0) for a in (alpha, level))
+    zb = NormalDist().inv_cdf(power)
+    return r.mde * (zp + zb) / (za + zb)

@@ -42,8 +42,9 @@ Control API (JSON)
 ``POST /_control/config``
     Partial update; any of::
 
-        {"latency_ms": 0.0, "rate_limit_rps": 0.0, "default_reply": "echo" | "<fixed text>",
-         "seed": 0, "rules": [<rule>, ...], "record_requests": 0}
+        {"latency_ms": 0.0, "rate_limit_rps": 0.0, "rate_limit_headers": "full" | "retry-after",
+         "default_reply": "echo" | "<fixed text>", "seed": 0, "rules": [<rule>, ...],
+         "record_requests": 0}
 
     Answers the full configuration in the same shape (also ``GET /_control/config``).
     Invalid input (unknown keys, bad fault kinds, ...) gets a 400 and changes nothing.
@@ -110,6 +111,9 @@ with ``Retry-After`` (whole seconds, rounded up) and ``retry-after-ms`` (time un
 a token is available).  All chat responses then carry
 ``x-ratelimit-limit-requests`` (bucket capacity), ``x-ratelimit-remaining-requests``
 and ``x-ratelimit-reset-requests`` (time until the bucket is full, e.g. ``"120ms"``).
+With ``rate_limit_headers: "retry-after"`` the server says only what many gateways
+and self-hosted servers say: a 429 with ``Retry-After`` in whole seconds, no other
+rate-limit header on any answer.
 """
 
 from __future__ import annotations

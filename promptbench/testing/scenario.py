@@ -89,8 +89,15 @@ _DEFAULT_ARG: Final[Mapping[str, float]] = {
 }
 
 _CONFIG_KEYS: Final = frozenset(
-    {"latency_ms", "rate_limit_rps", "rules", "default_reply", "seed", "record_requests"}
-)
+    {
+        "latency_ms", "rate_limit_rps", "rate_limit_headers", "rules", "default_reply", "seed",
+        "record_requests",
+    }
+)  # fmt: skip
+# What a rate-limited server says: "full" is OpenAI's (x-ratelimit-* on every answer,
+# Retry-After and retry-after-ms on a 429); "retry-after" is many gateways' and
+# self-hosted servers' (a 429 with Retry-After in whole seconds, nothing else).
+RATE_LIMIT_HEADERS: Final = ("full", "retry-after")
 _RULE_KEYS: Final = frozenset(
     {
         "match", "reply", "replies", "faults", "p_correct", "correct", "wrong",
@@ -356,6 +363,7 @@ class _Settings:
     rate_limit_rps: float = 0.0
     default_reply: str = "echo"
     seed: int = 0
+    rate_limit_headers: str = "full"
     rule_specs: list[JsonDict] = field(default_factory=list)
     record_requests: int = 0  # keep the last N request bodies (and auth headers) for tests
 
@@ -363,6 +371,7 @@ class _Settings:
         return {
             "latency_ms": self.latency_ms,
             "rate_limit_rps": self.rate_limit_rps,
+            "rate_limit_headers": self.rate_limit_headers,
             "default_reply": self.default_reply,
             "seed": self.seed,
             "rules": [dict(spec) for spec in self.rule_specs],
@@ -434,6 +443,13 @@ class Scenario:
             new.latency_ms = _number(patch["latency_ms"], "latency_ms")
         if "rate_limit_rps" in patch:
             new.rate_limit_rps = _number(patch["rate_limit_rps"], "rate_limit_rps")
+        if "rate_limit_headers" in patch:
+            headers = patch["rate_limit_headers"]
+            if headers not in RATE_LIMIT_HEADERS:
+                raise ConfigError(
+                    f"rate_limit_headers must be one of {list(RATE_LIMIT_HEADERS)}, got {headers!r}"
+                )
+            new.rate_limit_headers = headers
         if "default_reply" in patch:
             new.default_reply = _string(patch["default_reply"], "default_reply")
         if "seed" in patch:
@@ -514,11 +530,16 @@ class Scenario:
         bucket = self._bucket
         if bucket is not None:
             wait = bucket.acquire()
-            rate_headers = bucket.headers()
+            full = self._settings.rate_limit_headers == "full"
+            rate_headers = bucket.headers() if full else []
             if wait > 0.0:
                 self.rate_limited += 1
                 self.by_outcome["429"] += 1
-                return Decision("429", Fault("429", wait), headers=rate_headers)
+                if full:
+                    return Decision("429", Fault("429", wait), headers=rate_headers)
+                # A fault with no argument adds no retry headers of its own.
+                only = [("retry-after", str(math.ceil(wait)))]
+                return Decision("429", Fault("429"), headers=only)
 
         rule = next((r for r in self._rules if r.matches(prompt)), None)
         fault: Fault | None = None

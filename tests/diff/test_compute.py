@@ -347,3 +347,14 @@ def test_default_rules_check_every_metric_and_holm_spans_the_checks() -> None:
     assert report.checks[0].p_adjusted == report.checks[1].p_adjusted
     data = json.loads(json.dumps(report.to_json(), allow_nan=False))
     assert data["passed"] is False and data["checks"][0]["regressed"] is True
+
+
+def test_cases_needed_plans_for_the_holm_level_of_the_family() -> None:
+    a = [rec(f"c{i}", i % 5 != 0, sim=(i % 7) / 7) for i in range(50)]
+    b = [rec(f"c{i}", i % 5 != 0, sim=(i % 3) / 3) for i in range(50)]
+    result = run_diff(a, b, detect=0.1)
+    (pair,) = result.pairs
+    row = pair.metric(PASS_RATE)
+    assert row is not None and result.family > 1
+    assert row.cases_needed == cases_needed(-0.1, 0.8, alpha=0.05 / result.family)
+    assert row.cases_needed > cases_needed(-0.1, 0.8)

@@ -469,3 +469,21 @@ def test_aa_false_alarms_stay_near_alpha(n: int, repeats: int) -> None:
         r = compare(metric, seed=i, n_resamples=100, n_permutations=2000)
         false_alarms += r.verdict != "no detectable difference"
     assert false_alarms / 200 <= 0.08
+
+
+def test_mde_in_a_family_plans_for_holms_strictest_level() -> None:
+    one = table(both=300, a_only=60, b_only=40, neither=0)
+    rc = PairedMetric(
+        "judge",
+        "continuous",
+        {"c1": [0.1], "c2": [0.9], "c3": [0.4]},
+        {"c1": [0.3], "c2": [0.2], "c3": [0.8]},
+    )
+    alone = compare_all([one])[0]
+    first, _, cont = compare_all([one, one, rc])
+    assert alone.mde == pytest.approx(mde_binary(400, 100 / 400))
+    assert first.mde == pytest.approx(mde_binary(400, 100 / 400, alpha=0.05 / 3))
+    assert first.mde is not None and alone.mde is not None and first.mde > alone.mde
+    sd = statistics.stdev([0.2, -0.7, 0.4])
+    z = statistics.NormalDist().inv_cdf
+    assert cont.mde == pytest.approx((z(1 - 0.05 / 6) + z(0.8)) * sd / math.sqrt(3))

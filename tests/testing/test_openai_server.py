@@ -344,6 +344,23 @@ def test_rate_limit_mode(server: LoopbackServer, client: openai.OpenAI) -> None:
     assert stats["by_outcome"]["429"] == stats["rate_limited"]
 
 
+def test_rate_limit_said_only_by_retry_after(server: LoopbackServer, client: openai.OpenAI) -> None:
+    server.configure(rate_limit_rps=2, rate_limit_headers="retry-after")
+    ok = client.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert not [h for h in ok.headers if h.startswith("x-ratelimit")]
+    ask(client, "hi")
+    with pytest.raises(openai.RateLimitError) as excinfo:
+        ask(client, "hi")
+    headers = excinfo.value.response.headers
+    assert headers["retry-after"] == "1"
+    assert "retry-after-ms" not in headers
+    assert not [h for h in headers if h.startswith("x-ratelimit")]
+    with pytest.raises(RuntimeError, match="rate_limit_headers must be one of"):
+        server.configure(rate_limit_headers="some")
+
+
 # --------------------------------------------------------------------------- streaming
 
 
