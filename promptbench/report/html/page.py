@@ -55,8 +55,17 @@ def embed_json(data: Any) -> str:
     escapes mean the same; so do U+2028 and U+2029, which some JavaScript parsers
     once took for line ends.
     """
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return _JSON_UNSAFE.sub(lambda m: _JSON_ESCAPES[m.group()], text)
+    return _JSON_UNSAFE.sub(lambda m: _JSON_ESCAPES[m.group()], compact_json(data))
+
+
+def compact_json(data: Any) -> str:
+    """``data`` as compact JSON: by orjson when installed (a 100,000-record page's data is
+    written several times faster), else by json; never NaN (JSON has none: null)."""
+    try:
+        import orjson
+    except ImportError:
+        return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return orjson.dumps(data).decode("utf-8")
 
 
 def _inline(name: str) -> str:
