@@ -383,9 +383,10 @@ _FAST_LOADS = _fast_loads()
 
 
 def parse_record_line(line: bytes) -> Any:
-    """One line of ``records.jsonl`` parsed: by orjson when installed (the ``fast`` extra,
-    several times faster, which is most of what reading 100,000 records costs), else by json.
+    """One line of ``records.jsonl`` parsed, by orjson when installed, else by json.
 
+    orjson (the ``fast`` extra) is several times faster, and parsing is much of what
+    reading 100,000 records costs.
     A line orjson refuses is parsed again by json: ``json.dumps`` writes a metric's NaN as
     ``NaN``, which is not JSON and which orjson does not read.
     """
