@@ -3,9 +3,14 @@
 =================================  ==================================================
 ``/``                              the runs: filter, sort, page; choose two to compare
 ``/suites/NAME``                   a suite's history, charted, with the gate's threshold
-``/runs/ID``                       a run's report (``promptbench report``'s page); a run
+``/runs/ID``                       a run's report (``promptbench report``'s page, its
+                                   rows fetched a page at a time as they come into view); a run
                                    in progress shows its progress, polled, until it ends
 ``/api/runs/ID/progress``          what that page polls (JSON)
+``/api/runs/ID/rows``              the run page's rows, a page at a time: ``offset``,
+                                   ``limit``, ``mode``, ``q``, ``metric``, ``cols``,
+                                   ``sort``, ``order`` (JSON; :mod:`.rows`)
+``/api/runs/ID/ranking``           that page's ranking, computed after it is drawn (JSON)
 ``/compare``                       choose; with ``run=A&run=B`` or ``run=R&variant=X&
                                    variant=Y`` the comparison, drawn as ``diff --html``
 =================================  ==================================================
@@ -16,8 +21,6 @@ endpoints), so a large one does not stop the live pages from being served.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,11 +32,9 @@ from starlette.routing import Route
 
 from promptbench.diff import DiffOptions, Source, compare_sources
 from promptbench.errors import PromptbenchError
-from promptbench.report.html import diff_report, run_report
-from promptbench.runner.runmeta import RUN_FILE
-from promptbench.runner.store import RECORDS_FILE
+from promptbench.report.html import diff_report, served_run_report
 from promptbench.view.index import RunEntry, RunIndex, valid_run_id
-from promptbench.view.layout import with_nav
+from promptbench.view.layout import rows_api, with_nav
 from promptbench.view.pages import (
     compare_page,
     history_page,
@@ -44,35 +45,10 @@ from promptbench.view.pages import (
     unreadable_page,
 )
 from promptbench.view.query import CompareQuery, HistoryQuery, RunsQuery
+from promptbench.view.rows import RowsCache, RowsQuery
 from promptbench.view.security import ViewerRules, allowed_hosts
 
 Q = TypeVar("Q", bound=BaseModel)
-REPORTS_KEPT = 8  # report pages kept drawn, per version of their run's files
-
-
-class _Reports:
-    """The last few report pages drawn, so that a second look at a large run is instant."""
-
-    def __init__(self) -> None:
-        self._pages: OrderedDict[str, tuple[object, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def page(self, entry: RunEntry) -> str:
-        version = tuple(
-            (p.stat().st_mtime_ns, p.stat().st_size) if p.exists() else None
-            for p in (entry.run_dir / RUN_FILE, entry.run_dir / RECORDS_FILE)
-        )
-        with self._lock:
-            cached = self._pages.get(entry.run_id)
-            if cached is not None and cached[0] == version:
-                self._pages.move_to_end(entry.run_id)
-                return cached[1]
-        text = with_nav(run_report(entry.stored))
-        with self._lock:
-            self._pages[entry.run_id] = (version, text)
-            while len(self._pages) > REPORTS_KEPT:
-                self._pages.popitem(last=False)
-        return text
 
 
 def _query(model: type[Q], request: Request, lists: tuple[str, ...] = ()) -> Q:
@@ -83,17 +59,20 @@ def _query(model: type[Q], request: Request, lists: tuple[str, ...] = ()) -> Q:
     return model.model_validate(data)
 
 
-def _bad_query(exc: ValidationError) -> HTMLResponse:
+def _problem(exc: ValidationError) -> str:
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"]) or "query"
-    text = f"{where}: {first['msg']}"
-    return HTMLResponse(message_page("Bad request", text), status_code=400)
+    return f"{where}: {first['msg']}"
+
+
+def _bad_query(exc: ValidationError) -> HTMLResponse:
+    return HTMLResponse(message_page("Bad request", _problem(exc)), status_code=400)
 
 
 def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> ViewerRules:
     """The viewer of ``runs_dir`` as an ASGI app that answers only to ``host:port``."""
     index = RunIndex(Path(runs_dir))
-    reports = _Reports()
+    run_rows = RowsCache()
 
     def not_found(what: str) -> HTMLResponse:
         return HTMLResponse(message_page("Not found", what), status_code=404)
@@ -136,11 +115,31 @@ def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> 
         if entry.status == "running":
             return HTMLResponse(live_page(entry))
         try:
-            return HTMLResponse(reports.page(entry))
+            return HTMLResponse(
+                with_nav(served_run_report(run_rows.rows(entry).page_data(rows_api(entry.run_id))))
+            )
         except PromptbenchError as exc:
             return HTMLResponse(unreadable_page(entry, str(exc)))
         except (OSError, ValueError) as exc:
             return HTMLResponse(unreadable_page(entry, f"{type(exc).__name__}: {exc}"))
+
+    def rows(request: Request) -> Response:
+        entry = entry_of(request)
+        if entry is None:
+            return JSONResponse({"error": "no such run"}, status_code=404)
+        try:
+            q = _query(RowsQuery, request)
+        except ValidationError as exc:
+            return JSONResponse({"error": _problem(exc)}, status_code=400)
+        if entry.meta is None:
+            return JSONResponse({"error": f"unreadable: {entry.problem}"}, status_code=409)
+        try:
+            return JSONResponse(run_rows.rows(entry).answer(q))
+        except PromptbenchError as exc:
+            return JSONResponse({"error": f"unreadable: {exc}"}, status_code=409)
+        except (OSError, ValueError) as exc:
+            # A column or metric the run does not have: the query's fault, said in one line.
+            return JSONResponse({"error": str(exc)}, status_code=400)
 
     def progress(request: Request) -> Response:
         entry = entry_of(request)
@@ -187,11 +186,28 @@ def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> 
         except PromptbenchError as exc:
             return HTMLResponse(compare_page(entries, None, str(exc)), status_code=400)
 
+    def ranking(request: Request) -> Response:
+        entry = entry_of(request)
+        if entry is None:
+            return JSONResponse({"error": "no such run"}, status_code=404)
+        if request.query_params:
+            return JSONResponse({"error": "this takes no query"}, status_code=400)
+        if entry.meta is None:
+            return JSONResponse({"error": f"unreadable: {entry.problem}"}, status_code=409)
+        try:
+            return JSONResponse({"ranking": run_rows.rows(entry).ranking(entry)})
+        except PromptbenchError as exc:
+            return JSONResponse({"error": f"unreadable: {exc}"}, status_code=409)
+        except (OSError, ValueError) as exc:
+            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=409)
+
     routes = [
         Route("/", runs),
         Route("/suites/{suite}", history),
         Route("/runs/{run_id}", run),
         Route("/api/runs/{run_id}/progress", progress),
+        Route("/api/runs/{run_id}/rows", rows),
+        Route("/api/runs/{run_id}/ranking", ranking),
         Route("/compare", compare),
     ]
     app = Starlette(routes=routes)

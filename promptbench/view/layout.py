@@ -70,6 +70,11 @@ def run_url(run_id: str) -> str:
     return esc("/runs/" + quote(run_id, safe=""))
 
 
+def rows_api(run_id: str) -> str:
+    """Where a run's page fetches its rows (a URL for a script, not escaped for HTML)."""
+    return "/api/runs/" + quote(run_id, safe="") + "/rows"
+
+
 def suite_url(suite: str) -> str:
     """The suite's history page."""
     return esc("/suites/" + quote(suite, safe=""))

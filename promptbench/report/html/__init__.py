@@ -11,23 +11,40 @@ they scroll into view, so a run of 10,000 records opens at once.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from promptbench.report.html.diff_data import diff_payload
 from promptbench.report.html.page import human_size, render_page, write_page
-from promptbench.report.html.run_data import run_payload
+from promptbench.report.html.run_data import run_payload, run_ranking
 
 if TYPE_CHECKING:
     from promptbench.diff import DiffResult, Source
     from promptbench.runs import StoredRun
 
-__all__ = ["diff_report", "human_size", "run_report", "write_report"]
+__all__ = [
+    "diff_report",
+    "human_size",
+    "run_payload",
+    "run_ranking",
+    "run_report",
+    "served_run_report",
+    "write_report",
+]
 
 
 def run_report(run: StoredRun) -> str:
     """The report page of a stored run."""
     data = run_payload(run)
     return render_page("run", str(data["title"]), data)
+
+
+def served_run_report(data: dict[str, Any]) -> str:
+    """The viewer's run page, which fetches its rows from the viewer.
+
+    ``data`` is :func:`run_payload`'s with its rows left out and the first of them
+    under ``remote``.
+    """
+    return render_page("run", str(data["title"]), data, fetches_rows=True)
 
 
 def diff_report(result: DiffResult, a: Source, b: Source | None = None) -> str:

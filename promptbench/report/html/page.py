@@ -77,9 +77,22 @@ def _inline(name: str) -> str:
     return text
 
 
-def render_page(kind: Kind, title: str, data: dict[str, Any]) -> str:
-    """The whole page for ``data`` (a payload of :mod:`.run_data` or :mod:`.diff_data`)."""
+# A file opened from disk fetches nothing; a page the viewer serves may fetch its rows
+# from the viewer (and only from it).
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
+CSP_SERVED = CSP + "; connect-src 'self'"
+
+
+def render_page(kind: Kind, title: str, data: dict[str, Any], *, fetches_rows: bool = False) -> str:
+    """The whole page for ``data`` (a payload of :mod:`.run_data` or :mod:`.diff_data`).
+
+    ``fetches_rows``: the page is served by ``promptbench view`` and asks it for its rows.
+    """
     slots = {
+        "CSP": CSP_SERVED if fetches_rows else CSP,
         "TITLE": html.escape(title),
         "KIND": kind,
         "CSS": _inline("report.css"),

@@ -82,13 +82,28 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def run_payload(run: StoredRun) -> dict[str, Any]:
-    """Everything the run page shows, as plain JSON types."""
+def run_payload(run: StoredRun, *, ranking: bool = True) -> dict[str, Any]:
+    """Everything the run page shows, as plain JSON types.
+
+    ``ranking=False`` leaves the ranking out (``"ranking": None``): its bootstrap is the
+    dearest part of a large run's page, and the viewer fetches it apart
+    (:func:`run_ranking`) once the page is drawn.
+    """
     with gc_paused():
-        return _run_payload(run)
+        return _run_payload(run, ranking)
 
 
-def _run_payload(run: StoredRun) -> dict[str, Any]:
+def run_ranking(run: StoredRun) -> dict[str, Any] | None:
+    """The page's ranking on the pass rate, alone (None for a single group)."""
+    with gc_paused():
+        try:
+            ranked = rank_records(run.records(), PASS_RATE, run_id=run.run_id)
+        except UsageError:
+            return None
+    return _ranking(ranked, len(ranked.rows))
+
+
+def _run_payload(run: StoredRun, with_ranking: bool) -> dict[str, Any]:
     suite = run.meta.suite
     summary = Summary(suite.metrics, run.variants, run.models)
     # The summary and the cells meet metrics in the same order: their lists agree.
@@ -124,7 +139,7 @@ def _run_payload(run: StoredRun) -> dict[str, Any]:
     # One pass over the records: the ranking is fed the records the rows are made from.
     records = read()
     ranked: RankReport | None = None
-    if len(run.variants) * len(run.models) > 1:
+    if with_ranking and len(run.variants) * len(run.models) > 1:
         try:
             ranked = rank_records(records, PASS_RATE, run_id=run.run_id)
         except UsageError:  # nothing to rank on (no verdicts): the page goes without

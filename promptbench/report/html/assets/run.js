@@ -1,13 +1,19 @@
 'use strict';
 /* promptbench report: one run. The summary per variant × model with charts, then every
- * case with each variant × model's output side by side, filtered and searched in memory. */
+ * case with each variant × model's output side by side, filtered and searched in memory.
+ * Served by `promptbench view` (D.remote set), the page holds only the first rows: the
+ * viewer filters, searches and sorts, and the rows in view are fetched a page at a time. */
 (() => {
   const t0 = performance.now();
   const D = PB.data();
   const { esc, fmt } = PB;
   const app = document.getElementById('app');
   const groups = D.groups;
+  const remote = D.remote || null;
   const rows = D.rows;
+  const PAGE = 100;
+  // Remote rows by their position in the current query's answer; gen drops late answers.
+  const view = { gen: 0, byPos: new Map(), pending: new Set(), first: remote };
   const metrics = D.metrics;
   const key = (v, m) => v + '\u0000' + m;
   const byGroup = new Map(D.summary.groups.map((g) => [key(g.variant, g.model), g]));
@@ -23,7 +29,10 @@
     models: new Set(models),
     open: new Set(),
     cols: groups.map((_, i) => i),
+    sort: 'case',
+    order: 'asc',
   };
+  const totalRows = remote ? remote.total : rows.length;
   const timings = { parse: performance.now() - t0 };
 
   /* ---------------------------------------------------------------- header */
@@ -148,6 +157,10 @@
       + names.map((n) => `<button type="button" class="toggle" data-${attr}="${esc(n)}" aria-pressed="true">${esc(n)}</button>`).join('') + '</span>';
     s += toggles('variants', variants, 'variant');
     s += toggles('models', models, 'model');
+    if (remote) {
+      s += '<label class="lab">order <select id="sort"><option value="case:asc">by case</option>'
+        + '<option value="latency:desc">slowest first</option><option value="cost:desc">costliest first</option></select></label>';
+    }
     s += '<span class="count" id="count"></span>';
     return `<div class="toolbar" id="toolbar">${s}</div>`;
   }
@@ -160,9 +173,10 @@
       + `<b>${esc(groups[i].variant)}</b>&nbsp;×&nbsp;${esc(groups[i].model)}</span><span class="colstat">${bits.join(' · ')}</span></th>`;
   }
 
-  /* The ranking on the pass rate, as `promptbench rank` prints it. */
-  function ranking() {
-    const R = D.ranking;
+  /* The ranking on the pass rate, as `promptbench rank` prints it. The viewer sends it
+   * after the page (its bootstrap is the dearest part of a large run): a slot until then. */
+  function ranking(R = D.ranking) {
+    if (remote?.ranking && R === D.ranking) return '<div id="ranking-slot"></div>';
     if (!R) return '';
     const head = `<tr>${R.columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
     const body = R.rows.map((r) => `<tr class="${r.best ? 'best' : 'dim'}">`
@@ -218,7 +232,15 @@
   const count = document.getElementById('count');
 
   function rowHTML(i) {
-    const row = rows[i];
+    if (!remote) return rowOf(rows[i], i);
+    const row = view.byPos.get(i);
+    if (row) return rowOf(row, i);
+    want(i);
+    return `<tr class="row pending" data-i="${i}"><th class="case" scope="row">…</th>`
+      + `<td class="cell" colspan="${state.cols.length || 1}"><span class="small">loading…</span></td></tr>`;
+  }
+
+  function rowOf(row, i) {
     const open = state.open.has(i);
     let s = `<tr class="row${open ? ' open' : ''}" data-i="${i}" data-id="${esc(row.id)}" data-repeat="${row.r}">`;
     s += `<th class="case" scope="row">${PB.caseHeader(row, D.vars)}</th>`;
@@ -226,7 +248,90 @@
     return s + '</tr>';
   }
   const lazy = new PB.LazyRows(tbody, rowHTML, { columns: groups.length + 1 });
-  lazy.emptyText = rows.length ? 'No case matches these filters.' : 'This run has no records yet.';
+  lazy.emptyText = totalRows ? 'No case matches these filters.' : 'This run has no records yet.';
+
+  /* The viewer's URL for the rows of the current filters, from ``offset``. */
+  function query(offset) {
+    const p = new URLSearchParams({ offset: String(offset), limit: String(PAGE), mode: state.mode });
+    if (state.q) p.set('q', state.q);
+    if (state.metric >= 0) p.set('metric', String(state.metric));
+    if (state.cols.length !== groups.length) p.set('cols', state.cols.join(','));
+    if (state.sort !== 'case' || state.order !== 'asc') {
+      p.set('sort', state.sort);
+      p.set('order', state.order);
+    }
+    return `${remote.api}?${p}`;
+  }
+
+  async function ask(offset) {
+    const r = await fetch(query(offset), { cache: 'no-store' });
+    if (!r.ok) throw new Error(`the viewer answered ${r.status}`);
+    return r.json();
+  }
+
+  function keep(answer) {
+    answer.rows.forEach((row, k) => view.byPos.set(answer.offset + k, row));
+  }
+
+  /* A row scrolled into view that is not here yet: fetch its page, then draw again. */
+  function want(pos) {
+    const offset = Math.floor(pos / PAGE) * PAGE;
+    if (view.pending.has(offset)) return;
+    view.pending.add(offset);
+    const gen = view.gen;
+    ask(offset).then((answer) => {
+      if (gen !== view.gen) return;
+      keep(answer);
+      lazy.render(true);
+    }).catch(() => { if (gen === view.gen) view.pending.delete(offset); });
+  }
+
+  function counted(counts, shown) {
+    for (const b of tb.querySelectorAll('.seg button')) {
+      b.setAttribute('aria-pressed', String(b.dataset.mode === state.mode));
+      b.querySelector('.n').textContent = fmt.int(counts[b.dataset.mode]);
+    }
+    count.textContent = `${fmt.int(shown)} of ${fmt.int(totalRows)} rows`;
+    count.dataset.shown = String(shown);
+    count.dataset.total = String(totalRows);
+  }
+
+  function colHeads(colsChanged, cols) {
+    if (colsChanged || !document.getElementById('colheads').children.length) {
+      document.getElementById('colheads').innerHTML = '<th class="case">Case</th>' + cols.map(colHeader).join('');
+      table.style.minWidth = `calc(17rem + ${cols.length} * 16rem)`;
+    }
+  }
+
+  /* The viewer's answer to the filters: the counts, and a window over its rows. */
+  function applyRemote(start, cols, colsChanged) {
+    view.gen++;
+    view.byPos = new Map();
+    view.pending = new Set();
+    state.open.clear();
+    const gen = view.gen;
+    const draw = (answer) => {
+      keep(answer);
+      view.pending.add(0);
+      counted(answer.counts, answer.shown);
+      colHeads(colsChanged, cols);
+      PB.scrollToTable(table, tb);
+      lazy.forget();
+      lazy.show([...Array(answer.shown).keys()], cols.length + 1);
+      return PB.filtered(timings, start);
+    };
+    if (view.first) { // the first rows came with the page
+      const answer = view.first;
+      view.first = null;
+      return draw(answer);
+    }
+    ask(0).then((answer) => { if (gen === view.gen) draw(answer); }).catch((err) => {
+      if (gen !== view.gen) return;
+      count.textContent = String(err.message || err);
+      lazy.show([], cols.length + 1);
+    });
+    return 0;
+  }
 
   /* Lower-cased text to search, built on the first search only. */
   function haystack(row) {
@@ -249,6 +354,7 @@
     const cols = groups.map((_, i) => i).filter((i) => state.variants.has(groups[i].variant) && state.models.has(groups[i].model));
     const colsChanged = cols.join() !== state.cols.join();
     state.cols = cols;
+    if (remote) return applyRemote(start, cols, colsChanged);
     const m = state.metric;
     const q = state.q;
     const counts = { all: 0, fail: 0, error: 0, flip: 0 };
@@ -281,17 +387,8 @@
       const mode = state.mode;
       if (mode === 'all' || (mode === 'fail' && f) || (mode === 'error' && e) || (mode === 'flip' && p && f)) order.push(i);
     }
-    for (const b of tb.querySelectorAll('.seg button')) {
-      b.setAttribute('aria-pressed', String(b.dataset.mode === state.mode));
-      b.querySelector('.n').textContent = fmt.int(counts[b.dataset.mode]);
-    }
-    count.textContent = `${fmt.int(order.length)} of ${fmt.int(rows.length)} rows`;
-    count.dataset.shown = String(order.length);
-    count.dataset.total = String(rows.length);
-    if (colsChanged || !document.getElementById('colheads').children.length) {
-      document.getElementById('colheads').innerHTML = '<th class="case">Case</th>' + cols.map(colHeader).join('');
-      table.style.minWidth = `calc(17rem + ${cols.length} * 16rem)`;
-    }
+    counted(counts, order.length);
+    colHeads(colsChanged, cols);
     PB.scrollToTable(table, tb);
     lazy.show(order, cols.length + 1);
     return PB.filtered(timings, start);
@@ -317,5 +414,16 @@
     state.metric = Number(ev.target.value);
     apply();
   });
+  document.getElementById('sort')?.addEventListener('change', (ev) => {
+    [state.sort, state.order] = ev.target.value.split(':');
+    apply();
+  });
   PB.start({ tbody, lazy, state, apply, toolbar: tb, search, data: D, timings });
+  if (remote?.ranking) {
+    fetch(remote.ranking, { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)).then((got) => {
+      const slot = document.getElementById('ranking-slot');
+      if (got && slot) slot.outerHTML = ranking(got.ranking);
+      document.body.dataset.ranked = '1';
+    }).catch(() => { document.body.dataset.ranked = '1'; });
+  }
 })();
