@@ -273,3 +273,77 @@ def test_real_server_refuses_foreign_hosts_and_dot_segments(viewer: Viewer) -> N
     assert get("/", f"rebind.example:{viewer.port}") == 421
     assert get("/runs/../../etc/passwd", here) == 404
     assert get("/runs/..", here) == 404
+
+
+def test_a_large_run_page_fetches_its_rows_as_they_come_into_view(
+    browser: WebDriver, project: Project
+) -> None:
+    """250 cases, two variants: the page holds 100 rows; the rest, the filters and the
+    search are the viewer's answers, fetched from the page."""
+    cases = [
+        {"id": f"c{i}", "q": f"w{i}", "expected": f"w{i}" if i % 3 else "other"}
+        for i in range(1, 251)
+    ]
+    suite = {
+        "name": "paged",
+        "prompts": {"echo": "{{ q }}", "chatty": "say {{ q }}"},
+        "models": {"scripted": {"provider": "mock"}},
+        "cases": cases,
+        "metrics": [{"exact": {}}],
+    }
+    result = promptbench_run(project, suite)
+    assert result in (0, 1)
+    run_id = project.runs[-1].name
+    viewer = Viewer(project.root / "runs")
+    try:
+        browser.set_window_size(1400, 1000)
+        browser.get(f"{viewer.url}/runs/{run_id}")
+        report_ready(browser)
+        count = browser.find_element("id", "count")
+        assert count.get_attribute("data-shown") == "250"
+        data_rows = browser.execute_script("return window.promptbench.data.rows.length")
+        assert data_rows == 0  # the page carries none of its own: the first 100 came apart
+        assert browser.execute_script("return window.promptbench.rendered()") <= 150
+        # To the end: the last rows are fetched, then drawn.
+        # Measured heights move the end as rows arrive: scroll again until it stays.
+        wait_for(
+            browser,
+            "window.scrollTo(0, document.documentElement.scrollHeight);"
+            "return !!document.querySelector(\"#rows tr.row[data-id='c250']\")",
+        )
+        # Flipped: echo right, chatty wrong, where expected is the word (i % 3 != 0).
+        done = int(browser.execute_script("return Number(document.body.dataset.filtered)"))
+        browser.find_element("css selector", ".seg button[data-mode='flip']").click()
+        wait_for(browser, f"return Number(document.body.dataset.filtered) > {done}")
+        assert count.get_attribute("data-shown") == str(250 - 83)
+        first = browser.find_element("css selector", "#rows tr.row").get_attribute("data-id")
+        assert first == "c1"
+        # A search, answered by the viewer.
+        done = int(browser.execute_script("return Number(document.body.dataset.filtered)"))
+        browser.find_element("id", "search").send_keys("w250")
+        wait_for(browser, f"return Number(document.body.dataset.filtered) > {done}")
+        assert count.get_attribute("data-shown") == "1"
+        ids = browser.execute_script(
+            "return [...document.querySelectorAll('#rows tr.row')].map(r => r.dataset.id)"
+        )
+        assert ids == ["c250"]  # a flipped case (250 % 3 != 0)
+        # The ranking arrives after the page.
+        wait_for(browser, "return document.body.dataset.ranked === '1'")
+        assert browser.find_elements("css selector", "table#ranking tr")
+        no_console_errors(browser)
+        shot(browser, "view-run-paged.png")
+    finally:
+        viewer.stop()
+
+
+def promptbench_run(project: Project, suite: dict[str, object]) -> int:
+    path = project.write("suites/paged.yaml", yaml.safe_dump(suite))
+    done = subprocess.run(
+        [*promptbench(), "run", str(path), "-q", "--no-cache"],
+        cwd=project.root,
+        env=env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+    )
+    return done.returncode
