@@ -345,5 +345,6 @@ def promptbench_run(project: Project, suite: dict[str, object]) -> int:
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=120,
+        check=False,  # the exit code is the caller's to judge
     )
     return done.returncode
