@@ -102,6 +102,41 @@ class StoredRun:
         return run_verdict(self.meta, summary, probes)
 
 
+def listing_row(run: StoredRun) -> dict[str, Any]:
+    """The run as ``promptbench runs`` lists it, from ``run.json`` alone (never the records).
+
+    The pass rates and cost are the tallies the run wrote when it ended; a run still
+    going, or written before there were tallies, lists none (``show`` computes them).
+    """
+    meta = run.meta
+    tallies = {(g.variant, g.model): g for g in meta.groups or ()}
+    order = [(v, m) for v in meta.variants for m in meta.models if (v, m) in tallies]
+    order += [k for k in tallies if k not in order]
+    groups = [
+        {
+            "variant": v,
+            "model": m,
+            "records": tallies[v, m].records,
+            "pass_rate": tallies[v, m].pass_rate,
+        }
+        for v, m in order
+    ]
+    known = [c for g in tallies.values() if (c := g.cost) is not None]
+    return {
+        "run_id": run.run_id,
+        "run_dir": str(run.run_dir),
+        "suite": run.suite_name,
+        "started_at": meta.started_at,
+        "status": run.status,
+        "variants": run.variants,
+        "models": run.models,
+        "records": meta.counts.records,
+        "errors": meta.counts.errors,
+        "groups": groups,
+        "cost": sum(known) if known else None,  # None: no call had a known price
+    }
+
+
 def _runs_dir(runs_dir: str | Path | None) -> Path:
     return Path(runs_dir) if runs_dir is not None else default_runs_dir()
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from promptbench.cli._common import JsonOpt, out, user_errors
-
-if TYPE_CHECKING:
-    from promptbench.runs import StoredRun
 
 RunArg = Annotated[
     str,
@@ -36,17 +33,19 @@ def runs(
 ) -> None:
     """List stored runs, newest first: id, suite, when, models, pass rates and cost.
 
-    Pass rates and cost are computed from each run's records; no model is called.
-    Reopen one with: promptbench show RUN.
+    Read from each run's run.json only (the tallies a run writes when it ends), so a
+    thousand runs list at once; no model is called and no records are read. A run
+    still going, or from before the tallies, shows no pass rate: promptbench show RUN
+    computes it from the records.
 
     Example: promptbench runs -n 5
     """
-    from promptbench.runs import list_runs
+    from promptbench.runs import list_runs, listing_row
 
     with user_errors():
         stored = list_runs(runs_dir)
         shown = stored[:limit] if limit else stored
-        rows = [_row(r) for r in shown]
+        rows = [listing_row(r) for r in shown]
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -59,32 +58,3 @@ def runs(
     out.print(runs_table(rows))
     if len(shown) < len(stored):
         out.print(f"{len(stored) - len(shown)} older runs not shown (-n 0 shows all)", style="dim")
-
-
-def _row(run: StoredRun) -> dict[str, Any]:
-    from promptbench.errors import RunStoreError
-    from promptbench.stats import Summary
-
-    status: str = run.status
-    try:
-        summary = run.summary()
-    except RunStoreError:  # one damaged run must not hide the others
-        summary, status = Summary(), f"{status}, records unreadable"
-    groups = [
-        {"variant": g.variant, "model": g.model, "records": g.records, "pass_rate": g.pass_rate}
-        for g in summary.groups.values()
-    ]
-    known = [g.cost for g in summary.groups.values() if g.cost is not None]
-    return {
-        "run_id": run.run_id,
-        "run_dir": str(run.run_dir),
-        "suite": run.suite_name,
-        "started_at": run.meta.started_at,
-        "status": status,
-        "variants": run.variants,
-        "models": run.models,
-        "records": summary.records,
-        "errors": summary.call_errors,
-        "groups": groups,
-        "cost": sum(known) if known else None,  # None: no call had a known price
-    }

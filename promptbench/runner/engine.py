@@ -27,7 +27,7 @@ from promptbench.runner.conversation import StepResult, converse
 from promptbench.runner.observer import BaseObserver, Observer
 from promptbench.runner.options import RunOptions
 from promptbench.runner.retry import Backoff
-from promptbench.runner.runmeta import BudgetMeta, RunStatus
+from promptbench.runner.runmeta import BudgetMeta, GroupCounts, RunStatus
 from promptbench.runner.selection import (
     WorkItem,
     count_cases,
@@ -103,6 +103,7 @@ class Runner:
         self.total = self.n_cases * self.repeat * len(self.variants) * len(self.model_names)
         self._bound: dict[int, BoundMetric] = {}
         self.counts = {"records": 0, "errors": 0, "cached": 0, "retries": 0}
+        self.group_counts: dict[tuple[str, str], GroupCounts] = {}
         self._stop = asyncio.Event()  # set on Ctrl-C or at the budget: no new call starts
         self.info: RunInfo | None = None  # set once the run directory exists
         self._caller: Caller | None = None
@@ -168,6 +169,11 @@ class Runner:
         self.counts["errors"] += record.error is not None
         self.counts["cached"] += record.cached
         self.counts["retries"] += record.retries
+        key = (record.variant, record.model)
+        group = self.group_counts.get(key)
+        if group is None:
+            group = self.group_counts[key] = GroupCounts(variant=key[0], model=key[1])
+        group.add(record.error is not None, record.passed, record.cost)
 
     def _bind(self, specs: tuple[MetricSpec, ...], renderer: Renderer) -> list[BoundMetric]:
         out = []
@@ -254,6 +260,7 @@ class Runner:
                     not_run=self.total - self.counts["records"],
                 )
             writer.info.meta.stopped_early = self.stopped_early
+            writer.info.meta.groups = list(self.group_counts.values())
             for key, annotate in self.annotations.items():
                 setattr(writer.info.meta, key, annotate())
             info = writer.finish(status, dict(self.counts), spent)

@@ -16,6 +16,7 @@ from promptbench.errors import UsageError
 from promptbench.runner.runmeta import (
     BudgetMeta,
     Counts,
+    GroupCounts,
     OptionsMeta,
     RunMeta,
     read_meta,
@@ -38,6 +39,18 @@ def merge_runs(run_dirs: Sequence[Path], runs_dir: Path) -> RunInfo:
         retries=sum(m.counts.retries for m in metas),
     )
     statuses = {m.status for m in metas}
+    groups: dict[tuple[str, str], GroupCounts] | None = {}
+    for m in metas:
+        if m.groups is None or groups is None:
+            groups = None  # a shard without tallies: the merged run has none
+            continue
+        for g in m.groups:
+            into = groups.setdefault(
+                (g.variant, g.model), GroupCounts(variant=g.variant, model=g.model)
+            )
+            for name in ("records", "passed", "failed", "errors", "cost_known"):
+                setattr(into, name, getattr(into, name) + getattr(g, name))
+            into.cost_total += g.cost_total
     budgets = [m.budget for m in metas if m.budget is not None]
     budget = None
     if budgets:  # each shard had the limit to itself: the merged run spent their sum
@@ -58,6 +71,7 @@ def merge_runs(run_dirs: Sequence[Path], runs_dir: Path) -> RunInfo:
             "wall_seconds": max(m.wall_seconds or 0.0 for m in metas),
             "options": OptionsMeta.model_validate(first.options.without_shard()),
             "counts": counts,
+            "groups": None if groups is None else list(groups.values()),
             "budget": budget,
             "merged_from": [m.run_id for m in metas],
             "merged_at": datetime.now(UTC).isoformat(timespec="microseconds"),

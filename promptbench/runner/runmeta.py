@@ -154,6 +154,49 @@ class Counts(_Stored):
     retries: int = 0
 
 
+class GroupCounts(_Stored):
+    """One variant × model's tallies, so that a run is listed without reading its records.
+
+    As :class:`promptbench.stats.Summary` counts them: a failed call is an error, never
+    a fail; the pass rate is passed / (passed + failed); the cost is None when no call
+    that answered had a known price.
+    """
+
+    variant: str
+    model: str
+    records: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    cost_total: float = 0.0
+    cost_known: int = 0  # answered calls with a known price
+
+    def add(self, error: bool, passed: bool | None, cost: float | None) -> None:
+        """Count one record in."""
+        self.records += 1
+        if error:
+            self.errors += 1
+            return
+        if passed is True:
+            self.passed += 1
+        elif passed is False:
+            self.failed += 1
+        if cost is not None:
+            self.cost_total += cost
+            self.cost_known += 1
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Passed among the records with a verdict."""
+        judged = self.passed + self.failed
+        return self.passed / judged if judged else None
+
+    @property
+    def cost(self) -> float | None:
+        """USD spent, None when no answered call had a known price."""
+        return self.cost_total if self.cost_known else None
+
+
 class BudgetMeta(_Stored):
     """``--max-cost``: the limit, what was spent, and the calls not made."""
 
@@ -203,6 +246,7 @@ class OptionsMeta(_Stored):
 # Written only when they hold something: a run that was never resumed, merged or
 # budgeted has no such key, as before there was a model.
 _OMIT_WHEN_EMPTY = (
+    "groups",
     "budget",
     "resumed_at",
     "merged_from",
@@ -253,6 +297,9 @@ class RunMeta(_Stored):
     python: str | None = None
     command: list[str] | None = None  # the command line, when the CLI ran it
     counts: Counts = Field(default_factory=Counts)
+    # Per variant × model, written when the run ends (runs from before it: None, and
+    # `promptbench runs` shows no pass rate for them rather than read their records).
+    groups: list[GroupCounts] | None = None
     resume_key: str | None = None
     pid: int | None = None
     host: str | None = None

@@ -125,6 +125,10 @@ def test_shards_are_disjoint_and_merge_equals_the_unsharded_run(
     assert merged_show["summary"] == ref_show["summary"]
     assert merged_show["gate"] == ref_show["gate"]
     assert _rows(merged_dir) == _rows(reference)
+    # The listing's tallies (run.json only) add up across the shards.
+    listed = {r["run_dir"]: r for r in json.loads(invoke("runs", "-n", "0", "--json").stdout)}
+    ref_groups = listed[str(reference)]["groups"]
+    assert ref_groups and listed[merged_dir]["groups"] == ref_groups
     diff = invoke("diff", str(reference), merged_dir, "--json")
     assert diff.exit_code == 0, diff.output
     verdicts = json.loads(diff.stdout)["verdicts"]

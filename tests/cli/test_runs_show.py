@@ -230,8 +230,23 @@ def test_show_a_run_without_records(loopback: LoopbackServer, project: Project) 
     no_traceback(result)
     assert result.exit_code == 2
     assert "no records.jsonl" in result.stderr
+    # The listing reads run.json only: the run is listed with the tallies it wrote.
     listed = json.loads(invoke("runs", "--json").stdout)
-    assert listed[0]["status"] == "finished, records unreadable"
+    assert listed[0]["status"] == "finished" and listed[0]["records"] == 6
+    assert [g["pass_rate"] for g in listed[0]["groups"]] == [1.0, 0.0]
+
+
+def test_runs_lists_a_run_from_before_the_tallies_without_pass_rates(
+    loopback: LoopbackServer, project: Project
+) -> None:
+    run_dir, _ = make_run(project, loopback.url)
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert meta.pop("groups")
+    (run_dir / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    (row,) = json.loads(invoke("runs", "--json").stdout)
+    assert row["groups"] == [] and row["cost"] is None and row["records"] == 6
+    table = invoke("runs")
+    assert table.exit_code == 0 and run_dir.name in table.stdout
 
 
 def test_help_has_examples() -> None:
