@@ -21,8 +21,10 @@ endpoints), so a large one does not stop the live pages from being served.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
@@ -32,7 +34,8 @@ from starlette.routing import Route
 
 from promptbench.diff import DiffOptions, Source, compare_sources
 from promptbench.errors import PromptbenchError
-from promptbench.report.html import diff_report, served_run_report
+from promptbench.report.html import diff_payload, served_diff_report, served_run_report
+from promptbench.view.diffrows import DiffRowsCache, DiffRowsQuery
 from promptbench.view.index import RunEntry, RunIndex, valid_run_id
 from promptbench.view.layout import rows_api, with_nav
 from promptbench.view.pages import (
@@ -45,7 +48,7 @@ from promptbench.view.pages import (
     unreadable_page,
 )
 from promptbench.view.query import CompareQuery, HistoryQuery, RunsQuery
-from promptbench.view.rows import RowsCache, RowsQuery
+from promptbench.view.rows import RowsCache, RowsQuery, files_version
 from promptbench.view.security import ViewerRules, allowed_hosts
 
 Q = TypeVar("Q", bound=BaseModel)
@@ -69,10 +72,17 @@ def _bad_query(exc: ValidationError) -> HTMLResponse:
     return HTMLResponse(message_page("Bad request", _problem(exc)), status_code=400)
 
 
+def _compare_api(chosen: list[RunEntry], variants: list[str]) -> str:
+    """Where the diff page fetches its rows: the comparison's own parameters, and more."""
+    pairs = [("run", e.run_id) for e in chosen] + [("variant", v) for v in variants]
+    return "/api/compare/rows?" + urlencode(pairs)
+
+
 def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> ViewerRules:
     """The viewer of ``runs_dir`` as an ASGI app that answers only to ``host:port``."""
     index = RunIndex(Path(runs_dir))
     run_rows = RowsCache()
+    diff_rows = DiffRowsCache()
 
     def not_found(what: str) -> HTMLResponse:
         return HTMLResponse(message_page("Not found", what), status_code=404)
@@ -161,30 +171,63 @@ def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> 
             if entry.meta is None:
                 return HTMLResponse(unreadable_page(entry, entry.problem or ""))
             chosen.append(entry)
-        if len(chosen) == 2 and not q.variant:
-            a, b = (Source.of_run(e.stored, e.run_id) for e in chosen)
-            return _diff(entries, a, b, DiffOptions())
-        if len(chosen) == 1 and len(q.variant) == 2:
-            a = Source.of_run(chosen[0].stored, chosen[0].run_id)
+        if (len(chosen) == 2 and not q.variant) or (len(chosen) == 1 and len(q.variant) == 2):
             try:
-                options = DiffOptions(variants=(q.variant[0], q.variant[1]))
+                key, build = _comparison(chosen, q.variant)
             except ValidationError as exc:
                 problem = str(exc.errors(include_url=False)[0]["msg"]).removeprefix("Value error, ")
                 return HTMLResponse(compare_page(entries, chosen[0], problem), status_code=400)
-            return _diff(entries, a, None, options)
+            try:
+                data = diff_rows.rows(key, build).page_data(_compare_api(chosen, q.variant))
+                return HTMLResponse(with_nav(served_diff_report(data)))
+            except PromptbenchError as exc:
+                return HTMLResponse(compare_page(entries, None, str(exc)), status_code=400)
         if q.variant or len(chosen) > 2:
             problem = "choose two runs, or one run and two of its variants"
             return HTMLResponse(compare_page(entries, None, problem), status_code=400)
         return HTMLResponse(compare_page(entries, chosen[0] if chosen else None))
 
-    def _diff(
-        entries: list[RunEntry], a: Source, b: Source | None, options: DiffOptions
-    ) -> Response:
+    def _comparison(
+        chosen: list[RunEntry], variants: list[str]
+    ) -> tuple[object, Callable[[], dict[str, Any]]]:
+        """What the comparison is (its cache key) and how to make its page's data."""
+        options = DiffOptions(variants=(variants[0], variants[1])) if variants else DiffOptions()
+        sources = [Source.of_run(e.stored, e.run_id) for e in chosen]
+        a, b = sources[0], (sources[1] if len(sources) > 1 else None)
+        key = (tuple((e.run_id, files_version(e)) for e in chosen), tuple(variants))
+
+        def build() -> dict[str, Any]:
+            return diff_payload(compare_sources(a, b, options), a, b, word_diffs=False)
+
+        return key, build
+
+    def compare_rows(request: Request) -> Response:
         try:
-            result = compare_sources(a, b, options)
-            return HTMLResponse(with_nav(diff_report(result, a, b)))
+            q = _query(DiffRowsQuery, request, lists=("run", "variant"))
+        except ValidationError as exc:
+            return JSONResponse({"error": _problem(exc)}, status_code=400)
+        if (len(q.run) == 1 and len(q.variant) != 2) or (len(q.run) == 2 and q.variant):
+            problem = "run: two runs, or one run and two of its variants"
+            return JSONResponse({"error": problem}, status_code=400)
+        chosen = []
+        for run_id in q.run:
+            entry = index.get(run_id)
+            if entry is None:
+                return JSONResponse({"error": f"no run {run_id!r}"}, status_code=404)
+            if entry.meta is None:
+                return JSONResponse({"error": f"unreadable: {entry.problem}"}, status_code=409)
+            chosen.append(entry)
+        try:
+            key, build = _comparison(chosen, q.variant)
+        except ValidationError as exc:
+            return JSONResponse({"error": _problem(exc)}, status_code=400)
+        try:
+            rows = diff_rows.rows(key, build)
+            return JSONResponse(rows.answer(q.offset, q.limit, q.mode, q.q, q.metric, q.pair))
         except PromptbenchError as exc:
-            return HTMLResponse(compare_page(entries, None, str(exc)), status_code=400)
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
 
     def ranking(request: Request) -> Response:
         entry = entry_of(request)
@@ -209,6 +252,7 @@ def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> 
         Route("/api/runs/{run_id}/rows", rows),
         Route("/api/runs/{run_id}/ranking", ranking),
         Route("/compare", compare),
+        Route("/api/compare/rows", compare_rows),
     ]
     app = Starlette(routes=routes)
     return ViewerRules(app, allowed_hosts(host, port))

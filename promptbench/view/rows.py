@@ -216,7 +216,8 @@ def _sorted(
     return [i for _, i in known] + unknown  # a row without the figure last, either way
 
 
-def _version(entry: RunEntry) -> tuple[tuple[int, int] | None, ...]:
+def files_version(entry: RunEntry) -> tuple[tuple[int, int] | None, ...]:
+    """The (mtime, size) of the run's run.json and records.jsonl: what a cache is keyed by."""
     out: list[tuple[int, int] | None] = []
     for p in (entry.run_dir / RUN_FILE, entry.run_dir / RECORDS_FILE):
         try:
@@ -239,7 +240,7 @@ class RowsCache:
 
     def rows(self, entry: RunEntry) -> RunRows:
         """The run's rows, built from its records when not kept or when its files changed."""
-        version = _version(entry)
+        version = files_version(entry)
         with self._lock:
             cached = self._runs.get(entry.run_id)
             if cached is not None and cached[0] == version:

@@ -172,3 +172,69 @@ def test_ranking_comes_apart(client: TestClient, store: Store) -> None:
     assert best == ["polite × scripted"] or "polite" in best[0]
     assert client.get(f"/api/runs/{run}/ranking", params={"x": "1"}).status_code == 400
     assert client.get("/api/runs/nope/ranking").status_code == 404
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def compare_rows(client: TestClient, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    r = client.get("/api/compare/rows", params=pairs)
+    assert r.status_code == 200, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def test_a_comparison_page_fetches_its_rows(client: TestClient, store: Store) -> None:
+    a, b = store.run_ids[0], store.run_ids[-1]
+    text = client.get("/compare", params=[("run", a), ("run", b)]).text
+    raw = re.search(r'<script id="pb-data" type="application/json">(.*?)</script>', text, re.S)
+    assert raw is not None
+    data = json.loads(raw.group(1))
+    assert data["rows"] == [] and data["remote"]["api"] == f"/api/compare/rows?run={a}&run={b}"
+    assert data["remote"]["total"] == 10  # 5 cases × 2 pairs (terse, polite)
+    run = [("run", a), ("run", b)]
+    flips = compare_rows(client, [*run, ("mode", "flip")])
+    assert sorted(row["id"] for row in flips["rows"]) == ["c1", "c2", "c3"]
+    assert flips["counts"]["imp"] == 3 and flips["counts"]["reg"] == 0
+    # The word diff of a row is computed when it is sent: "Nowhere" became the city.
+    changed = compare_rows(client, [*run, ("mode", "changed"), ("limit", "1")])["rows"][0]
+    assert "dc" not in changed and changed["d"] and changed["a"]["o"] == "Nowhere"
+    paged = compare_rows(client, [*run, ("offset", "8"), ("limit", "5")])
+    assert len(paged["rows"]) == 2 and paged["offset"] == 8
+    one_pair = compare_rows(client, [*run, ("pair", "1")])
+    assert {row["p"] for row in one_pair["rows"]} == {1} and one_pair["shown"] == 5
+    found = compare_rows(client, [*run, ("q", "nowhere")])
+    assert sorted(row["id"] for row in found["rows"]) == ["c1", "c2", "c3"]
+    variants = [("run", a), ("variant", "terse"), ("variant", "polite")]
+    assert compare_rows(client, [*variants, ("mode", "flip")])["shown"] == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ([("mode", "x")], 400),
+        ([("pair", "9")], 400),
+        ([("metric", "7")], 400),
+        ([("limit", "0")], 400),
+        ([("bogus", "1")], 400),
+    ],
+)
+def test_bad_comparison_queries(
+    client: TestClient, store: Store, params: list[tuple[str, str]], status: int
+) -> None:
+    run = [("run", store.run_ids[0]), ("run", store.run_ids[-1])]
+    r = client.get("/api/compare/rows", params=[*run, *params])
+    assert r.status_code == status, r.text
+    assert "\n" not in r.json()["error"]
+
+
+def test_comparison_runs_are_checked(client: TestClient, store: Store) -> None:
+    a = store.run_ids[0]
+    assert client.get("/api/compare/rows").status_code == 400  # no run
+    assert client.get("/api/compare/rows", params={"run": a}).status_code == 400  # no variants
+    same = [("run", a), ("variant", "terse"), ("variant", "terse")]
+    assert client.get("/api/compare/rows", params=same).status_code == 400
+    r = client.get("/api/compare/rows", params=[("run", a), ("run", "../etc")])
+    assert r.status_code == 404
+    r = client.get("/api/compare/rows", params=[("run", a), ("run", store.corrupt)])
+    assert r.status_code == 409

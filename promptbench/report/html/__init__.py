@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from promptbench.runs import StoredRun
 
 __all__ = [
+    "diff_payload",
     "diff_report",
     "human_size",
     "run_payload",
     "run_ranking",
     "run_report",
+    "served_diff_report",
     "served_run_report",
     "write_report",
 ]
@@ -45,6 +47,15 @@ def served_run_report(data: dict[str, Any]) -> str:
     under ``remote``.
     """
     return render_page("run", str(data["title"]), data, fetches_rows=True)
+
+
+def served_diff_report(data: dict[str, Any]) -> str:
+    """The viewer's diff page, which fetches its rows from the viewer.
+
+    ``data`` is :func:`diff_payload`'s (``word_diffs=False``) with its rows left out
+    and the first of them under ``remote``.
+    """
+    return render_page("diff", str(data["title"]), data, fetches_rows=True)
 
 
 def diff_report(result: DiffResult, a: Source, b: Source | None = None) -> str:

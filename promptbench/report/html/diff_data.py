@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from promptbench.diff import DiffResult, PairResult
 from promptbench.diff.pairing import natural_key
 from promptbench.report.html.cells import cell, text
+from promptbench.report.html.page import gc_paused
 from promptbench.report.worddiff import word_diff
 from promptbench.types import Record
 
@@ -79,8 +80,22 @@ def _pair_json(pr: PairResult) -> dict[str, Any]:
     return data
 
 
-def diff_payload(result: DiffResult, a: Source, b: Source | None = None) -> dict[str, Any]:
-    """Everything the diff page shows; ``b`` is None when A and B are groups of one run."""
+def diff_payload(
+    result: DiffResult, a: Source, b: Source | None = None, *, word_diffs: bool = True
+) -> dict[str, Any]:
+    """Everything the diff page shows; ``b`` is None when A and B are groups of one run.
+
+    ``word_diffs=False`` marks a row whose outputs differ with ``"dc": 1`` instead of
+    its word diff: the viewer computes the diffs of the rows it sends (:func:`with_word_diff`),
+    not of every case.
+    """
+    with gc_paused():
+        return _diff_payload(result, a, b, word_diffs)
+
+
+def _diff_payload(
+    result: DiffResult, a: Source, b: Source | None, word_diffs: bool
+) -> dict[str, Any]:
     wanted_a = {(p.pair.variant_a, p.pair.model_a) for p in result.pairs}
     wanted_b = {(p.pair.variant_b, p.pair.model_b) for p in result.pairs}
     if b is None:
@@ -120,7 +135,10 @@ def diff_payload(result: DiffResult, a: Source, b: Source | None = None) -> dict
                 row["k"] = 1
             out_a, out_b = ra.output if ra else None, rb.output if rb else None
             if out_a is not None and out_b is not None and out_a != out_b:
-                row["d"] = diff_ops(out_a, out_b)
+                if word_diffs:
+                    row["d"] = diff_ops(out_a, out_b)
+                else:
+                    row["dc"] = 1
             rows.append(row)
     head = result.to_json()
     head["pairs"] = [_pair_json(pr) for pr in result.pairs]
@@ -132,3 +150,12 @@ def diff_payload(result: DiffResult, a: Source, b: Source | None = None) -> dict
         "vars": list(var_names),
         "rows": rows,
     }
+
+
+def with_word_diff(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of ``diff_payload(..., word_diffs=False)`` with its word diff, as the page wants."""
+    if not row.get("dc"):
+        return row
+    out = {k: v for k, v in row.items() if k != "dc"}
+    out["d"] = diff_ops(row["a"]["o"], row["b"]["o"])
+    return out

@@ -10,11 +10,14 @@ the page's script escapes every string it puts into the document.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import html
 import json
 import math
 import os
 import re
+from collections.abc import Iterator
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -124,3 +127,20 @@ def human_size(n: int) -> str:
         if size < 999.95:
             return f"{size:.1f} {unit}"
     return f"{size / 1000:.1f} GB"
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a page's data is built.
+
+    The data holds a few objects per record, all alive until the page is written, and
+    none in a cycle; with the collector on, each of its passes walks them all again,
+    which cost more than the building itself at 100,000 records.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

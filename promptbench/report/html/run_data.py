@@ -8,8 +8,6 @@ one ``promptbench show`` prints.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +15,7 @@ from promptbench.diff.pairing import natural_key
 from promptbench.diff.rank import PASS_RATE, RankReport, rank_records
 from promptbench.errors import UsageError
 from promptbench.report.html.cells import cell, images, text
+from promptbench.report.html.page import gc_paused
 from promptbench.runs import StoredRun
 from promptbench.stats import Summary
 from promptbench.stats.probes import ProbeReport
@@ -63,23 +62,6 @@ def _ranking(report: RankReport | None, groups: int) -> dict[str, Any] | None:
         ],
         "note": footer(report),
     }
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a page's data is built.
-
-    The data holds a few objects per record, all alive until the page is written, and
-    none in a cycle; with the collector on, each of its passes walks them all again,
-    which cost more than the building itself at 100,000 records.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def run_payload(run: StoredRun, *, ranking: bool = True) -> dict[str, Any]:

@@ -1,13 +1,19 @@
 'use strict';
 /* promptbench report: B against A. The statistics per pair (means, B − A with its
  * interval, Holm-corrected p, verdict), then every paired case with both outputs side
- * by side and the changed words marked: deleted from A, inserted in B. */
+ * by side and the changed words marked: deleted from A, inserted in B.
+ * Served by `promptbench view` (D.remote set), the page holds only the first rows: the
+ * viewer filters and searches, and the rows in view are fetched a page at a time. */
 (() => {
   const t0 = performance.now();
   const D = PB.data();
   const { esc, fmt } = PB;
   const X = D.diff;
   const rows = D.rows;
+  const remote = D.remote || null;
+  const PAGE = 100;
+  const view = { gen: 0, byPos: new Map(), pending: new Set(), first: remote };
+  const totalRows = remote ? remote.total : rows.length;
   const metrics = D.metrics;
   const app = document.getElementById('app');
   const state = { mode: 'all', q: '', metric: -1, pair: -1, open: new Set() };
@@ -169,7 +175,15 @@
   }
 
   function rowHTML(i) {
-    const row = rows[i];
+    if (!remote) return rowOf(rows[i], i);
+    const row = view.byPos.get(i);
+    if (row) return rowOf(row, i);
+    want(i);
+    return `<tr class="row pending" data-i="${i}"><th class="case" scope="row">…</th>`
+      + '<td class="cell" colspan="2"><span class="small">loading…</span></td></tr>';
+  }
+
+  function rowOf(row, i) {
     const open = state.open.has(i);
     const f = flipOf(row);
     let extra = f ? `<span class="flip ${FLIP[f][0]}">${FLIP[f][1]}</span>` : '';
@@ -195,6 +209,74 @@
     return row._h.includes(q);
   }
 
+  function query(offset) {
+    const p = new URLSearchParams({ offset: String(offset), limit: String(PAGE), mode: state.mode });
+    if (state.q) p.set('q', state.q);
+    if (state.metric >= 0) p.set('metric', String(state.metric));
+    if (state.pair >= 0) p.set('pair', String(state.pair));
+    return `${remote.api}&${p}`;
+  }
+
+  async function ask(offset) {
+    const r = await fetch(query(offset), { cache: 'no-store' });
+    if (!r.ok) throw new Error(`the viewer answered ${r.status}`);
+    return r.json();
+  }
+
+  function keep(answer) {
+    answer.rows.forEach((row, k) => view.byPos.set(answer.offset + k, row));
+  }
+
+  function want(pos) {
+    const offset = Math.floor(pos / PAGE) * PAGE;
+    if (view.pending.has(offset)) return;
+    view.pending.add(offset);
+    const gen = view.gen;
+    ask(offset).then((answer) => {
+      if (gen !== view.gen) return;
+      keep(answer);
+      lazy.render(true);
+    }).catch(() => { if (gen === view.gen) view.pending.delete(offset); });
+  }
+
+  function counted(counts, shown) {
+    for (const b of tb.querySelectorAll('.seg button')) {
+      b.setAttribute('aria-pressed', String(b.dataset.mode === state.mode));
+      b.querySelector('.n').textContent = fmt.int(counts[b.dataset.mode]);
+    }
+    count.textContent = `${fmt.int(shown)} of ${fmt.int(totalRows)} cases`;
+    count.dataset.shown = String(shown);
+    count.dataset.total = String(totalRows);
+  }
+
+  function applyRemote(start) {
+    view.gen++;
+    view.byPos = new Map();
+    view.pending = new Set();
+    state.open.clear();
+    const gen = view.gen;
+    const draw = (answer) => {
+      keep(answer);
+      view.pending.add(0);
+      counted(answer.counts, answer.shown);
+      PB.scrollToTable(table, tb);
+      lazy.forget();
+      lazy.show([...Array(answer.shown).keys()]);
+      return PB.filtered(timings, start);
+    };
+    if (view.first) {
+      const answer = view.first;
+      view.first = null;
+      return draw(answer);
+    }
+    ask(0).then((answer) => { if (gen === view.gen) draw(answer); }).catch((err) => {
+      if (gen !== view.gen) return;
+      count.textContent = String(err.message || err);
+      lazy.show([]);
+    });
+    return 0;
+  }
+
   function verdict(c, m) {
     if (!c) return null;
     if (m < 0) return c.v;
@@ -204,6 +286,7 @@
 
   function apply() {
     const start = performance.now();
+    if (remote) return applyRemote(start);
     const { q, metric: m, pair } = state;
     const counts = { all: 0, flip: 0, reg: 0, imp: 0, fail: 0, changed: 0 };
     const order = [];
@@ -228,13 +311,7 @@
       }[state.mode];
       if (keep) order.push(i);
     }
-    for (const b of tb.querySelectorAll('.seg button')) {
-      b.setAttribute('aria-pressed', String(b.dataset.mode === state.mode));
-      b.querySelector('.n').textContent = fmt.int(counts[b.dataset.mode]);
-    }
-    count.textContent = `${fmt.int(order.length)} of ${fmt.int(rows.length)} cases`;
-    count.dataset.shown = String(order.length);
-    count.dataset.total = String(rows.length);
+    counted(counts, order.length);
     PB.scrollToTable(table, tb);
     lazy.show(order);
     return PB.filtered(timings, start);
