@@ -307,12 +307,12 @@ def main() -> int:
                 say(
                     "action_s", end if end >= 0 else float("inf"), "  scroll to the end, rows drawn"
                 )
+                dom = float(driver.execute_script("return window.promptbench.rendered()"))
+                say("dom_rows", dom, "  table rows in the DOM at the end", unit="n")
                 fail = float(driver.execute_async_script(ACTION, "fail", "")) / 1000
                 say("action_s", fail if fail >= 0 else float("inf"), "  Failures, rows drawn")
                 found = float(driver.execute_async_script(ACTION, "", "question 4321")) / 1000
                 say("action_s", found if found >= 0 else float("inf"), "  a search, rows drawn")
-                dom = float(driver.execute_script("return window.promptbench.rendered()"))
-                say("dom_rows", dom, "  table rows in the DOM", unit="n")
                 api = f"{url}/api/runs/{big_b.name}/rows"
                 say("api_s", get(f"{api}?offset={args.records // 2 - 200}"), "GET rows, far down")
                 say(
