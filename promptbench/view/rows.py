@@ -29,6 +29,7 @@ from promptbench.view.index import RunEntry
 RUNS_KEPT = 4  # runs whose rows are kept in memory (a 100,000-record run: ~150 MB)
 FIRST_ROWS = 100  # rows put in the page itself
 MAX_LIMIT = 500
+SEARCH_WARM_S = 0.5  # after a run's rows are built, when its search text is made
 
 Mode = Literal["all", "fail", "error", "flip"]
 
@@ -138,7 +139,7 @@ class RunRows:
         """The browser's filter (``run.js``'s ``apply``), over every row."""
         counts = {"all": 0, "fail": 0, "error": 0, "flip": 0}
         kept: list[int] = []
-        hay = self._search_text() if q else None
+        hay = self.search_text() if q else None
         for i, row in enumerate(self.rows):
             cells = row["c"]
             any_ = p = f = e = False
@@ -179,7 +180,7 @@ class RunRows:
                 kept.append(i)
         return _Matches(kept, counts)
 
-    def _search_text(self) -> list[tuple[str, list[str]]]:
+    def search_text(self) -> list[tuple[str, list[str]]]:
         """Per row, lower-cased: its id, vars and expected; each cell's output and error."""
         with self._lock:
             if self._haystacks is None:
@@ -260,4 +261,9 @@ class RowsCache:
                 self._runs.move_to_end(entry.run_id)
                 while len(self._runs) > self._kept:
                     self._runs.popitem(last=False)
+            # The search text is made once the page has gone out, so that the first search
+            # does not wait for it (and the first page does not either).
+            warm = threading.Timer(SEARCH_WARM_S, built.search_text)
+            warm.daemon = True
+            warm.start()
             return built

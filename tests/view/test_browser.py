@@ -332,6 +332,29 @@ def test_a_large_run_page_fetches_its_rows_as_they_come_into_view(
         assert browser.find_elements("css selector", "table#ranking tr")
         no_console_errors(browser)
         shot(browser, "view-run-paged.png")
+
+        # Its two variants compared: the diff page fetches its cases the same way.
+        browser.get(f"{viewer.url}/compare?run={run_id}&variant=echo&variant=chatty")
+        report_ready(browser)
+        assert "kind-diff" in page_kind(browser)
+        assert browser.execute_script("return window.promptbench.data.rows.length") == 0
+        wait_for(
+            browser,
+            "window.scrollTo(0, document.documentElement.scrollHeight);"
+            "return !!document.querySelector(\"#rows tr.row[data-id='c250']\")",
+        )
+        done = int(browser.execute_script("return Number(document.body.dataset.filtered)"))
+        browser.find_element("css selector", ".seg button[data-mode='reg']").click()
+        wait_for(browser, f"return Number(document.body.dataset.filtered) > {done}")
+        count = browser.find_element("id", "count")
+        assert count.get_attribute("data-shown") == str(250 - 83)  # echo passes, chatty not
+        flips = browser.execute_script(
+            "return [...document.querySelectorAll('#rows tr.row')].map(r => r.dataset.flip)"
+        )
+        assert flips and set(flips) == {"r"}
+        # The changed words are marked in the rows the viewer sent.
+        assert browser.find_elements("css selector", "#rows tr.row ins")
+        no_console_errors(browser)
     finally:
         viewer.stop()
 
