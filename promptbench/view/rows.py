@@ -26,7 +26,7 @@ from promptbench.runner.runmeta import RUN_FILE
 from promptbench.runner.store import RECORDS_FILE
 from promptbench.view.index import RunEntry
 
-RUNS_KEPT = 4  # runs whose rows are kept in memory (a 100,000-record run: ~150 MB)
+RUNS_KEPT = 4  # runs whose rows are kept in memory (a 100,000-record run: 130 MB)
 FIRST_ROWS = 100  # rows put in the page itself
 MAX_LIMIT = 500
 SEARCH_WARM_S = 0.5  # after a run's rows are built, when its search text is made
