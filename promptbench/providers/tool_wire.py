@@ -7,7 +7,8 @@ own API, as plain JSON so that the SDK's typed helpers and raw HTTP both take th
 - Anthropic Messages: ``tools: [{name, description, input_schema}]``, ``tool_choice``
   ``{type: auto | any | none | tool}``, calls as ``tool_use`` blocks, results as
   ``tool_result`` blocks in a user message, images as base64 or URL ``image`` blocks.
-- Gemini ``generateContent``: ``tools: [{function_declarations}]``,
+- Gemini ``generateContent``: ``tools: [{function_declarations}]`` (each schema as
+  ``parameters_json_schema``),
   ``tool_config.function_calling_config.mode`` AUTO / ANY / NONE, calls as
   ``function_call`` parts, results as ``function_response`` parts, images inline
   (``inline_data``) or by URI (``file_data``).
@@ -136,7 +137,15 @@ def gemini_tools(params: Mapping[str, Any]) -> JsonDict:
         "tools": [
             {
                 "function_declarations": [
-                    {k: f[k] for k in ("name", "description", "parameters") if k in f}
+                    {
+                        **{k: f[k] for k in ("name", "description") if k in f},
+                        # The whole JSON Schema: ``parameters`` takes only the OpenAPI
+                        # subset, and the SDK refuses a schema with $ref, const or a
+                        # list of types there.
+                        **(
+                            {"parameters_json_schema": f["parameters"]} if "parameters" in f else {}
+                        ),
+                    }
                     for f in functions
                 ]
             }

@@ -197,3 +197,21 @@ def test_the_hosted_providers_send_tools_and_read_calls(tmp_path: Path) -> None:
     assert sent["tools"] == PARAMS["tools"]
     assert sent["messages"][2]["tool_calls"][0]["function"]["name"] == "get_weather"
     assert all(c.takes_tools() for c in (claude, azure))
+
+
+def test_gemini_takes_the_whole_json_schema() -> None:
+    # $ref, const and a list of types are JSON Schema that Gemini's OpenAPI-subset
+    # ``parameters`` (and the SDK's model of it) refuse: the schema goes whole.
+    from google.genai import types
+
+    schema = {
+        "type": "object",
+        "properties": {"unit": {"const": "C"}, "city": {"$ref": "#/$defs/City"}},
+        "$defs": {"City": {"type": ["string", "null"]}},
+    }
+    params = {"tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}]}
+    shaped = gemini_tools(params)
+    (declaration,) = shaped["tools"][0]["function_declarations"]
+    assert declaration == {"name": "f", "parameters_json_schema": schema}
+    config = types.GenerateContentConfig.model_validate(shaped)  # what the provider sends
+    assert config.tools is not None
