@@ -10,11 +10,14 @@ mapping takes camelCase and snake_case field names alike (``inlineData`` or
 request is then read as chat messages for the Scenario (:func:`chat_messages`):
 function responses become ``tool`` messages (their ``response`` as JSON text),
 images data URLs. :func:`function_call_parts` writes a rule's ``tool_calls``
-as the API's answer.
+as the API's answer. Gemini 3 models (``gemini-3*``) sign the first call of an
+answer with a ``thoughtSignature`` and refuse a later request whose function call
+turn does not carry it back, as Google's API does.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Sequence
@@ -22,7 +25,14 @@ from typing import Any, Final
 
 from promptbench.testing.tool_script import image_problem
 
-__all__ = ["chat_messages", "check_parts", "check_tools", "field", "function_call_parts"]
+__all__ = [
+    "chat_messages",
+    "check_parts",
+    "check_tools",
+    "field",
+    "function_call_parts",
+    "signature",
+]
 
 JsonDict = dict[str, Any]
 
@@ -94,10 +104,41 @@ def _image_url(part: JsonDict) -> str | None:
     return str(uri) if uri is not None else None
 
 
-def check_parts(contents: Sequence[JsonDict]) -> str | None:
-    """What the API would say is wrong with the turns' parts, or None."""
+def signature(call: JsonDict) -> str:
+    """The thought signature this server gives a function call (base64, opaque to clients)."""
+    token = f"pb-thought:{field(call, 'name')}:{json.dumps(field(call, 'args'), sort_keys=True)}"
+    return base64.b64encode(token.encode()).decode("ascii")
+
+
+def _unsigned(content: JsonDict, position: int) -> str | None:
+    """Gemini 3's refusal of a model turn whose first call lacks the signature it was given."""
+    parts = [p for p in field(content, "parts") or [] if field(p, "functionCall") is not None]
+    if not parts or field(content, "role") != "model":
+        return None
+    first = parts[0]
+    if field(first, "thoughtSignature") == signature(field(first, "functionCall")):
+        return None
+    return (
+        "Function call is missing a thought_signature in functionCall parts. This is required "
+        "for tools to work correctly, and missing thought_signature may lead to degraded model "
+        f"performance. Additional data, function call `default_api:"
+        f"{field(field(first, 'functionCall'), 'name')}` , position {position}. Please refer to "
+        "https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+    )
+
+
+def check_parts(contents: Sequence[JsonDict], *, signed: bool = False) -> str | None:
+    """What the API would say is wrong with the turns' parts, or None.
+
+    ``signed``: the model is one (Gemini 3) that requires every function call turn sent
+    back to carry the thought signature of its first call.
+    """
     before: JsonDict | None = None
-    for content in contents:
+    for position, content in enumerate(contents, 1):
+        if signed:
+            unsigned = _unsigned(content, position)
+            if unsigned is not None:
+                return unsigned
         calls, responses = _calls(content), _responses(content)
         if calls and (before is not None and _calls(before)):
             return (
@@ -157,9 +198,12 @@ def chat_messages(system: str, contents: Sequence[JsonDict]) -> list[JsonDict]:
     return chat
 
 
-def function_call_parts(calls: Sequence[JsonDict]) -> list[JsonDict]:
-    """A rule's ``tool_calls`` as ``functionCall`` parts; the API's args are always an object."""
-    parts = []
+def function_call_parts(calls: Sequence[JsonDict], *, signed: bool = False) -> list[JsonDict]:
+    """A rule's ``tool_calls`` as ``functionCall`` parts; the API's args are always an object.
+
+    ``signed``: the first part carries a ``thoughtSignature``, as Gemini 3 answers.
+    """
+    parts: list[JsonDict] = []
     for i, call in enumerate(calls):
         try:
             args = json.loads(call["arguments"])
@@ -171,4 +215,6 @@ def function_call_parts(calls: Sequence[JsonDict]) -> list[JsonDict]:
                 f"not {call['arguments']!r}"
             )
         parts.append({"functionCall": {"name": call["name"], "args": args}})
+    if signed and parts:
+        parts[0]["thoughtSignature"] = signature(parts[0]["functionCall"])
     return parts

@@ -139,7 +139,10 @@ class GeminiServer(WireServer):
         if not isinstance(request.body, dict):
             return self.error(400, "Invalid JSON payload received.")
         body = _camel_keys(request.body)
-        problem = _invalid(body) or check_tools(body) or check_parts(body["contents"])
+        signed = route.group(2).startswith("gemini-3")  # thought signatures required
+        problem = (
+            _invalid(body) or check_tools(body) or check_parts(body["contents"], signed=signed)
+        )
         if problem is not None:
             return self.error(400, problem)
         return self._answer(route.group(2), body, key)
@@ -181,7 +184,9 @@ class GeminiServer(WireServer):
         parts: list[dict[str, Any]] = [{"text": text}]
         if decision.tool_calls:
             try:
-                parts = function_call_parts(decision.tool_calls)
+                parts = function_call_parts(
+                    decision.tool_calls, signed=model.startswith("gemini-3")
+                )
             except ValueError as exc:  # a test scripted what this API cannot answer
                 return self.error(500, str(exc))
         candidate: dict[str, Any] = {

@@ -102,7 +102,8 @@ def _gemini_exchange(body: JsonDict) -> tuple[Sent, Results]:
     assert model["role"] == "model" and results["role"] == "user"
     sent = []
     for part in model["parts"]:
-        assert set(part) == {"functionCall"} and set(part["functionCall"]) == {"name", "args"}
+        assert set(part) - {"thoughtSignature"} == {"functionCall"}
+        assert set(part["functionCall"]) == {"name", "args"}
         sent.append((None, part["functionCall"]["name"], part["functionCall"]["args"]))
     answered = []
     for part in results["parts"]:
@@ -200,6 +201,7 @@ class Host:
     file_image: JsonDict  # what image() gives for data/red.png
     url_image: JsonDict  # ... and for https://example.com/cat.png
     ids: bool = True  # the API gives calls ids (Gemini matches results by name)
+    signed: bool = False  # the API signs calls and wants the signature back (Gemini 3)
 
 
 HOSTS = {
@@ -221,6 +223,18 @@ HOSTS = {
         {"inlineData": {"mime_type": "image/png", "data": B64}},
         {"fileData": {"file_uri": "https://example.com/cat.png", "mime_type": "image/jpeg"}},
         ids=False,
+    ),
+    # Gemini 3 signs the first call of each answer; a turn sent back without it is a 400.
+    "gemini-3": Host(
+        "gemini_server",
+        lambda url: gemini_model(url, model="gemini-3-pro-preview"),
+        _gemini_exchange,
+        _gemini_tools,
+        _gemini_image,
+        {"inlineData": {"mime_type": "image/png", "data": B64}},
+        {"fileData": {"file_uri": "https://example.com/cat.png", "mime_type": "image/jpeg"}},
+        ids=False,
+        signed=True,
     ),
     "azure": Host(
         "azure_server",
@@ -354,6 +368,12 @@ def test_a_multi_step_tool_loop(host: tuple[Host, WireServer], project: Project)
     # One call of three expected made, of four made: F1 = 2 * (1/4 * 1/3) / (1/4 + 1/3).
     assert b2["scores"]["tool_calls_match"]["value"] == pytest.approx(2 / 7)
 
+    # A signature, where the API gives one, is kept with the first call of each answer.
+    for record in (a17, b2):
+        for m in _steps(record):
+            for k, call in enumerate(m.get("tool_calls") or []):
+                assert ("signature" in call) == (spec.signed and k == 0), call
+
     # What the server received, in this API's shape.
     bodies = [r["body"] for r in server.requests()]
     by_case = {
@@ -373,6 +393,11 @@ def test_a_multi_step_tool_loop(host: tuple[Host, WireServer], project: Project)
         ("get_time", {}),
     ]
     assert [text for _, text in answered] == ["Paris: sunny, 21 C", '{"hour": 12}']
+    if spec.signed:  # each signature went back with its call
+        for body in by_case["A17"][1:] + by_case["B2"][1:]:
+            for turn in body["contents"]:
+                calls = [p for p in turn["parts"] if "functionCall" in p]
+                assert not calls or calls[0]["thoughtSignature"]
     if spec.ids:  # each result answers the call the model made, by the id it gave
         assert [i for i, _, _ in sent] == [i for i, _ in answered] == ids[1:]
     else:  # by the tool's name
