@@ -15,7 +15,7 @@ when set, else at the mean of the model's cached answers, else 256.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from promptbench.runner.options import RunOptions
 from promptbench.runner.selection import select, selected_cases
 from promptbench.suite import Suite
 from promptbench.suite.model import Conversation
+from promptbench.types import MetricSpec
 
 
 @dataclass
@@ -87,9 +88,9 @@ class CallBound:
         return cls(turns * steps, user_calls, turns, exact)
 
 
-def judges(suite: Suite) -> Iterator[tuple[str, bool]]:
+def judges(specs: Iterable[MetricSpec]) -> Iterator[tuple[str, bool]]:
     """Each model-graded metric's judge model, and whether it grades every turn."""
-    for spec in suite.metrics:
+    for spec in specs:
         for field in metrics.get(spec.kind).params.model_fields_named:
             named = spec.params.get(field)
             if isinstance(named, str):
@@ -103,7 +104,6 @@ def plan(suite: Suite, options: RunOptions) -> list[ModelPlan]:
     cache = Cache(options.cache_path) if options.use_cache else None
     plans = {name: ModelPlan(name) for name in model_names}
     pending_chars: dict[str, int] = defaultdict(int)
-    graders = list(judges(suite))
 
     def also(name: str, calls: int, chars: int, exact: bool) -> None:
         """Calls of a judge or a simulated user: never looked up, so all still to make."""
@@ -121,6 +121,8 @@ def plan(suite: Suite, options: RunOptions) -> list[ModelPlan]:
                 steps = bound.model_calls
                 extra = conversation.tools.params() if conversation.tools is not None else {}
                 chars = sum(len(m.content) for m in messages)
+                # The suite's metrics, the variant's and the case's own.
+                graders = list(judges(suite.metrics_for(variant, case)))
                 for name in model_names:
                     config = suite.models[name]
                     identity = config.cache_identity()

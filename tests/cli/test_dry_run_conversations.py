@@ -91,14 +91,17 @@ def test_the_dry_run_says_the_most_calls_and_a_real_run_makes_them(
 def test_a_plain_suite_counts_exactly(project: Project, loopback: LoopbackServer) -> None:
     suite = bounded_suite(loopback.url)
     suite["prompts"] = {"plain": "Hello from {{ city }}", "turns": {"user": "Hi", "turns": ["Bye"]}}
+    kind = {"judge": {"rubric": "Kind?", "model": "grader", "name": "kind"}}
+    suite["cases"].append({"id": "kyiv", "vars": {"city": "Kyiv"}, "metrics": [kind]})
     path = str(project.suite(suite))
     dry = invoke("run", path, "--dry-run", "--json", "--no-cache")
     no_traceback(dry)
     rows = {p["model"]: p for p in json.loads(dry.stdout)["models"]}
-    # plain: one call; turns: two. Judges: once, and once a turn (1 and 2).
+    # plain: one call; turns: two. Judges: once, and once a turn (1 and 2); Kyiv's own
+    # judge once more in each variant.
     assert {m: (p["calls"], p["calls_exact"]) for m, p in rows.items()} == {
-        "loop": (2 * 2 * (1 + 2), True),
-        "grader": (2 * 2 * ((1 + 1) + (1 + 2)), True),
+        "loop": (3 * 2 * (1 + 2), True),
+        "grader": (3 * 2 * ((1 + 1) + (1 + 2)) + 2 * 2, True),
     }
     loopback.configure(rules=[{"match": "[Rubric]", "reply": VERDICT}])
     real = invoke("run", path, "--no-cache", "-q")
