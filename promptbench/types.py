@@ -71,6 +71,9 @@ class ToolCall:
     raw_arguments: str
     arguments: Mapping[str, Any] | None = None
     parse_error: str | None = None
+    # An opaque token the API wants back with the call in later requests (base64; Gemini's
+    # thought signature, without which Gemini 3 refuses the next step of a tool loop).
+    signature: str | None = None
 
     @classmethod
     def parse(cls, id: str, name: str, raw: str | Mapping[str, Any] | None) -> ToolCall:
@@ -99,6 +102,8 @@ class ToolCall:
         out["arguments"] = dict(self.arguments) if self.arguments is not None else None
         if self.parse_error is not None:
             out["parse_error"] = self.parse_error
+        if self.signature is not None:
+            out["signature"] = self.signature
         return out
 
     @classmethod
@@ -110,6 +115,7 @@ class ToolCall:
             data.get("raw_arguments", ""),
             data.get("arguments"),
             data.get("parse_error"),
+            data.get("signature"),
         )
 
 

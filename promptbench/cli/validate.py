@@ -29,6 +29,8 @@ def validate(
 
     Example: promptbench validate suites/triage.yaml
     """
+    from promptbench.runner.options import RunOptions
+    from promptbench.runner.plan import plan
     from promptbench.suite import load_suite
 
     results = []
@@ -49,7 +51,12 @@ def validate(
         # A probe's twins are cases too: they are called like the originals.
         twins = sum(len(suite.probes.twins(c)) for c in suite.cases) if suite.probes else 0
         cases = suite.cases.count + twins
-        calls = len(suite.variants) * len(suite.models) * cases * suite.repeat
+        evaluated = [name for name, m in suite.models.items() if not m.judge_only]
+        records = len(suite.variants) * len(evaluated) * cases * suite.repeat
+        # Calls as the dry run counts them: turns, tool steps, a simulated user, judges.
+        plans = plan(suite, RunOptions(use_cache=False))
+        calls = sum(p.calls for p in plans)
+        exact = all(p.exact for p in plans)
         info = {
             "suite": str(path),
             "valid": True,
@@ -60,7 +67,9 @@ def validate(
             "cases_origin": suite.cases.origin,
             "repeat": suite.repeat,
             **({"twins": twins} if suite.probes else {}),
+            "records": records,
             "calls": calls,
+            "calls_exact": exact,
             "metrics": suite.metric_names,
             "gate": [str(g) for g in suite.gate],
         }
@@ -68,14 +77,21 @@ def validate(
         if not as_json:
             out.print(
                 f"[green]✓[/green] {path}: {_n(len(suite.variants), 'variant')} × "
-                f"{_n(len(suite.models), 'model')} × {_cases(suite.cases.count, twins)} × "
-                f"{_n(suite.repeat, 'repeat')} = {_n(calls, 'call')}; "
+                f"{_n(len(evaluated), 'model')} × {_cases(suite.cases.count, twins)} × "
+                f"{_n(suite.repeat, 'repeat')} = {_calls(records, calls, exact)}; "
                 f"metrics: {', '.join(suite.metric_names) or 'none'}",
                 soft_wrap=True,
             )
     if as_json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))
     raise typer.Exit(code)
+
+
+def _calls(records: int, calls: int, exact: bool) -> str:
+    """``60 calls``, or the records and then the calls when a record makes more than one."""
+    if exact and calls == records:
+        return _n(calls, "call")
+    return f"{_n(records, 'record')}, {'' if exact else 'at most '}{_n(calls, 'call')}"
 
 
 def _cases(count: int, twins: int) -> str:

@@ -75,25 +75,59 @@ _NO_METRIC = {
     "max-score": "compare the variants with promptbench diff --variants A B instead",
     "human": "promptbench has no human grading; judge with a model: metric",
 }
-DETERMINISTIC = {
-    "equals",
-    "contains",
-    "icontains",
-    "contains-any",
-    "contains-all",
-    "icontains-any",
-    "icontains-all",
-    "starts-with",
-    "regex",
-    "is-json",
-    "contains-json",
-    "levenshtein",
-    "rouge-n",
-    "bleu",
-    "word-count",
-    "python",
-    "is-refusal",
-}
+# promptfoo's assertion types scored without a model or a service.
+DETERMINISTIC = frozenset(
+    {
+        "equals",
+        "contains",
+        "icontains",
+        "contains-any",
+        "contains-all",
+        "icontains-any",
+        "icontains-all",
+        "starts-with",
+        "regex",
+        "is-json",
+        "contains-json",
+        "levenshtein",
+        "rouge-n",
+        "bleu",
+        "word-count",
+        "python",
+        "is-refusal",
+    }
+)
+# The rest of promptfoo's assertion types (a CSV cell's ``__expected`` may name any of them).
+_NOT_DETERMINISTIC = frozenset(
+    {
+        "similar",
+        "latency",
+        "cost",
+        "llm-rubric",
+        "factuality",
+        "model-graded-closedqa",
+        "g-eval",
+        "answer-relevance",
+        "classifier",
+        "context-faithfulness",
+        "context-recall",
+        "context-relevance",
+        "perplexity",
+        "perplexity-score",
+        "is-xml",
+        "contains-xml",
+        "is-sql",
+        "contains-sql",
+        "is-html",
+        "contains-html",
+        "moderation",
+        "webhook",
+        "select-best",
+        "finish-reason",
+        "javascript",
+    }
+)
+ASSERTION_TYPES = DETERMINISTIC | _NOT_DETERMINISTIC
 
 
 def split_values(value: Any) -> list[str]:

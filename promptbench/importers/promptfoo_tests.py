@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptbench.importers.promptfoo_asserts import LeftOut
+from promptbench.importers.promptfoo_asserts import ASSERTION_TYPES, LeftOut, split_values
 
 __all__ = ["Loaded", "Test", "expand", "from_csv_row", "load_tests", "var_combinations"]
 
@@ -28,51 +28,6 @@ _SPECIAL_ASSERT_PREFIXES = (
     ("llm-rubric:", "llm-rubric"),
     ("python:", "python"),
 )
-# promptfoo's assertion names that a CSV cell may start with (``type:value`` or ``type(t):value``).
-_CSV_TYPES = [
-    "equals",
-    "contains",
-    "icontains",
-    "contains-any",
-    "contains-all",
-    "icontains-any",
-    "icontains-all",
-    "starts-with",
-    "regex",
-    "is-json",
-    "contains-json",
-    "levenshtein",
-    "rouge-n",
-    "bleu",
-    "similar",
-    "latency",
-    "cost",
-    "is-refusal",
-    "word-count",
-    "python",
-    "llm-rubric",
-    "factuality",
-    "model-graded-closedqa",
-    "g-eval",
-    "answer-relevance",
-    "classifier",
-    "context-faithfulness",
-    "context-recall",
-    "context-relevance",
-    "perplexity",
-    "perplexity-score",
-    "is-xml",
-    "contains-xml",
-    "is-sql",
-    "contains-sql",
-    "is-html",
-    "contains-html",
-    "moderation",
-    "webhook",
-    "select-best",
-    "finish-reason",
-    "javascript",
-]
 # The CSV types that promptfoo gives a default threshold of 0.75 (similar: 0.8).
 _CSV_THRESHOLD_TYPES = {
     "answer-relevance",
@@ -121,7 +76,7 @@ def assertion_from_string(expected: str) -> dict[str, Any]:
             return {"type": kind, "value": expected[len(prefix) :].strip()}
     if expected.startswith("file://") and (expected.endswith(".py") or ".py:" in expected):
         return {"type": "python", "value": expected.removeprefix("file://").strip()}
-    pattern = r"^(not-)?(" + "|".join(re.escape(t) for t in _CSV_TYPES)
+    pattern = r"^(not-)?(" + "|".join(re.escape(t) for t in sorted(ASSERTION_TYPES))
     pattern += r")(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$"
     match = re.match(pattern, expected)
     if not match:
@@ -130,8 +85,6 @@ def assertion_from_string(expected: str) -> dict[str, Any]:
     full = f"not-{kind}" if negate else kind
     out: dict[str, Any] = {"type": full}
     if kind in ("contains-any", "contains-all", "icontains-any", "icontains-all"):
-        from promptbench.importers.promptfoo_asserts import split_values
-
         out["value"] = split_values(value) if value else value
     elif kind in ("is-json", "contains-json"):
         out["value"] = value

@@ -7,9 +7,10 @@ own API, as plain JSON so that the SDK's typed helpers and raw HTTP both take th
 - Anthropic Messages: ``tools: [{name, description, input_schema}]``, ``tool_choice``
   ``{type: auto | any | none | tool}``, calls as ``tool_use`` blocks, results as
   ``tool_result`` blocks in a user message, images as base64 or URL ``image`` blocks.
-- Gemini ``generateContent``: ``tools: [{function_declarations}]``,
-  ``tool_config.function_calling_config.mode`` AUTO / ANY / NONE, calls as
-  ``function_call`` parts, results as ``function_response`` parts, images inline
+- Gemini ``generateContent``: ``tools: [{function_declarations}]`` (each schema as
+  ``parameters_json_schema``), ``tool_config.function_calling_config.mode`` AUTO /
+  ANY / NONE, calls as ``function_call`` parts (with the ``thought_signature`` the
+  model gave them), results as ``function_response`` parts, images inline
   (``inline_data``) or by URI (``file_data``).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from promptbench.providers.images import image_bytes
@@ -136,7 +138,15 @@ def gemini_tools(params: Mapping[str, Any]) -> JsonDict:
         "tools": [
             {
                 "function_declarations": [
-                    {k: f[k] for k in ("name", "description", "parameters") if k in f}
+                    {
+                        **{k: f[k] for k in ("name", "description") if k in f},
+                        # The whole JSON Schema: ``parameters`` takes only the OpenAPI
+                        # subset, and the SDK refuses a schema with $ref, const or a
+                        # list of types there.
+                        **(
+                            {"parameters_json_schema": f["parameters"]} if "parameters" in f else {}
+                        ),
+                    }
                     for f in functions
                 ]
             }
@@ -195,10 +205,13 @@ def gemini_contents(
         if m.content or not (m.images or m.tool_calls):  # a turn has at least one part
             parts.append({"text": m.content})
         parts += [_gemini_image(i, raw_bytes) for i in m.images]
-        parts += [
-            {"function_call": {"name": c.name, "args": dict(c.arguments or {})}}
-            for c in m.tool_calls
-        ]
+        for c in m.tool_calls:
+            called: JsonDict = {"function_call": {"name": c.name, "args": dict(c.arguments or {})}}
+            if c.signature is not None:  # sent back as given: Gemini 3 requires it
+                called["thought_signature"] = (
+                    base64.b64decode(c.signature) if raw_bytes else c.signature
+                )
+            parts.append(called)
         out.append({"role": "model" if m.role == "assistant" else "user", "parts": parts})
     return system, out
 
@@ -217,5 +230,15 @@ def gemini_tool_calls(parts: Sequence[Any]) -> tuple[ToolCall, ...]:
         get = fc.get if isinstance(fc, dict) else lambda k, f=fc: getattr(f, k, None)
         args = get("args")
         call_id = get("id") or f"call_{i}"
-        calls.append(ToolCall.parse(str(call_id), str(get("name")), dict(args) if args else {}))
+        call = ToolCall.parse(str(call_id), str(get("name")), dict(args) if args else {})
+        signature = (
+            part.get("thought_signature", part.get("thoughtSignature"))
+            if isinstance(part, dict)
+            else getattr(part, "thought_signature", None)
+        )
+        if isinstance(signature, bytes):  # the SDK's form; records keep text
+            signature = base64.b64encode(signature).decode("ascii")
+        if isinstance(signature, str) and signature:
+            call = replace(call, signature=signature)
+        calls.append(call)
     return tuple(calls)

@@ -21,6 +21,9 @@ def print_plan(
 ) -> None:
     """One row per model: calls, cached, to call, estimated tokens and cost; then totals.
 
+    A judge's or a simulated user's model has a row of its own calls. Calls that
+    tools or a simulated user make a bound are marked ``≤``.
+
     Before the table, what each grid expanded to (``grid``: the suite's grid points).
     """
     if grid:
@@ -49,7 +52,7 @@ def print_plan(
     for p in plans:
         table.add_row(
             escape(p.model),  # a grid's names hold brackets: mini[temperature=0.7]
-            f"{p.calls:,}",
+            _calls(p.calls, p.exact),
             f"{p.cached:,}",
             f"{p.to_call:,}",
             f"{p.prompt_tokens:,.0f}",
@@ -61,7 +64,7 @@ def print_plan(
     table.add_section()
     table.add_row(
         "total",
-        f"{sum(p.calls for p in plans):,}",
+        _calls(sum(p.calls for p in plans), all(p.exact for p in plans)),
         f"{sum(p.cached for p in plans):,}",
         f"{sum(p.to_call for p in plans):,}",
         f"{sum(p.prompt_tokens for p in plans):,.0f}",
@@ -69,11 +72,21 @@ def print_plan(
         _usd(total),
     )
     console.print(table)
+    if not all(p.exact for p in plans):
+        console.print(
+            "≤ : at most; a tool loop stops when the model answers, a simulated user when "
+            "its goal is met",
+            markup=False,
+        )
     if total is None:
         console.print(
             "[yellow]— : no known price; set price: {input, output} in the suite "
             "(USD per million tokens)[/yellow]"
         )
+
+
+def _calls(n: int, exact: bool) -> str:
+    return f"{n:,}" if exact else f"≤ {n:,}"
 
 
 def _usd(x: float | None) -> str:

@@ -183,10 +183,12 @@ def parse_tools(
         issues.append(tsrc.issue(tbase, "tools is a list of function schemas (or a file of one)"))
         return None
     tools: list[dict[str, Any]] = []
+    declared: list[str] = []  # a tool with a bad schema is still declared: one error, not more
     for i, entry in enumerate(entries):
         spec = validate(ToolSpec, entry, tsrc, (*tbase, i), issues)
         if spec is None:
             continue
+        declared.append(spec.function.name)
         where = (*tbase, i, "function", "parameters")
         if isinstance(entry, dict) and "function" not in entry:
             where = (*tbase, i, "parameters")
@@ -199,14 +201,16 @@ def parse_tools(
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         issues.append(tsrc.issue(tbase, f"two tools are named '{dupes[0]}'; names must differ"))
-    choice = _choice(given.choice, names, src, (*base, "tool_choice"), issues)
+    choice = _choice(given.choice, declared, src, (*base, "tool_choice"), issues)
     results: dict[str, ToolResult] = {}
     for tool, raw in (given.results or {}).items():
         path = (*base, "tool_results", tool)
-        if tool not in names:
+        if tool not in declared:
             issues.append(
                 src.issue(
-                    path, f"no tool named '{tool}'; " + suggest(str(tool), names), prefer_key=True
+                    path,
+                    f"no tool named '{tool}'; " + suggest(str(tool), declared),
+                    prefer_key=True,
                 )
             )
             continue

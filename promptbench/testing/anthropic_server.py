@@ -7,11 +7,16 @@ a body with ``model``, ``max_tokens`` (required), ``messages`` whose roles are
 only ``user`` and ``assistant`` (the system prompt is the top-level ``system``),
 and no fields the API does not know. Answers are ``message`` objects with text
 content blocks, a ``stop_reason`` (``end_turn``, ``max_tokens``,
-``stop_sequence``, ``refusal``) and ``usage`` (``input_tokens``,
+``stop_sequence``, ``tool_use``, ``refusal``) and ``usage`` (``input_tokens``,
 ``output_tokens``). From ``anthropic-version`` 2026-10-21 (the version current
 SDKs pin) ``temperature``, ``top_p`` and ``top_k`` are refused; structured output
 is ``output_config.format``. Errors are ``{"type": "error", "error": {"type", "message"},
 "request_id"}`` with 400/401/403/404/413/429/500/529 and their error types.
+
+Tools, tool results and images are checked and answered as
+:mod:`promptbench.testing.anthropic_blocks` says: a rule's ``tool_calls`` come back
+as ``tool_use`` blocks, and a request ending in ``tool_result`` blocks is
+matched on the last result's text.
 
 Scripted like the OpenAI test server (:mod:`promptbench.testing.wire`); the
 fault kinds map to this API: ``529`` is ``overloaded_error``, ``length`` a
@@ -27,6 +32,12 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
+from promptbench.testing.anthropic_blocks import (
+    chat_messages,
+    check_content,
+    check_tools,
+    tool_use_blocks,
+)
 from promptbench.testing.scenario import ERROR_FAULTS
 from promptbench.testing.wire import MALFORMED_BODY, Reply, Request, WireServer, shaped
 
@@ -90,16 +101,16 @@ class AnthropicServer(WireServer):
         if not version:
             return self.error(400, "anthropic-version: header is required")
         problem = _invalid(request.body, version)
+        if problem is None:
+            assert isinstance(request.body, dict)
+            problem = check_tools(request.body) or check_content(request.body["messages"])
         if problem is not None:
             return self.error(400, problem)
         assert isinstance(request.body, dict)
         return self._answer(request.body, key)
 
     def _answer(self, body: dict[str, Any], key: str) -> Reply:
-        system = body.get("system")
-        chat = [{"role": "system", "content": system}] if system else []
-        chat += list(body["messages"])
-        decision = self.decide(chat)
+        decision = self.decide(chat_messages(body))
         fault = decision.fault
         kind = fault.kind if fault is not None else "ok"
         headers = list(decision.headers)
@@ -130,6 +141,12 @@ class AnthropicServer(WireServer):
             stop_reason, content = "refusal", []
         elif kind == "empty_choices":
             content = []
+        elif decision.tool_calls:
+            try:
+                content = tool_use_blocks(decision.tool_calls, n)
+            except ValueError as exc:  # a test scripted what this API cannot answer
+                return self.error(500, str(exc))
+            stop_reason = "tool_use"
         output_tokens = decision.completion_tokens  # a rule's usage override included
         if ended is not None or not content:
             output_tokens = len(" ".join(str(b["text"]) for b in content).split())

@@ -10,6 +10,12 @@ and per-choice ``content_filter_results``; errors are ``{"error": {"code",
 a 429 "Please retry after N seconds" with ``retry-after``, and a 400 whose code
 is ``content_filter`` when the prompt filter triggers.
 
+Tools follow chat completions: ``tools`` of ``type: function``, a rule's
+``tool_calls`` answered as the assistant's ``tool_calls`` (``finish_reason:
+tool_calls``), every call answered by a ``tool`` message with its
+``tool_call_id`` before the next message; image parts are checked as on the
+OpenAI test server.
+
 Scripted like the OpenAI test server (:mod:`promptbench.testing.wire`). Fault
 kinds in this API's terms: ``content_filter`` is the 400 ``content_filter``
 error; ``length`` a ``finish_reason: length``; ``401`` echoes the key it was
@@ -25,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 from promptbench.testing.scenario import ERROR_FAULTS, format_number
+from promptbench.testing.tool_script import image_problem, wire_tool_calls
 from promptbench.testing.wire import MALFORMED_BODY, Reply, Request, WireServer
 
 __all__ = ["AzureServer"]
@@ -86,6 +93,9 @@ class AzureServer(WireServer):
         body = request.body
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return _error(400, "BadRequest", "'messages' is a required property")
+        problem = _tools_problem(body) or image_problem(body["messages"])
+        if problem is not None:
+            return _error(400, "BadRequest", problem)
         return self._answer(self.deployments[deployment], version, body, key or token)
 
     def _answer(self, model: str, version: str, body: dict[str, Any], key: str) -> Reply:
@@ -125,10 +135,19 @@ class AzureServer(WireServer):
         return reply
 
     def _completion(self, model: str, body: dict[str, Any], decision: Any, kind: str) -> Any:
+        message: dict[str, Any] = {"role": "assistant", "content": decision.content}
+        finish = "length" if kind == "length" else "stop"
+        if decision.tool_calls:
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": wire_tool_calls(decision.tool_calls, self.next_id()),
+            }
+            finish = "tool_calls"
         choice = {
             "index": 0,
-            "finish_reason": "length" if kind == "length" else "stop",
-            "message": {"role": "assistant", "content": decision.content},
+            "finish_reason": finish,
+            "message": message,
             "content_filter_results": _UNFILTERED,
         }
         return {
@@ -145,6 +164,44 @@ class AzureServer(WireServer):
                 "total_tokens": decision.prompt_tokens + decision.completion_tokens,
             },
         }
+
+
+def _tools_problem(body: dict[str, Any]) -> str | None:
+    """What Azure (as OpenAI) would say is wrong with the tools and tool messages, or None."""
+    names = []
+    for i, tool in enumerate(body.get("tools") or []):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            return f"Invalid value for 'tools[{i}].type': expected 'function'."
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            return f"Missing required parameter: 'tools[{i}].function.name'."
+        names.append(function["name"])
+    choice = body.get("tool_choice")
+    if choice is not None and not names:
+        return (
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
+            "are specified."
+        )
+    pending: list[str] = []
+    for i, m in enumerate(body["messages"]):
+        role = m.get("role") if isinstance(m, dict) else None
+        if role == "tool":
+            if m.get("tool_call_id") not in pending:
+                return (
+                    f"Invalid parameter: messages with role 'tool' must be a response to a "
+                    f"preceeding message with 'tool_calls'. (messages[{i}])"
+                )
+            pending.remove(m["tool_call_id"])
+            continue
+        if pending:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(pending)}"
+            )
+        calls = m.get("tool_calls") if role == "assistant" else None
+        pending = [str(c.get("id")) for c in calls or [] if isinstance(c, dict)]
+    return None
 
 
 def _error(status: int, code: str, message: str) -> Reply:

@@ -15,6 +15,11 @@ call) as Google's reference documents it: the key in ``x-goog-api-key`` or
 ``PERMISSION_DENIED``; a wrong one a 400 ``INVALID_ARGUMENT`` with reason
 ``API_KEY_INVALID``, as Google answers.
 
+Tools, function responses and images are checked and answered as
+:mod:`promptbench.testing.gemini_parts` says: a rule's ``tool_calls`` come back as
+``functionCall`` parts, and a request ending in function responses is matched
+on the last response's JSON text.
+
 Scripted like the OpenAI test server (:mod:`promptbench.testing.wire`). Fault
 kinds in this API's terms: ``429[:s]`` is ``RESOURCE_EXHAUSTED`` with a
 ``RetryInfo`` delay of s seconds; ``429-noretry`` a quota failure without one;
@@ -29,6 +34,12 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Final
 
+from promptbench.testing.gemini_parts import (
+    chat_messages,
+    check_parts,
+    check_tools,
+    function_call_parts,
+)
 from promptbench.testing.scenario import ERROR_FAULTS
 from promptbench.testing.wire import MALFORMED_BODY, Reply, Request, WireServer, shaped
 
@@ -128,19 +139,17 @@ class GeminiServer(WireServer):
         if not isinstance(request.body, dict):
             return self.error(400, "Invalid JSON payload received.")
         body = _camel_keys(request.body)
-        problem = _invalid(body)
+        signed = route.group(2).startswith("gemini-3")  # thought signatures required
+        problem = (
+            _invalid(body) or check_tools(body) or check_parts(body["contents"], signed=signed)
+        )
         if problem is not None:
             return self.error(400, problem)
         return self._answer(route.group(2), body, key)
 
     def _answer(self, model: str, body: dict[str, Any], key: str) -> Reply:
         system = _text(_camel_keys(body.get("systemInstruction")))
-        chat = [{"role": "system", "content": system}] if system else []
-        chat += [
-            {"role": "assistant" if c.get("role") == "model" else "user", "content": _text(c)}
-            for c in body["contents"]
-        ]
-        decision = self.decide(chat)
+        decision = self.decide(chat_messages(system, body["contents"]))
         fault = decision.fault
         kind = fault.kind if fault is not None else "ok"
         if kind in ERROR_FAULTS:
@@ -172,8 +181,16 @@ class GeminiServer(WireServer):
             decision.content or "", config.get("maxOutputTokens"), config.get("stopSequences") or []
         )
         finish = "MAX_TOKENS" if ended == "max_tokens" or kind == "length" else "STOP"
+        parts: list[dict[str, Any]] = [{"text": text}]
+        if decision.tool_calls:
+            try:
+                parts = function_call_parts(
+                    decision.tool_calls, signed=model.startswith("gemini-3")
+                )
+            except ValueError as exc:  # a test scripted what this API cannot answer
+                return self.error(500, str(exc))
         candidate: dict[str, Any] = {
-            "content": {"parts": [{"text": text}], "role": "model"},
+            "content": {"parts": parts, "role": "model"},
             "finishReason": finish,
             "index": 0,
         }

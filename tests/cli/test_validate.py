@@ -49,10 +49,42 @@ def test_json_output(loopback: LoopbackServer, project: Project) -> None:
         "cases": 3,
         "cases_origin": "suites/suite.yaml",
         "repeat": 2,
+        "records": 6,
         "calls": 6,
+        "calls_exact": True,
         "metrics": ["exact"],
         "gate": ["exact >= 0.9"],
     }
+
+
+def test_conversations_judges_and_tools_are_counted_as_calls(
+    loopback: LoopbackServer, project: Project
+) -> None:
+    """A record can take several calls: the line says so, and bounds them where it must."""
+    judge = {"judge": {"rubric": "Kind?", "model": "grader"}}
+    models = {
+        "m": openai_model(loopback.url),
+        "grader": openai_model(loopback.url, model="grader", judge_only=True),
+    }
+    chat = {"user": "Hi {{ q }}", "turns": ["And?"]}
+    project.suite(echo_suite(loopback.url, prompts={"chat": chat}, models=models, metrics=[judge]))
+    result = invoke("validate", "suites/suite.yaml")
+    assert result.exit_code == 0, result.output
+    # The judge-only model is not under test; each record: two turns and a judge's call.
+    assert "1 variant × 1 model × 3 cases × 1 repeat = 3 records, 9 calls;" in result.stdout
+    tools = {
+        "user": "{{ q }}",
+        "tools": [{"name": "f", "parameters": {"type": "object"}}],
+        "tool_results": {"f": "done"},
+        "max_steps": 4,
+    }
+    project.suite(echo_suite(loopback.url, prompts={"agent": tools}))
+    result = invoke("validate", "suites/suite.yaml", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert (info["records"], info["calls"], info["calls_exact"]) == (3, 12, False)
+    assert "= 3 records, at most 12 calls;" in invoke("validate", "suites/suite.yaml").stdout
+    assert loopback.stats()["requests"] == 0
 
 
 def test_an_unknown_field_is_one_line_with_file_line_column_and_field(project: Project) -> None:

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from types import TracebackType
+
+from tests.helpers.child import ChildServer, free_port
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class LlamaServer:
+class LlamaServer(ChildServer):
     """A real llama.cpp server on 127.0.0.1 serving one GGUF model."""
 
     def __init__(
@@ -32,7 +25,7 @@ class LlamaServer:
         timeout: float = 60.0,
         chat_format: str | None = None,
     ) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop())
         self.process = subprocess.Popen(
@@ -56,37 +49,11 @@ class LlamaServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited early:\n{self.log()}")
+                raise RuntimeError(f"llama_cpp.server exited early:\n{self.log()[-4000:]}")
             try:
                 with _OPENER.open(f"{self.url}/models", timeout=1):
                     return
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"llama_cpp.server did not start in {timeout} s:\n{self.log()}")
-
-    def log(self) -> str:
-        """What the server printed (the last 4 kB)."""
-        self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")[-4000:]
-
-    def stop(self) -> None:
-        """Terminate the server."""
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
-
-    def __enter__(self) -> LlamaServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        raise RuntimeError(f"llama_cpp.server did not start in {timeout} s:\n{self.log()[-4000:]}")

@@ -12,21 +12,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from types import TracebackType
 from typing import IO
+
+from tests.helpers.child import ChildServer, free_port
 
 __all__ = ["ForwardProxy", "free_port"]
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (at the moment of asking)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ForwardProxy:
+class ForwardProxy(ChildServer):
     """``python -m pproxy -l http://127.0.0.1:PORT -v``, started and stopped by the test."""
 
     def __init__(self, process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
@@ -58,36 +51,8 @@ class ForwardProxy:
                 time.sleep(0.05)
         return cls(process, port, log)
 
-    def log(self) -> str:
-        """Everything pproxy has logged so far."""
-        self._log.flush()
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
-
     def forwarded_to(self, port: int) -> int:
         """How many logged connections went to 127.0.0.1:``port`` (or localhost:``port``)."""
         lines = self.log().splitlines()
         targets = (f"127.0.0.1:{port}", f"localhost:{port}")
         return sum(1 for line in lines if "->" in line and any(t in line for t in targets))
-
-    def stop(self) -> None:
-        """Terminate pproxy."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self._log.close()
-
-    def __enter__(self) -> ForwardProxy:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

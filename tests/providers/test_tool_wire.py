@@ -197,3 +197,42 @@ def test_the_hosted_providers_send_tools_and_read_calls(tmp_path: Path) -> None:
     assert sent["tools"] == PARAMS["tools"]
     assert sent["messages"][2]["tool_calls"][0]["function"]["name"] == "get_weather"
     assert all(c.takes_tools() for c in (claude, azure))
+
+
+def test_gemini_takes_the_whole_json_schema() -> None:
+    # $ref, const and a list of types are JSON Schema that Gemini's OpenAPI-subset
+    # ``parameters`` (and the SDK's model of it) refuse: the schema goes whole.
+    from google.genai import types
+
+    schema = {
+        "type": "object",
+        "properties": {"unit": {"const": "C"}, "city": {"$ref": "#/$defs/City"}},
+        "$defs": {"City": {"type": ["string", "null"]}},
+    }
+    params = {"tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}]}
+    shaped = gemini_tools(params)
+    (declaration,) = shaped["tools"][0]["function_declarations"]
+    assert declaration == {"name": "f", "parameters_json_schema": schema}
+    config = types.GenerateContentConfig.model_validate(shaped)  # what the provider sends
+    assert config.tools is not None
+
+
+def test_a_gemini_thought_signature_goes_back_with_its_call() -> None:
+    from google.genai import types
+
+    part = types.Part(
+        function_call=types.FunctionCall(name="f", args={"a": 1}), thought_signature=b"\x00sig"
+    )
+    (call,) = gemini_tool_calls([part, types.Part(text="x")])
+    assert call.signature == base64.b64encode(b"\x00sig").decode()
+    assert ToolCall.from_json(call.to_json()) == call  # records and the cache keep it
+    sent = (Message("user", "hi"), Message("assistant", "", tool_calls=(call,)))
+    _, sdk = gemini_contents(sent, raw_bytes=True)
+    assert sdk[1]["parts"] == [
+        {"function_call": {"name": "f", "args": {"a": 1}}, "thought_signature": b"\x00sig"}
+    ]
+    types.Content.model_validate(sdk[1])  # the SDK takes it
+    _, rest = gemini_contents(sent)
+    assert rest[1]["parts"][0]["thought_signature"] == call.signature
+    unsigned = ToolCall.parse("c", "f", {})
+    assert "signature" not in unsigned.to_json()  # records without one are as before

@@ -128,3 +128,33 @@ def test_the_gate_fails_a_variant_that_calls_no_tool(project: Project) -> None:
     no_traceback(result)
     assert result.exit_code == 1, result.output
     assert "tool_called" in result.output
+
+
+def test_a_row_shows_the_images_of_every_variant_and_only_as_sent(project: Project) -> None:
+    write_png(project.root / "data" / "a.png", (10, 20, 30))
+    write_png(project.root / "data" / "b.png", (200, 100, 0))
+    suite = {
+        "name": "looks",
+        "prompts": {  # the first variant sends no image, the others one each
+            "text": "Describe {{ thing }}.",
+            "look_a": {"user": "Describe {{ thing }}.", "image": "data/a.png"},
+            "look_b": {"user": "Describe {{ thing }}.", "image": "data/b.png"},
+        },
+        "models": {"m": {"provider": "mock"}},
+        "cases": [{"id": "one", "thing": "it"}],
+        "concurrency": 1,
+    }
+    assert invoke("run", str(project.suite(suite)), "-q").exit_code == 0
+    html = project.root / "report.html"
+    assert invoke("report", "--html", str(html)).exit_code == 0
+    (row,) = page_data(html)["rows"]
+    shown = {Path(im["p"]).name: im for im in row["im"]}
+    assert set(shown) == {"a.png", "b.png"}
+    assert base64.b64decode(shown["b.png"]["u"].split(",", 1)[1]) == png_bytes((200, 100, 0))
+
+    # An image changed since the run is named as such, never shown as if it had been sent.
+    write_png(project.root / "data" / "b.png", (0, 0, 0))
+    assert invoke("report", "--html", str(html)).exit_code == 0
+    (row,) = page_data(html)["rows"]
+    (changed,) = [im for im in row["im"] if "b.png" in im["p"]]
+    assert changed["p"].endswith("b.png (changed or gone since the run)") and "u" not in changed

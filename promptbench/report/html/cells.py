@@ -15,6 +15,8 @@ A case's images (:func:`images`) go on its row, once, beside every cell's output
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -93,18 +95,39 @@ def images(r: Record) -> list[dict[str, str]]:
         for image in m.images:
             entry = {"p": image.shown}
             if image.path and image.media_type and image.media_type.startswith("image/"):
-                try:
-                    data = (
-                        Path(image.path).read_bytes()
-                        if Path(image.path).stat().st_size <= MAX_INLINE_IMAGE
-                        else b""
-                    )
-                except OSError:
-                    data = b""
-                if data:
+                data = _file_bytes(image.path, image.sha256)
+                if data is None:
+                    entry["p"] += " (changed or gone since the run)"
+                elif data:
                     encoded = base64.b64encode(data).decode("ascii")
                     entry["u"] = f"data:{image.media_type};base64,{encoded}"
             elif image.url and image.url.startswith("data:image/"):
                 entry["u"] = image.url
             out.append(entry)
     return out
+
+
+def _file_bytes(path: str, sha256: str | None) -> bytes | None:
+    """The file's bytes if it is still what the run sent; b"" when too large to embed.
+
+    None when the file is gone or its content changed since the run: the page must
+    not show another image beside the output as if it had been sent.
+    """
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    if st.st_size > MAX_INLINE_IMAGE:
+        return b""
+    return _read(path, sha256, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=64)  # a suite's few images, read once for all its records
+def _read(path: str, sha256: str | None, mtime_ns: int, size: int) -> bytes | None:
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        return None
+    return data

@@ -113,6 +113,12 @@ def _run_payload(run: StoredRun, with_ranking: bool) -> dict[str, Any]:
                 if shown:
                     row["im"] = shown
                 entry = rows[key] = (row, {})
+            else:  # another variant may send other images, or the first sent none
+                row = entry[0]
+                seen = {im["p"] for im in row.get("im", [])}
+                more = [im for im in images(r) if im["p"] not in seen]
+                if more:
+                    row["im"] = [*row.get("im", []), *more]
             group = (r.variant, r.model)
             col = columns.setdefault(group, len(columns))
             entry[1][col] = cell(r, metrics)

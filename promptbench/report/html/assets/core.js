@@ -285,20 +285,22 @@ const PB = (() => {
   }
 
   /* A conversation: each turn's user message, then the assistant's text, tool calls and
-   * tool results, in order. Folded under a summary line; the output above is the last reply. */
+   * tool results, in order. Folded under a summary line; the output above is the last reply.
+   * It is unfolded with its row (``open``), so that a redraw of the lazy rows (a scroll, a
+   * resize) keeps what the reader opened. */
   const STEP = { a: 'assistant', c: 'calls', t: 'tool' };
-  function turnsHTML(tr) {
+  function turnsHTML(tr, open) {
     const tools = tr.reduce((n, t) => n + t[2].filter((s) => s[0] === 'c').length, 0);
     const head = `${tr.length} turn${tr.length === 1 ? '' : 's'}` + (tools ? ` · ${tools} tool call${tools === 1 ? '' : 's'}` : '');
     const body = tr.map(([n, user, steps]) => `<li class="turn"><div class="step u"><b>${n} user</b> ${esc(user)}</div>`
       + steps.map(([k, t]) => `<div class="step ${esc(k)}"><b>${STEP[k] || esc(k)}</b> ${esc(t)}</div>`).join('')
       + '</li>').join('');
-    return `<details class="turns"><summary>${head}</summary><ol>${body}</ol></details>`;
+    return `<details class="turns"${open ? ' open' : ''}><summary>${head}</summary><ol>${body}</ol></details>`;
   }
 
   /* One record: verdict, scores, output (or the call's error), reasons, cost and time.
    * outputHTML, when given, replaces the escaped output (the diff page's marked-up words). */
-  function cellHTML(c, metrics, { q = '', metric = -1, outputHTML = null } = {}) {
+  function cellHTML(c, metrics, { q = '', metric = -1, outputHTML = null, open = false } = {}) {
     if (!c) return '<td class="cell empty">—</td>';
     let chips = '';
     let reasons = '';
@@ -325,7 +327,7 @@ const PB = (() => {
     if (c.k) meta.push('cached');
     if (c.r) meta.push(`${c.r} ${c.r === 1 ? 'retry' : 'retries'}`);
     return `<td class="cell v-${c.v}"><div class="cell-head">${badge(c.v)}${chips}</div>${body}`
-      + (c.tr ? turnsHTML(c.tr) : '')
+      + (c.tr ? turnsHTML(c.tr, open) : '')
       + (reasons ? `<ul class="reasons">${reasons}</ul>` : '')
       + (meta.length ? `<div class="meta">${meta.join(' · ')}</div>` : '')
       + '</td>';
@@ -353,9 +355,13 @@ const PB = (() => {
       apply();
     }, 150));
     tbody.addEventListener('click', (ev) => {
+      // A conversation's summary opens its row: the row's state, not the element's, says
+      // what is unfolded, and it outlives the redraws of the lazy rows.
+      const fold = ev.target.closest('details.turns > summary');
       const th = ev.target.closest('th.case');
-      if (!th || (!ev.target.closest('.exp') && String(getSelection()))) return;
-      const i = Number(th.parentElement.dataset.i);
+      if (fold) ev.preventDefault();
+      else if (!th || (!ev.target.closest('.exp') && String(getSelection()))) return;
+      const i = Number((fold || th).closest('tr.row').dataset.i);
       if (state.open.has(i)) state.open.delete(i);
       else state.open.add(i);
       lazy.forget(i);

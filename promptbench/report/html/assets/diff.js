@@ -194,8 +194,8 @@
     if (row.d && row.a && row.b && !row.a.x && !row.b.x) [A, B] = marked(row.a.o, row.b.o, row.d, state.q);
     return `<tr class="row${open ? ' open' : ''}" data-i="${i}" data-id="${esc(row.id)}" data-flip="${f}">`
       + `<th class="case" scope="row">${PB.caseHeader(row, D.vars, extra)}</th>`
-      + PB.cellHTML(row.a, metrics, { q: state.q, metric: state.metric, outputHTML: A })
-      + PB.cellHTML(row.b, metrics, { q: state.q, metric: state.metric, outputHTML: B })
+      + PB.cellHTML(row.a, metrics, { q: state.q, metric: state.metric, outputHTML: A, open })
+      + PB.cellHTML(row.b, metrics, { q: state.q, metric: state.metric, outputHTML: B, open })
       + '</tr>';
   }
   const lazy = new PB.LazyRows(tbody, rowHTML, { columns: 3 });

@@ -244,7 +244,7 @@
     const open = state.open.has(i);
     let s = `<tr class="row${open ? ' open' : ''}" data-i="${i}" data-id="${esc(row.id)}" data-repeat="${row.r}">`;
     s += `<th class="case" scope="row">${PB.caseHeader(row, D.vars)}</th>`;
-    for (const k of state.cols) s += PB.cellHTML(row.c[k], metrics, { q: state.q, metric: state.metric });
+    for (const k of state.cols) s += PB.cellHTML(row.c[k], metrics, { q: state.q, metric: state.metric, open });
     return s + '</tr>';
   }
   const lazy = new PB.LazyRows(tbody, rowHTML, { columns: groups.length + 1 });
