@@ -42,8 +42,9 @@ class CaseData:
         f = self.first
         if f is None or (f.error is not None, f.repeat) > (r.error is not None, r.repeat):
             # Without the prompt and the vars: the report shows outputs and reasons, and
-            # an index of 100,000 cases should not hold 100,000 prompts.
-            self.first = replace(r, messages=(), vars={})
+            # an index of 100,000 cases should not hold 100,000 prompts. Records read
+            # for a comparison (scored_records) come without them already.
+            self.first = replace(r, messages=(), vars={}) if r.messages or r.vars else r
 
 
 @dataclass

@@ -76,7 +76,7 @@ def compare_sources(
     if variants or models:
         if b is not None:
             raise UsageError("two variants or two models are compared within ONE run; give one run")
-        index_a = index_b = RecordIndex.of(a.records(), a.metric_names)
+        index_a = index_b = RecordIndex.of(a.scored_records(), a.metric_names)
         where = f"{a.info.kind} {a.info.source}"
         names = variants or models
         assert names is not None
@@ -92,8 +92,8 @@ def compare_sources(
     else:
         if b is None:
             raise UsageError("give two runs or baseline files (A and B), or one run and two groups")
-        index_a = RecordIndex.of(a.records(), a.metric_names)
-        index_b = RecordIndex.of(b.records(), b.metric_names)
+        index_a = RecordIndex.of(a.scored_records(), a.metric_names)
+        index_b = RecordIndex.of(b.scored_records(), b.metric_names)
         mode, pairs = "runs", pairs_of_runs(index_a, index_b)
         side_a, side_b = a.info, b.info
         if not pairs:

@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from promptbench._version import __version__
 from promptbench.errors import InfrastructureError, RunStoreError
+from promptbench.fastjson import loads
 from promptbench.runner.runmeta import (
     RUN_FILE,
     BudgetMeta,
@@ -373,16 +374,32 @@ def _reopen_cut(path: Path, fh: IO[str]) -> IO[str]:
 
 def iter_records(run_dir: Path) -> Iterator[Record]:
     """Yield every record of a run, streaming; a torn last line (a killed run) is skipped."""
+    for data in iter_record_dicts(run_dir):
+        try:
+            yield Record.from_json(data)
+        except (ValueError, KeyError) as exc:
+            raise RunStoreError(f"{run_dir / RECORDS_FILE}: corrupt record: {exc}") from None
+
+
+def iter_record_dicts(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """Yield every line of a run's records as decoded JSON, streaming; a torn last line is skipped.
+
+    For readers that need a few fields of each record (``diff``, ``baseline save``) and
+    should not pay for building whole :class:`Record` objects.
+    """
     path = run_dir / RECORDS_FILE
     try:
-        fh = path.open("r", encoding="utf-8")
+        fh = path.open("rb")
     except FileNotFoundError:
         raise RunStoreError(f"{run_dir}: no {RECORDS_FILE}") from None
     with fh:
         for line in fh:
-            if not line.endswith("\n"):
+            if not line.endswith(b"\n"):
                 return  # the last write of a killed run
             try:
-                yield Record.from_json(json.loads(line))
-            except (ValueError, KeyError) as exc:
+                data = loads(line)
+            except ValueError as exc:
                 raise RunStoreError(f"{path}: corrupt record: {exc}") from None
+            if not isinstance(data, dict):
+                raise RunStoreError(f"{path}: corrupt record: not a JSON object")
+            yield data
