@@ -45,6 +45,14 @@ def open_source(ref: str | Path, runs_dir: str | Path | None = None) -> Source:
     return Source.of_run(run, label)
 
 
+def _index(source: Source) -> RecordIndex:
+    """A side's records folded per group and case, read as lines (no Record built)."""
+    try:
+        return RecordIndex.of_lines(source.scored_lines(), source.metric_names)
+    except (KeyError, TypeError, AttributeError) as exc:  # a line that is not a record
+        raise RunStoreError(f"{source.path}: corrupt record: {exc!r}") from None
+
+
 def _check_names(kind: str, asked: Sequence[str], present: list[str], where: str) -> None:
     missing = [n for n in asked if n not in present]
     if missing:
@@ -76,7 +84,7 @@ def compare_sources(
     if variants or models:
         if b is not None:
             raise UsageError("two variants or two models are compared within ONE run; give one run")
-        index_a = index_b = RecordIndex.of(a.scored_records(), a.metric_names)
+        index_a = index_b = _index(a)
         where = f"{a.info.kind} {a.info.source}"
         names = variants or models
         assert names is not None
@@ -92,8 +100,8 @@ def compare_sources(
     else:
         if b is None:
             raise UsageError("give two runs or baseline files (A and B), or one run and two groups")
-        index_a = RecordIndex.of(a.scored_records(), a.metric_names)
-        index_b = RecordIndex.of(b.scored_records(), b.metric_names)
+        index_a = _index(a)
+        index_b = _index(b)
         mode, pairs = "runs", pairs_of_runs(index_a, index_b)
         side_a, side_b = a.info, b.info
         if not pairs:

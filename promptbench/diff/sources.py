@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptbench.diff.pairing import record_line
 from promptbench.diff.result import SideInfo
-from promptbench.errors import RunStoreError
 from promptbench.runner.runmeta import RUN_FILE
 from promptbench.runner.store import RECORDS_FILE, iter_record_dicts, iter_records
 from promptbench.runs import StoredRun
 from promptbench.suite.regression import RegressionRule
-from promptbench.types import CallError, ProbeTag, Record, Score
+from promptbench.types import Record
 
 
 @dataclass
@@ -45,55 +45,11 @@ class Source:
             return iter_records(self.path)
         return iter(self.baseline_records)
 
-    def scored_records(self) -> Iterator[Record]:
-        """The records as a comparison reads them: :func:`scored_records`, or the baseline's."""
+    def scored_lines(self) -> Iterator[Mapping[str, Any]]:
+        """The records as ``records.jsonl`` lines: what a comparison folds (no Record built)."""
         if self.baseline_records is None:
-            return scored_records(self.path)
-        return iter(self.baseline_records)
-
-
-def scored_records(run_dir: Path) -> Iterator[Record]:
-    """A run's records without their prompts, variables and judges' details, streamed.
-
-    What ``diff`` and ``baseline save`` read of a record is its identity, its scores,
-    its output and its error; building the rest (the messages above all) is most of the
-    cost of reading a big run, so it is left out: ``messages=()`` and ``vars={}``.
-    """
-    path = run_dir / RECORDS_FILE
-    for data in iter_record_dicts(run_dir):
-        try:
-            yield scored_record(data)
-        except (ValueError, KeyError) as exc:
-            raise RunStoreError(f"{path}: corrupt record: {exc}") from None
-
-
-def scored_record(data: Mapping[str, Any]) -> Record:
-    """One ``records.jsonl`` line as :func:`scored_records` reads it (see Record.from_json)."""
-    err = data.get("error")
-    probe = data.get("probe")
-    return Record(
-        data["case_id"],
-        data["variant"],
-        data["model"],
-        data["repeat"],
-        {},
-        (),
-        output=data.get("output"),
-        scores={
-            name: Score(
-                name,
-                s.get("value"),
-                s.get("passed"),
-                s.get("reason", ""),
-                s.get("error"),
-                s.get("weight", 1.0),
-            )
-            for name, s in (data.get("scores") or {}).items()
-        },
-        passed=data.get("passed"),
-        error=CallError(err["kind"], err["message"], err.get("status")) if err else None,
-        probe=ProbeTag.from_json(probe) if probe else None,
-    )
+            return iter_record_dicts(self.path)
+        return (record_line(r) for r in self.baseline_records)
 
 
 def is_baseline_file(path: Path) -> bool:
