@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from promptbench.bulk import gc_paused
 from promptbench.diff.pairing import natural_key
 from promptbench.diff.result import SideInfo
 from promptbench.diff.sources import Source
@@ -97,7 +98,8 @@ def baseline_json(run: StoredRun, *, outputs: bool = True) -> tuple[str, int]:
     }
     try:
         # Read as lines, no Record built: a baseline keeps a few fields of each record.
-        records = [_record_json(d, outputs) for d in iter_record_dicts(run.run_dir)]
+        with gc_paused():
+            records = [_record_json(d, outputs) for d in iter_record_dicts(run.run_dir)]
     except (KeyError, TypeError, AttributeError) as exc:  # a line that is not a record
         raise RunStoreError(f"{run.run_dir}: corrupt record: {exc!r}") from None
     records.sort(key=lambda d: (d["variant"], d["model"], natural_key(d["case_id"]), d["repeat"]))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from promptbench.bulk import gc_paused
 from promptbench.diff.baseline import load_baseline
 from promptbench.diff.compute import diff_indexes
 from promptbench.diff.options import DiffOptions
@@ -48,7 +49,8 @@ def open_source(ref: str | Path, runs_dir: str | Path | None = None) -> Source:
 def _index(source: Source) -> RecordIndex:
     """A side's records folded per group and case, read as lines (no Record built)."""
     try:
-        return RecordIndex.of_lines(source.scored_lines(), source.metric_names)
+        with gc_paused():
+            return RecordIndex.of_lines(source.scored_lines(), source.metric_names)
     except (KeyError, TypeError, AttributeError) as exc:  # a line that is not a record
         raise RunStoreError(f"{source.path}: corrupt record: {exc!r}") from None
 
@@ -122,16 +124,17 @@ def compare_sources(
             "nothing to compare: no variant × model group has records on both sides"
             + (" with these filters" if only_variants or only_models else "")
         )
-    result = diff_indexes(
-        index_a,
-        index_b,
-        pairs,
-        a=side_a,
-        b=side_b,
-        mode=mode,
-        alpha=options.alpha,
-        detect=options.detect,
-    )
+    with gc_paused():  # per-case lists for every metric compared: many objects, no cycles
+        result = diff_indexes(
+            index_a,
+            index_b,
+            pairs,
+            a=side_a,
+            b=side_b,
+            mode=mode,
+            alpha=options.alpha,
+            detect=options.detect,
+        )
     wanted = _filter_groups(only_variants, only_models)
     result.unmatched_a = [f"{v} × {m}" for v, m in unmatched_a if wanted(v, m)]
     result.unmatched_b = [f"{v} × {m}" for v, m in unmatched_b if wanted(v, m)]

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from promptbench._version import __version__
+from promptbench.bulk import loads
 from promptbench.errors import InfrastructureError, RunStoreError
-from promptbench.fastjson import loads
 from promptbench.runner.runmeta import (
     RUN_FILE,
     BudgetMeta,

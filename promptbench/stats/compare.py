@@ -8,7 +8,7 @@ have no right to shrink. So the interval resamples cases and the tests permute c
 Errors (None values) never enter a figure: they are dropped and counted. A case with
 usable values on only one side is unpaired: it is listed in the result, not compared.
 
-Pure computation, standard library only; nothing here prints.
+Pure computation (numpy only where a big sample is resampled); nothing here prints.
 """
 
 from __future__ import annotations
