@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from promptbench.bulk import dumps_indented
 from promptbench.diff import DiffResult, compare
 from promptbench.diff.baseline import baseline_json
 from promptbench.runs import resolve_run
@@ -54,6 +55,7 @@ def test_diff_is_what_it_was(
 ) -> None:
     result = compare(*args, runs_dir=runs, **options)  # type: ignore[arg-type]
     assert dumped(result) == golden(f"diff-{name}")
+    assert dumps_indented(result.to_json()) + "\n" == golden(f"diff-{name}")  # diff --json
 
 
 @pytest.mark.parametrize("run_id", ["a1", "b3"])
