@@ -31,9 +31,14 @@ except ImportError:  # pragma: no cover - the wheel is a dependency
 _LONG_NUMBER = re.compile(rb"\d{19}")
 
 
-def loads(data: bytes) -> Any:
-    """Decode one JSON document; raises ValueError (json.JSONDecodeError) when invalid."""
-    if orjson is not None and not _LONG_NUMBER.search(data):
+def loads(data: bytes, *, exact_big_ints: bool = True) -> Any:
+    """Decode one JSON document; raises ValueError (json.JSONDecodeError) when invalid.
+
+    ``exact_big_ints=False`` skips the search for integers beyond 64 bits (a regular
+    expression over the text, as slow as decoding it): for readers that use no field
+    where one can be, which may then hold a float instead.
+    """
+    if orjson is not None and not (exact_big_ints and _LONG_NUMBER.search(data)):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

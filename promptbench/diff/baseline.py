@@ -99,7 +99,8 @@ def baseline_json(run: StoredRun, *, outputs: bool = True) -> tuple[str, int]:
     try:
         # Read as lines, no Record built: a baseline keeps a few fields of each record.
         with gc_paused():
-            records = [_record_json(d, outputs) for d in iter_record_dicts(run.run_dir)]
+            read = iter_record_dicts(run.run_dir, exact_big_ints=False)  # no variables read
+            records = [_record_json(d, outputs) for d in read]
     except (KeyError, TypeError, AttributeError) as exc:  # a line that is not a record
         raise RunStoreError(f"{run.run_dir}: corrupt record: {exc!r}") from None
     records.sort(key=lambda d: (d["variant"], d["model"], natural_key(d["case_id"]), d["repeat"]))

@@ -48,7 +48,8 @@ class Source:
     def scored_lines(self) -> Iterator[Mapping[str, Any]]:
         """The records as ``records.jsonl`` lines: what a comparison folds (no Record built)."""
         if self.baseline_records is None:
-            return iter_record_dicts(self.path)
+            # No variables are read, nor any field beyond 64 bits: no search for one.
+            return iter_record_dicts(self.path, exact_big_ints=False)
         return (record_line(r) for r in self.baseline_records)
 
 

@@ -381,11 +381,13 @@ def iter_records(run_dir: Path) -> Iterator[Record]:
             raise RunStoreError(f"{run_dir / RECORDS_FILE}: corrupt record: {exc}") from None
 
 
-def iter_record_dicts(run_dir: Path) -> Iterator[dict[str, Any]]:
+def iter_record_dicts(run_dir: Path, *, exact_big_ints: bool = True) -> Iterator[dict[str, Any]]:
     """Yield every line of a run's records as decoded JSON, streaming; a torn last line is skipped.
 
     For readers that need a few fields of each record (``diff``, ``baseline save``) and
-    should not pay for building whole :class:`Record` objects.
+    should not pay for building whole :class:`Record` objects. ``exact_big_ints=False``:
+    see :func:`promptbench.bulk.loads` (integers beyond 64 bits can only be in a case's
+    variables, which such readers do not read).
     """
     path = run_dir / RECORDS_FILE
     try:
@@ -397,7 +399,7 @@ def iter_record_dicts(run_dir: Path) -> Iterator[dict[str, Any]]:
             if not line.endswith(b"\n"):
                 return  # the last write of a killed run
             try:
-                data = loads(line)
+                data = loads(line, exact_big_ints=exact_big_ints)
             except ValueError as exc:
                 raise RunStoreError(f"{path}: corrupt record: {exc}") from None
             if not isinstance(data, dict):
