@@ -65,7 +65,12 @@ def gc_paused() -> Iterator[None]:
 
 
 def dumps_indented(obj: Any) -> str:
-    """``json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False)``, the same text, fast.
+    """:func:`dumps_indented_utf8` as text."""
+    return dumps_indented_utf8(obj).decode("utf-8")
+
+
+def dumps_indented_utf8(obj: Any) -> bytes:
+    """``json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False)`` in UTF-8, fast.
 
     With an indent the standard library encodes in pure Python: seconds for the 30 MB
     that ``diff --json`` prints for a 100,000-record diff. orjson writes the same layout
@@ -77,10 +82,10 @@ def dumps_indented(obj: Any) -> str:
     if orjson is not None:
         try:
             fixed = _as_python_writes(obj)
-            return orjson.dumps(fixed, option=orjson.OPT_INDENT_2).decode("utf-8")
+            return orjson.dumps(fixed, option=orjson.OPT_INDENT_2)
         except (TypeError, orjson.JSONEncodeError):
             pass
-    return json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False)
+    return json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def _as_python_writes(obj: Any) -> Any:

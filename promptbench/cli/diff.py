@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -186,9 +187,13 @@ def diff(
     shown: OnlyName | None = only.value if only else None
     if as_json:
         # The same object promptbench.compare() returns: one to_json() for both.
-        from promptbench.bulk import dumps_indented  # json.dumps' text, without its slowness
+        from promptbench.bulk import dumps_indented_utf8  # json.dumps' text, without its slowness
 
-        print(dumps_indented(result.to_json()))
+        # As bytes: 30 MB for a big diff, not copied into a str and encoded back.
+        text = dumps_indented_utf8(result.to_json())
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text + b"\n")
+        sys.stdout.buffer.flush()
     else:
         print_diff(out, result, only=shown, limit=limit)
         if report is not None:

@@ -23,7 +23,6 @@ prints.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -239,22 +238,21 @@ def _compare_distinct(
     same test on the same data. Counting it twice would halve the level the smallest
     p-value is held to for no reason; a duplicate gets its original's result instead.
     """
-    first: dict[tuple[Any, ...], int] = {}
     distinct: list[PairedMetric] = []
     index: list[int] = []
-    # Only metrics alike in pair, kind and case counts can be duplicates: the others
-    # skip the signature, which hashes every value.
-    shape = Counter((pair, m.kind, len(m.a), len(m.b)) for pair, m in metrics)
+    # A duplicate is the same pair and kind with equal per-case values on both sides
+    # (what signature() tells apart). Only metrics alike in pair, kind and case counts
+    # can be one; those are compared value for value, which costs no memory, where
+    # signatures of 100,000 cases each would be held until the end.
+    alike: dict[tuple[Any, ...], list[int]] = {}
     for pair, m in metrics:
-        if shape[pair, m.kind, len(m.a), len(m.b)] == 1:
+        seen = alike.setdefault((pair, m.kind, len(m.a), len(m.b)), [])
+        same = next((j for j in seen if distinct[j].a == m.a and distinct[j].b == m.b), None)
+        if same is None:
+            same = len(distinct)
+            seen.append(same)
             distinct.append(m)
-            index.append(len(distinct) - 1)
-            continue
-        key = signature(pair, m)
-        if key not in first:
-            first[key] = len(distinct)
-            distinct.append(m)
-        index.append(first[key])
+        index.append(same)
     results = compare_all(distinct, **options)
     tested = sum(1 for r in results if r.p_value is not None)
     return [
