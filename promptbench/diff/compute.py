@@ -57,8 +57,8 @@ DEFAULT_DETECT = 0.05  # the difference "cases needed" plans for: 5 points
 # --------------------------------------------------------------------------- computing
 
 
-def _values(group: GroupData, metric: str) -> dict[str, list[float | None]]:
-    out: dict[str, list[float | None]] = {}
+def _values(group: GroupData, metric: str) -> dict[str, Sequence[float | None]]:
+    out: dict[str, Sequence[float | None]] = {}
     for case_id, case in group.cases.items():
         series = case.series(metric)
         if series is not None:  # None: the metric does not apply to this case

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -100,20 +100,37 @@ class CaseData:
         values = self.multi.get(metric) if self.multi is not None else None
         return [] if values is None else [v for v in values.values() if v is not None]
 
-    def series(self, metric: str) -> list[float | None] | None:
+    def series(self, metric: str) -> Sequence[float | None] | None:
         """The metric's values by repeat order, a failed call's repeat as None.
 
         None when the metric does not apply to the case (never scored, no failed call).
+        One value is a tuple, shared for a pass, a fail and an error: a comparison holds
+        a sequence per case and metric for every pair, and most are one of these three.
         """
         if self.single is not None:
             if metric in self.single:
-                return [self.single[metric]]
-            return [None] if self.call_errors else None
+                return _one(self.single[metric])
+            return _ERROR if self.call_errors else None
         by_repeat = self.multi.get(metric) if self.multi is not None else None
         if by_repeat is None and not self.call_errors:
             return None
         merged = dict.fromkeys(self.call_errors or ()) | (by_repeat or {})
-        return [merged[r] for r in sorted(merged)]
+        return tuple(merged[r] for r in sorted(merged))
+
+
+_PASS: tuple[float | None] = (1.0,)
+_FAIL: tuple[float | None] = (0.0,)
+_ERROR: tuple[float | None] = (None,)
+
+
+def _one(v: float | None) -> tuple[float | None]:
+    if v is None:
+        return _ERROR
+    if v == 1.0:
+        return _PASS
+    if v == 0.0 and math.copysign(1.0, v) > 0:  # -0.0 keeps its sign
+        return _FAIL
+    return (v,)
 
 
 class _RepeatValues:
