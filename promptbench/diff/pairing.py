@@ -82,16 +82,6 @@ class CaseData:
         else:
             self.call_errors.add(repeat)
 
-    def by_repeat(self, metric: str) -> dict[int, float | None] | None:
-        """The metric's value per repeat, in the order the repeats came; None if never scored."""
-        if self.single is not None:
-            if metric not in self.single:
-                return None
-            return {self.repeat: self.single[metric]}
-        if self.multi is None:
-            return None
-        return self.multi.get(metric)
-
     def usable(self, metric: str) -> list[float]:
         """The metric's values that are not errors, in the order the repeats came."""
         if self.single is not None:
