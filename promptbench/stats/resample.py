@@ -35,7 +35,7 @@ _MULTINOMIAL_RATIO = 16
 # loop costs about a second per 1,000 values at 2,000 resamples. Smaller samples keep
 # the scalar draws, and so the intervals they always had.
 VECTOR_MIN = 1000
-_VECTOR_BLOCK = 1 << 22  # index draws held at once (32 MB)
+_VECTOR_BLOCK = 1 << 20  # index draws held at once (4 MB of indices, 8 MB of values)
 
 
 def binomial(rng: random.Random, n: int, p: float) -> int:
@@ -133,9 +133,10 @@ def _vector_means(values: Sequence[float], n_resamples: int, rng: random.Random)
     n = len(x)
     out = np.empty(n_resamples, dtype=np.float64)
     block = max(1, _VECTOR_BLOCK // n)
+    index_type = np.int32 if n < 2**31 else np.int64  # half the memory of the default
     for start in range(0, n_resamples, block):
         stop = min(n_resamples, start + block)
-        picks = gen.integers(0, n, size=(stop - start, n), dtype=np.intp)
+        picks = gen.integers(0, n, size=(stop - start, n), dtype=index_type)
         out[start:stop] = x[picks].sum(axis=1) / n
     means: list[float] = out.tolist()
     return means

@@ -33,7 +33,7 @@ _MCNEMAR_INTEGER_MAX = 5000  # exact big-integer tail up to here, log-space beyo
 # second per 2,000 differences at 10,000 permutations. Smaller samples keep the scalar
 # draws, and so the p-values they always had.
 VECTOR_MIN = 1000
-_VECTOR_BLOCK = 1 << 21  # bits held at once, as float64 (16 MB)
+_VECTOR_BLOCK = 1 << 20  # bits held at once, as float64 (8 MB)
 
 
 @dataclass(frozen=True)
