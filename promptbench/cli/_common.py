@@ -7,13 +7,15 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeGuard
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from promptbench.errors import PromptbenchError, SuiteError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 def _width(stream: object) -> int | None:
@@ -80,11 +82,21 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
     except PromptbenchError as exc:
         raise fail(with_flag(str(exc), exc.hint), exc.exit_code) from None
-    except ValidationError as exc:  # options the command line gave, checked by their model
+    except Exception as exc:
+        if not _is_validation_error(exc):
+            raise
+        # Options the command line gave, checked by their model.
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"]) or "option"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise fail(f"--{field.replace('_', '-')}: {message}") from None
+
+
+def _is_validation_error(exc: Exception) -> TypeGuard[ValidationError]:
+    # pydantic is imported by the commands that check options with it, not here: it is
+    # a tenth of a second of `promptbench --help`. Not imported, it raised nothing.
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
 
 
 def command_line() -> list[str] | None:

@@ -9,7 +9,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from promptbench.cli._common import JsonOpt, out
-from promptbench.registry import BUILTIN_PACKAGE
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -44,6 +43,8 @@ def _fields(model: type[BaseModel], skip: set[str]) -> list[dict[str, Any]]:
 
 
 def _origin(package: str) -> str:
+    from promptbench.registry import BUILTIN_PACKAGE  # importlib.metadata: not for --help
+
     return "built-in" if package == BUILTIN_PACKAGE else package
 
 

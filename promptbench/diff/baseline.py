@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from promptbench.bulk import gc_paused
 from promptbench.diff.pairing import natural_key
 from promptbench.diff.result import SideInfo
 from promptbench.diff.sources import Source
-from promptbench.errors import UsageError
+from promptbench.errors import RunStoreError, UsageError
+from promptbench.runner.store import iter_record_dicts
 from promptbench.runs import StoredRun
 from promptbench.suite.regression import RegressionRule
 from promptbench.types import CallError, ProbeTag, Record, Score
@@ -43,26 +46,28 @@ FORMAT = "promptbench-baseline"
 VERSION = 1
 
 
-def _record_json(r: Record, outputs: bool) -> dict[str, Any]:
+def _record_json(d: Mapping[str, Any], outputs: bool) -> dict[str, Any]:
+    """A baseline's record from a ``records.jsonl`` line (as Record.from_json reads it)."""
     scores: dict[str, Any] = {}
-    for name, s in r.scores.items():
-        entry: dict[str, Any] = {"value": s.value, "passed": s.passed}
-        if s.error is not None:
+    for name, s in (d.get("scores") or {}).items():
+        entry: dict[str, Any] = {"value": s.get("value"), "passed": s.get("passed")}
+        if s.get("error") is not None:
             entry["error"] = True  # the message stays out: see the module docstring
         scores[name] = entry
+    err = d.get("error")
     out: dict[str, Any] = {
-        "case_id": r.case_id,
-        "variant": r.variant,
-        "model": r.model,
-        "repeat": r.repeat,
-        "passed": r.passed,
+        "case_id": d["case_id"],
+        "variant": d["variant"],
+        "model": d["model"],
+        "repeat": d["repeat"],
+        "passed": d.get("passed"),
         "scores": scores,
-        "error": r.error.kind if r.error else None,
+        "error": err["kind"] if err else None,
     }
     if outputs:
-        out["output"] = r.output
-    if r.probe is not None:  # a probe's twin: which probe, of which original case
-        out["probe"] = r.probe.to_json()
+        out["output"] = d.get("output")
+    if d.get("probe"):  # a probe's twin: which probe, of which original case
+        out["probe"] = ProbeTag.from_json(d["probe"]).to_json()
     return out
 
 
@@ -91,10 +96,14 @@ def baseline_json(run: StoredRun, *, outputs: bool = True) -> tuple[str, int]:
             name: {"provider": m.provider, "model": m.model} for name, m in meta.models.items()
         },
     }
-    records = sorted(
-        (_record_json(r, outputs) for r in run.records()),
-        key=lambda d: (d["variant"], d["model"], natural_key(d["case_id"]), d["repeat"]),
-    )
+    try:
+        # Read as lines, no Record built: a baseline keeps a few fields of each record.
+        with gc_paused():
+            read = iter_record_dicts(run.run_dir, exact_big_ints=False)  # no variables read
+            records = [_record_json(d, outputs) for d in read]
+    except (KeyError, TypeError, AttributeError) as exc:  # a line that is not a record
+        raise RunStoreError(f"{run.run_dir}: corrupt record: {exc!r}") from None
+    records.sort(key=lambda d: (d["variant"], d["model"], natural_key(d["case_id"]), d["repeat"]))
     text = json.dumps(head, indent=2, sort_keys=True, ensure_ascii=False)
     lines = ",\n".join(
         "    " + json.dumps(d, sort_keys=True, ensure_ascii=False, allow_nan=False) for d in records

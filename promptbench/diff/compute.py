@@ -23,7 +23,6 @@ prints.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -47,10 +46,10 @@ from promptbench.diff.result import (
     SideInfo,
 )
 from promptbench.stats.compare import MetricComparison, PairedMetric, compare_all, family_alpha
+from promptbench.stats.moments import stdev
 from promptbench.stats.power import cases_needed, cases_needed_continuous
 from promptbench.stats.repeats import pass_at_k, pass_hat_k
 from promptbench.suite.regression import PASS_RATE
-from promptbench.types import Record
 
 DEFAULT_DETECT = 0.05  # the difference "cases needed" plans for: 5 points
 
@@ -58,21 +57,21 @@ DEFAULT_DETECT = 0.05  # the difference "cases needed" plans for: 5 points
 # --------------------------------------------------------------------------- computing
 
 
-def _values(group: GroupData, metric: str) -> dict[str, list[float | None]]:
-    out: dict[str, list[float | None]] = {}
+def _values(group: GroupData, metric: str) -> dict[str, Sequence[float | None]]:
+    out: dict[str, Sequence[float | None]] = {}
     for case_id, case in group.cases.items():
-        by_repeat = case.values.get(metric)
-        if by_repeat is None and not case.call_errors:
-            continue  # the metric does not apply to this case
-        merged = dict.fromkeys(case.call_errors) | (by_repeat or {})
-        out[case_id] = [merged[r] for r in sorted(merged)]
+        series = case.series(metric)
+        if series is not None:  # None: the metric does not apply to this case
+            out[case_id] = series
     return out
 
 
 def _paired_metric(name: str, a: GroupData, b: GroupData) -> PairedMetric:
     va, vb = _values(a, name), _values(b, name)
-    usable = [v for side in (va, vb) for vs in side.values() for v in vs if v is not None]
-    if all(v in (0.0, 1.0) for v in usable):
+    # Over the distinct values: a big run has few (0 and 1 above all), many cases.
+    distinct = {v for side in (va, vb) for vs in side.values() for v in vs}
+    distinct.discard(None)
+    if distinct <= {0.0, 1.0}:
         return PairedMetric(name, "binary", va, vb)
     return PairedMetric(name, "continuous", va, vb)
 
@@ -110,32 +109,27 @@ def _cases_needed(
 
 def _case_diffs_sd(metric: PairedMetric) -> float | None:
     diffs = []
+    b_of = metric.b.get
     for case_id, va in metric.a.items():
+        vb = b_of(case_id, ())
+        if len(va) == 1 and len(vb) == 1:  # one repeat a side, most cases: no lists
+            a0, b0 = va[0], vb[0]
+            if a0 is not None and b0 is not None:
+                diffs.append(b0 - a0)
+            continue
         ua = [v for v in va if v is not None]
-        ub = [v for v in metric.b.get(case_id, ()) if v is not None]
+        ub = [v for v in vb if v is not None]
         if ua and ub:
             diffs.append(sum(ub) / len(ub) - sum(ua) / len(ua))
-    return statistics.stdev(diffs) if len(diffs) > 1 else None
-
-
-def _verdicts(values: Sequence[float | None]) -> list[float]:
-    return [v for v in values if v is not None]
+    return stdev(diffs) if len(diffs) > 1 else None
 
 
 def _scores(case: CaseData, names: Sequence[str]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for name in names:
-        usable = _verdicts(list(case.values.get(name, {}).values()))
+        usable = case.usable(name)
         out[name] = sum(usable) / len(usable) if usable else None
     return out
-
-
-def _reasons(r: Record | None) -> dict[str, str]:
-    if r is None:
-        return {}
-    if r.error is not None:
-        return {"call": f"{r.error.kind}: {r.error.message}"}
-    return {n: s.reason for n, s in r.scores.items() if s.verdict != "pass" and s.reason}
 
 
 def _flips_and_flaky(
@@ -147,8 +141,8 @@ def _flips_and_flaky(
         cb = b.cases.get(case_id)
         if cb is None:
             continue
-        va = _verdicts(list(ca.values.get(PASS_RATE, {}).values()))
-        vb = _verdicts(list(cb.values.get(PASS_RATE, {}).values()))
+        va = ca.usable(PASS_RATE)
+        vb = cb.usable(PASS_RATE)
         if not va or not vb:
             continue
         if len(set(va)) > 1 or len(set(vb)) > 1:
@@ -169,10 +163,10 @@ def _flips_and_flaky(
                 score_change=sum(changes) / len(changes) if changes else None,
                 scores_a=scores_a,
                 scores_b=scores_b,
-                output_a=ca.first.output if ca.first else None,
-                output_b=cb.first.output if cb.first else None,
-                reasons_a=_reasons(ca.first) if va[0] == 0.0 else {},
-                reasons_b=_reasons(cb.first) if vb[0] == 0.0 else {},
+                output_a=ca.shown.output if ca.shown else None,
+                output_b=cb.shown.output if cb.shown else None,
+                reasons_a=dict(ca.shown.reasons) if ca.shown and va[0] == 0.0 else {},
+                reasons_b=dict(cb.shown.reasons) if cb.shown and vb[0] == 0.0 else {},
             )
         )
     # Largest score change first; a flip without scores to compare goes last.
@@ -186,19 +180,31 @@ def _flips_and_flaky(
     return flips, flaky
 
 
+def _most_repeats(group: GroupData) -> int:
+    """The most usable verdicts behind one case of the group (what RepeatStats.repeats says)."""
+    return max((len(case.usable(PASS_RATE)) for case in group.cases.values()), default=0)
+
+
 def repeat_stats(group: GroupData) -> RepeatStats:
     """pass@k and pass^k for k up to the most repeats, per-case pass rates, flaky cases."""
     counts: dict[str, tuple[int, int]] = {}
     for case_id, case in group.cases.items():
-        usable = _verdicts(list(case.values.get(PASS_RATE, {}).values()))
+        usable = case.usable(PASS_RATE)
         counts[case_id] = (len(usable), int(sum(usable)))
     repeats = max((n for n, _ in counts.values()), default=0)
     at_k: dict[int, float] = {}
     hat_k: dict[int, float] = {}
+    # Few distinct (tries, passes) among many cases: each estimate computed once, then
+    # summed case by case in the same order as before, so the sums are the same floats.
+    at_memo: dict[tuple[int, int, int], float] = {}
+    hat_memo: dict[tuple[int, int, int], float] = {}
     for k in range(1, repeats + 1):
         cases = [(n, c) for n, c in counts.values() if n >= k]
-        at_k[k] = sum(pass_at_k(n, c, k) for n, c in cases) / len(cases)
-        hat_k[k] = sum(pass_hat_k(n, c, k) for n, c in cases) / len(cases)
+        for n, c in set(cases):
+            at_memo[n, c, k] = pass_at_k(n, c, k)
+            hat_memo[n, c, k] = pass_hat_k(n, c, k)
+        at_k[k] = sum(at_memo[n, c, k] for n, c in cases) / len(cases)
+        hat_k[k] = sum(hat_memo[n, c, k] for n, c in cases) / len(cases)
     ids = sorted(counts, key=natural_key)
     return RepeatStats(
         repeats=repeats,
@@ -210,12 +216,16 @@ def repeat_stats(group: GroupData) -> RepeatStats:
 
 
 def signature(pair: Pair, metric: PairedMetric) -> tuple[Any, ...]:
-    """What a comparison tests: the pair and the per-case values on both sides."""
+    """What a comparison tests: the pair and the per-case values on both sides.
+
+    Sets of (case, values): equal exactly when the per-case values are, whatever the
+    order, and hashed without sorting 100,000 case ids.
+    """
     return (
         pair,
         metric.kind,
-        tuple(sorted((c, tuple(v)) for c, v in metric.a.items())),
-        tuple(sorted((c, tuple(v)) for c, v in metric.b.items())),
+        frozenset((c, tuple(v)) for c, v in metric.a.items()),
+        frozenset((c, tuple(v)) for c, v in metric.b.items()),
     )
 
 
@@ -228,15 +238,21 @@ def _compare_distinct(
     same test on the same data. Counting it twice would halve the level the smallest
     p-value is held to for no reason; a duplicate gets its original's result instead.
     """
-    first: dict[tuple[Any, ...], int] = {}
     distinct: list[PairedMetric] = []
     index: list[int] = []
+    # A duplicate is the same pair and kind with equal per-case values on both sides
+    # (what signature() tells apart). Only metrics alike in pair, kind and case counts
+    # can be one; those are compared value for value, which costs no memory, where
+    # signatures of 100,000 cases each would be held until the end.
+    alike: dict[tuple[Any, ...], list[int]] = {}
     for pair, m in metrics:
-        key = signature(pair, m)
-        if key not in first:
-            first[key] = len(distinct)
+        seen = alike.setdefault((pair, m.kind, len(m.a), len(m.b)), [])
+        same = next((j for j in seen if distinct[j].a == m.a and distinct[j].b == m.b), None)
+        if same is None:
+            same = len(distinct)
+            seen.append(same)
             distinct.append(m)
-        index.append(first[key])
+        index.append(same)
     results = compare_all(distinct, **options)
     tested = sum(1 for r in results if r.p_value is not None)
     return [
@@ -285,8 +301,9 @@ def diff_indexes(
             needed = _cases_needed(c, _case_diffs_sd(m), detect, family_alpha(alpha, family))
             rows.append(MetricResult(c, detect, needed))
         flips, flaky = _flips_and_flaky(ga, gb, [n for n in names if n != PASS_RATE])
-        rep_a, rep_b = repeat_stats(ga), repeat_stats(gb)
-        with_repeats = max(rep_a.repeats, rep_b.repeats) > 1
+        with_repeats = max(_most_repeats(ga), _most_repeats(gb)) > 1
+        rep_a = repeat_stats(ga) if with_repeats else None
+        rep_b = repeat_stats(gb) if with_repeats else None
         results.append(
             PairResult(
                 pair=pair,
@@ -299,8 +316,8 @@ def diff_indexes(
                 call_errors_b=gb.call_errors,
                 flips=flips,
                 flaky=flaky,
-                repeats_a=rep_a if with_repeats else None,
-                repeats_b=rep_b if with_repeats else None,
+                repeats_a=rep_a,
+                repeats_b=rep_b,
                 paired=by_name,
             )
         )

@@ -9,41 +9,147 @@ that :mod:`promptbench.diff.compute` compares. Pure computation; nothing here pr
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from promptbench.suite.regression import PASS_RATE  # the case-level verdict, as a metric
 from promptbench.types import Record
 
+_DIGITS = re.compile(r"(\d+)")
 
+
+@functools.lru_cache(maxsize=1 << 18)
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key that puts ``q2`` before ``q10``."""
+    # Cached: a big diff sorts the same case ids several times (flips, only-A, repeats).
     return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+        (0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text) if part
     )
 
 
 # --------------------------------------------------------------------------- one side
 
+NO_REASONS: Mapping[str, str] = MappingProxyType({})  # shared: most cases have none
 
-@dataclass
+
+class Shown(NamedTuple):
+    """What the report shows of a case: its representative record's output and reasons."""
+
+    call_error: bool  # the record's call failed
+    repeat: int
+    output: str | None
+    reasons: Mapping[str, str]  # the failing metrics' reasons; a failed call's kind and message
+
+
+@dataclass(slots=True)
 class CaseData:
-    """One case of one group: values per metric per repeat, and a representative record."""
+    """One case of one group: values per metric per repeat, and a representative record.
 
-    values: dict[str, dict[int, float | None]] = field(default_factory=dict)
-    call_errors: set[int] = field(default_factory=set)  # repeats whose call failed
-    first: Record | None = None  # the lowest repeat without a call error (else with one)
+    Compact, because a big run has 100,000 of them: while the case has one repeat, its
+    values are one dict, metric → value (``single``, the repeat in ``repeat``); a second
+    repeat turns it into metric → {repeat: value} (``multi``), in the order repeats came.
+    """
 
-    def keep(self, r: Record) -> None:
-        """Take ``r`` as the case's representative if it is a better one than the current."""
-        f = self.first
-        if f is None or (f.error is not None, f.repeat) > (r.error is not None, r.repeat):
-            # Without the prompt and the vars: the report shows outputs and reasons, and
-            # an index of 100,000 cases should not hold 100,000 prompts.
-            self.first = replace(r, messages=(), vars={})
+    repeat: int = -1
+    single: dict[str, float | None] | None = None
+    multi: dict[str, dict[int, float | None]] | None = None
+    call_errors: set[int] | None = None  # repeats whose call failed (None: none failed)
+    # The lowest repeat without a call error (else with one), reduced to what is shown:
+    # an index of 100,000 cases should not hold 100,000 prompts.
+    shown: Shown | None = None
+
+    def values_of(self, repeat: int) -> dict[str, float | None] | _RepeatValues:
+        """Where the values of ``repeat`` go: the single dict, or a view into ``multi``."""
+        if self.single is None and self.multi is None:
+            self.repeat, self.single = repeat, {}
+        if self.single is not None:
+            if repeat == self.repeat:
+                return self.single
+            self.multi = {name: {self.repeat: v} for name, v in self.single.items()}
+            self.single = None
+        assert self.multi is not None
+        return _RepeatValues(self.multi, repeat)
+
+    def add_call_error(self, repeat: int) -> None:
+        """Mark ``repeat`` as a failed call."""
+        if self.call_errors is None:
+            self.call_errors = {repeat}
+        else:
+            self.call_errors.add(repeat)
+
+    def usable(self, metric: str) -> list[float]:
+        """The metric's values that are not errors, in the order the repeats came."""
+        if self.single is not None:
+            v = self.single.get(metric)
+            return [] if v is None else [v]
+        values = self.multi.get(metric) if self.multi is not None else None
+        return [] if values is None else [v for v in values.values() if v is not None]
+
+    def series(self, metric: str) -> Sequence[float | None] | None:
+        """The metric's values by repeat order, a failed call's repeat as None.
+
+        None when the metric does not apply to the case (never scored, no failed call).
+        One value is a tuple, shared for a pass, a fail and an error: a comparison holds
+        a sequence per case and metric for every pair, and most are one of these three.
+        """
+        if self.single is not None:
+            if metric in self.single:
+                return _one(self.single[metric])
+            return _ERROR if self.call_errors else None
+        by_repeat = self.multi.get(metric) if self.multi is not None else None
+        if by_repeat is None and not self.call_errors:
+            return None
+        merged = dict.fromkeys(self.call_errors or ()) | (by_repeat or {})
+        return tuple(merged[r] for r in sorted(merged))
+
+
+_PASS: tuple[float | None] = (1.0,)
+_FAIL: tuple[float | None] = (0.0,)
+_ERROR: tuple[float | None] = (None,)
+
+
+def _one(v: float | None) -> tuple[float | None]:
+    if v is None:
+        return _ERROR
+    if v == 1.0:
+        return _PASS
+    if v == 0.0 and math.copysign(1.0, v) > 0:  # -0.0 keeps its sign
+        return _FAIL
+    return (v,)
+
+
+class _RepeatValues:
+    """``multi`` seen as metric → value for one repeat: what the fold writes into."""
+
+    __slots__ = ("multi", "repeat")
+
+    def __init__(self, multi: dict[str, dict[int, float | None]], repeat: int) -> None:
+        self.multi, self.repeat = multi, repeat
+
+    def __setitem__(self, metric: str, value: float | None) -> None:
+        by_repeat = self.multi.get(metric)
+        if by_repeat is None:
+            self.multi[metric] = {self.repeat: value}
+        else:
+            by_repeat[self.repeat] = value
+
+
+def _shown(line: Mapping[str, Any], failed_call: bool, repeat: int) -> Shown:
+    err = line.get("error")
+    if err:
+        call = {"call": f"{err['kind']}: {err['message']}"}
+        return Shown(failed_call, repeat, line.get("output"), call)
+    reasons = {
+        name: reason
+        for name, s in (line.get("scores") or {}).items()
+        if (s.get("error") is not None or not s.get("passed")) and (reason := s.get("reason", ""))
+    }
+    return Shown(failed_call, repeat, line.get("output"), reasons or NO_REASONS)
 
 
 @dataclass
@@ -59,27 +165,57 @@ class GroupData:
 
     def add(self, r: Record) -> None:
         """Fold one record in."""
+        self.add_line(record_line(r))
+
+    def add_line(self, line: Mapping[str, Any]) -> None:
+        """Fold one record in, as its ``records.jsonl`` line (what Record.from_json reads)."""
         self.records += 1
-        case = self.cases.get(r.case_id)
+        case_id, repeat = line["case_id"], line["repeat"]
+        case = self.cases.get(case_id)
         if case is None:
-            case = self.cases[r.case_id] = CaseData()
-        case.keep(r)
-        if r.error is not None:
+            case = self.cases[case_id] = CaseData()
+        failed_call = bool(line.get("error"))
+        f = case.shown
+        if f is None or (f.call_error, f.repeat) > (failed_call, repeat):
+            case.shown = _shown(line, failed_call, repeat)
+        values = case.values_of(repeat)
+        if failed_call:
             # The call failed: no figure at all for this repeat, counted as an error.
-            # Every metric gets an error for this repeat when values are read (_values),
+            # Every metric gets an error for this repeat when values are read (series),
             # whichever metrics later records reveal.
             self.call_errors += 1
-            case.call_errors.add(r.repeat)
-            case.values.setdefault(PASS_RATE, {})[r.repeat] = None
+            case.add_call_error(repeat)
+            values[PASS_RATE] = None
             return
-        if r.verdict is not None:  # None: no metric applies to the case, nothing to judge
-            verdict = r.verdict
-            case.values.setdefault(PASS_RATE, {})[r.repeat] = (
-                None if verdict == "error" else float(verdict == "pass")
-            )
-        for name, s in r.scores.items():
-            self.metric_names.setdefault(name)
-            case.values.setdefault(name, {})[r.repeat] = _score_value(s.value, s.passed, s.error)
+        scores = line.get("scores") or {}
+        passed = line.get("passed")
+        if passed is not None:
+            values[PASS_RATE] = 1.0 if passed else 0.0
+        elif scores:  # the verdict is an error; no score at all: nothing to judge
+            values[PASS_RATE] = None
+        names = self.metric_names
+        for name, s in scores.items():
+            if name not in names:
+                names[name] = None
+            values[name] = _score_value(s.get("value"), s.get("passed"), s.get("error"))
+
+
+def record_line(r: Record) -> dict[str, Any]:
+    """What :meth:`GroupData.add_line` reads of a record, as in its ``records.jsonl`` line."""
+    return {
+        "case_id": r.case_id,
+        "variant": r.variant,
+        "model": r.model,
+        "repeat": r.repeat,
+        "output": r.output,
+        "scores": {
+            name: {"value": s.value, "passed": s.passed, "reason": s.reason, "error": s.error}
+            for name, s in r.scores.items()
+        },
+        "passed": r.passed,
+        "error": r.error.to_json() if r.error is not None else None,
+        "probe": r.probe.to_json() if r.probe is not None else None,
+    }
 
 
 def _score_value(value: float | None, passed: bool | None, error: str | None) -> float | None:
@@ -100,13 +236,18 @@ class RecordIndex:
 
     def add(self, r: Record) -> None:
         """Fold one record in; a probe's twin is left out (it is compared with its original)."""
-        if r.probe is not None:
+        if r.probe is None:
+            self.add_line(record_line(r))
+
+    def add_line(self, line: Mapping[str, Any]) -> None:
+        """Fold one ``records.jsonl`` line in; a probe's twin is left out."""
+        if line.get("probe"):
             return
-        key = (r.variant, r.model)
+        key = (line["variant"], line["model"])
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = GroupData(r.variant, r.model)
-        group.add(r)
+            group = self.groups[key] = GroupData(*key)
+        group.add_line(line)
 
     @classmethod
     def of(cls, records: Iterable[Record], metric_names: Iterable[str] = ()) -> RecordIndex:
@@ -114,6 +255,17 @@ class RecordIndex:
         index = cls(metric_names)
         for r in records:
             index.add(r)
+        return index
+
+    @classmethod
+    def of_lines(
+        cls, lines: Iterable[Mapping[str, Any]], metric_names: Iterable[str] = ()
+    ) -> RecordIndex:
+        """:meth:`of` on ``records.jsonl`` lines: no Record built, the way big runs are read."""
+        index = cls(metric_names)
+        add = index.add_line
+        for line in lines:
+            add(line)
         return index
 
     @property

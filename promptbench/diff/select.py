@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from promptbench.bulk import gc_paused
 from promptbench.diff.baseline import load_baseline
 from promptbench.diff.compute import diff_indexes
 from promptbench.diff.options import DiffOptions
@@ -43,6 +44,15 @@ def open_source(ref: str | Path, runs_dir: str | Path | None = None) -> Source:
         raise exc from None
     label = str(ref) if str(ref) != "latest" else f"latest ({run.run_id})"
     return Source.of_run(run, label)
+
+
+def _index(source: Source) -> RecordIndex:
+    """A side's records folded per group and case, read as lines (no Record built)."""
+    try:
+        with gc_paused():
+            return RecordIndex.of_lines(source.scored_lines(), source.metric_names)
+    except (KeyError, TypeError, AttributeError) as exc:  # a line that is not a record
+        raise RunStoreError(f"{source.path}: corrupt record: {exc!r}") from None
 
 
 def _check_names(kind: str, asked: Sequence[str], present: list[str], where: str) -> None:
@@ -76,7 +86,7 @@ def compare_sources(
     if variants or models:
         if b is not None:
             raise UsageError("two variants or two models are compared within ONE run; give one run")
-        index_a = index_b = RecordIndex.of(a.records(), a.metric_names)
+        index_a = index_b = _index(a)
         where = f"{a.info.kind} {a.info.source}"
         names = variants or models
         assert names is not None
@@ -92,8 +102,8 @@ def compare_sources(
     else:
         if b is None:
             raise UsageError("give two runs or baseline files (A and B), or one run and two groups")
-        index_a = RecordIndex.of(a.records(), a.metric_names)
-        index_b = RecordIndex.of(b.records(), b.metric_names)
+        index_a = _index(a)
+        index_b = _index(b)
         mode, pairs = "runs", pairs_of_runs(index_a, index_b)
         side_a, side_b = a.info, b.info
         if not pairs:
@@ -114,16 +124,17 @@ def compare_sources(
             "nothing to compare: no variant × model group has records on both sides"
             + (" with these filters" if only_variants or only_models else "")
         )
-    result = diff_indexes(
-        index_a,
-        index_b,
-        pairs,
-        a=side_a,
-        b=side_b,
-        mode=mode,
-        alpha=options.alpha,
-        detect=options.detect,
-    )
+    with gc_paused():  # per-case lists for every metric compared: many objects, no cycles
+        result = diff_indexes(
+            index_a,
+            index_b,
+            pairs,
+            a=side_a,
+            b=side_b,
+            mode=mode,
+            alpha=options.alpha,
+            detect=options.detect,
+        )
     wanted = _filter_groups(only_variants, only_models)
     result.unmatched_a = [f"{v} × {m}" for v, m in unmatched_a if wanted(v, m)]
     result.unmatched_b = [f"{v} × {m}" for v, m in unmatched_b if wanted(v, m)]

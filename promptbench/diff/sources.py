@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from promptbench.diff.pairing import record_line
 from promptbench.diff.result import SideInfo
 from promptbench.runner.runmeta import RUN_FILE
-from promptbench.runner.store import RECORDS_FILE, iter_records
+from promptbench.runner.store import RECORDS_FILE, iter_record_dicts, iter_records
 from promptbench.runs import StoredRun
 from promptbench.suite.regression import RegressionRule
 from promptbench.types import Record
@@ -42,6 +44,13 @@ class Source:
         if self.baseline_records is None:
             return iter_records(self.path)
         return iter(self.baseline_records)
+
+    def scored_lines(self) -> Iterator[Mapping[str, Any]]:
+        """The records as ``records.jsonl`` lines: what a comparison folds (no Record built)."""
+        if self.baseline_records is None:
+            # No variables are read, nor any field beyond 64 bits: no search for one.
+            return iter_record_dicts(self.path, exact_big_ints=False)
+        return (record_line(r) for r in self.baseline_records)
 
 
 def is_baseline_file(path: Path) -> bool:

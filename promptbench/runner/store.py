@@ -18,13 +18,14 @@ import secrets
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from promptbench._version import __version__
+from promptbench.bulk import loads
 from promptbench.errors import InfrastructureError, RunStoreError
 from promptbench.runner.runmeta import (
     RUN_FILE,
@@ -371,33 +372,23 @@ def _reopen_cut(path: Path, fh: IO[str]) -> IO[str]:
     return path.open("a+", encoding="utf-8")
 
 
-def _fast_loads() -> Callable[[bytes], Any]:
-    try:
-        import orjson
-    except ImportError:
-        return json.loads
-    return orjson.loads
-
-
-_FAST_LOADS = _fast_loads()
-
-
-def parse_record_line(line: bytes) -> Any:
-    """One line of ``records.jsonl`` parsed, by orjson when installed, else by json.
-
-    orjson (the ``fast`` extra) is several times faster, and parsing is much of what
-    reading 100,000 records costs.
-    A line orjson refuses is parsed again by json: ``json.dumps`` writes a metric's NaN as
-    ``NaN``, which is not JSON and which orjson does not read.
-    """
-    try:
-        return _FAST_LOADS(line)
-    except ValueError:
-        return json.loads(line)
-
-
 def iter_records(run_dir: Path) -> Iterator[Record]:
     """Yield every record of a run, streaming; a torn last line (a killed run) is skipped."""
+    for data in iter_record_dicts(run_dir):
+        try:
+            yield Record.from_json(data)
+        except (ValueError, KeyError) as exc:
+            raise RunStoreError(f"{run_dir / RECORDS_FILE}: corrupt record: {exc}") from None
+
+
+def iter_record_dicts(run_dir: Path, *, exact_big_ints: bool = True) -> Iterator[dict[str, Any]]:
+    """Yield every line of a run's records as decoded JSON, streaming; a torn last line is skipped.
+
+    For readers that need a few fields of each record (``diff``, ``baseline save``) and
+    should not pay for building whole :class:`Record` objects. ``exact_big_ints=False``:
+    see :func:`promptbench.bulk.loads` (integers beyond 64 bits can only be in a case's
+    variables, which such readers do not read).
+    """
     path = run_dir / RECORDS_FILE
     try:
         fh = path.open("rb")
@@ -408,6 +399,9 @@ def iter_records(run_dir: Path) -> Iterator[Record]:
             if not line.endswith(b"\n"):
                 return  # the last write of a killed run
             try:
-                yield Record.from_json(parse_record_line(line))
-            except (ValueError, KeyError, TypeError) as exc:
+                data = loads(line, exact_big_ints=exact_big_ints)
+            except ValueError as exc:
                 raise RunStoreError(f"{path}: corrupt record: {exc}") from None
+            if not isinstance(data, dict):
+                raise RunStoreError(f"{path}: corrupt record: not a JSON object")
+            yield data

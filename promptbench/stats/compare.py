@@ -8,7 +8,7 @@ have no right to shrink. So the interval resamples cases and the tests permute c
 Errors (None values) never enter a figure: they are dropped and counted. A case with
 usable values on only one side is unpaired: it is listed in the result, not compared.
 
-Pure computation, standard library only; nothing here prints.
+Pure computation (numpy only where a big sample is resampled); nothing here prints.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from statistics import NormalDist, stdev
+from statistics import NormalDist
 from typing import Any, Literal
 
+from promptbench.stats.moments import stdev
 from promptbench.stats.power import mde_binary, mde_continuous
 from promptbench.stats.resample import CiMethod, bootstrap_ci
 from promptbench.stats.significance import (
@@ -60,6 +61,20 @@ class PairedMetric:
         if self.kind not in ("binary", "continuous"):
             raise ValueError(f"metric {self.name!r}: kind must be 'binary' or 'continuous'")
         for side, values_by_case in (("A", self.a), ("B", self.b)):
+            try:
+                # A big run has few distinct values and many cases: check each value once,
+                # and only when one is bad, find the case that holds it for the message.
+                distinct = {v for values in values_by_case.values() for v in values}
+            except TypeError:  # an unhashable value: look at every one
+                distinct = None
+            if distinct is not None:
+                distinct.discard(None)
+                good = (0.0, 1.0) if self.kind == "binary" else None
+                if all(
+                    isinstance(v, int | float) and math.isfinite(v) and (good is None or v in good)
+                    for v in distinct
+                ):
+                    continue
             for case_id, values in values_by_case.items():
                 for v in values:
                     if v is None:
@@ -177,6 +192,15 @@ def _pair(metric: PairedMetric) -> _Pairs:
     ids = list(metric.a) + [c for c in metric.b if c not in metric.a]
     for case_id in ids:
         raw_a, raw_b = metric.a.get(case_id, ()), metric.b.get(case_id, ())
+        if len(raw_a) == 1 and len(raw_b) == 1 and raw_a[0] is not None and raw_b[0] is not None:
+            # One usable value a side (most cases of most runs): the general branch
+            # below, without its lists; fsum of one value is that value.
+            mean_a, mean_b = float(raw_a[0]), float(raw_b[0])
+            pairs.sum_a += mean_a
+            pairs.sum_b += mean_b
+            pairs.diffs.append(round(mean_b - mean_a, 12))
+            pairs.max_repeats = max(pairs.max_repeats, 1)
+            continue
         va = [float(v) for v in raw_a if v is not None]
         vb = [float(v) for v in raw_b if v is not None]
         pairs.errors_a += len(raw_a) - len(va)

@@ -64,7 +64,8 @@ def embed_json(data: Any) -> str:
 def compact_json(data: Any) -> str:
     """``data`` as compact JSON, never NaN (JSON has none: null).
 
-    By orjson when installed: a 100,000-record page's data is written several times faster.
+    By orjson (a dependency; json where its wheel is missing): a 100,000-record page's
+    data is written several times faster.
     """
     try:
         import orjson

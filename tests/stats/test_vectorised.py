@@ -1,0 +1,54 @@
+"""The numpy draws of big samples resample as the scalar draws do: same distribution.
+
+From VECTOR_MIN values on, bootstrap indices and sign flips are drawn by numpy. These
+put both branches on the same data: the replicates' mean and spread, the interval and
+the permutation p-value agree within Monte Carlo error, and a seed gives one answer.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import pytest
+
+from promptbench.stats import resample, significance
+from promptbench.stats.resample import bootstrap_means
+from promptbench.stats.significance import sign_flip_test
+
+
+def sample(n: int, shift: float, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    return [round(rng.gauss(shift, 0.3), 6) for _ in range(n)]
+
+
+def test_bootstrap_replicates_match_the_scalar_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = sample(1500, 0.05, 1)
+    vector = bootstrap_means(values, 2000, random.Random(7))
+    assert vector == bootstrap_means(values, 2000, random.Random(7))  # seeded
+    monkeypatch.setattr(resample, "VECTOR_MIN", 10**9)  # the scalar branch, same data
+    scalar = bootstrap_means(values, 2000, random.Random(7))
+    se = statistics.stdev(values) / len(values) ** 0.5
+    assert statistics.fmean(vector) == pytest.approx(statistics.fmean(values), abs=0.2 * se)
+    assert statistics.stdev(vector) == pytest.approx(se, rel=0.06)
+    assert statistics.stdev(vector) == pytest.approx(statistics.stdev(scalar), rel=0.08)
+    for q in (0.025, 0.975):
+        want = resample.quantile(scalar, q)
+        assert resample.quantile(vector, q) == pytest.approx(want, abs=0.25 * se)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.02])
+def test_permutation_p_matches_the_scalar_draws(
+    monkeypatch: pytest.MonkeyPatch, shift: float
+) -> None:
+    diffs = sample(1200, shift, 2)
+    vector = sign_flip_test(diffs, n_permutations=4000, rng=random.Random(3))
+    assert vector.method == "permutation-monte-carlo"
+    monkeypatch.setattr(significance, "VECTOR_MIN", 10**9)
+    scalar = sign_flip_test(diffs, n_permutations=4000, rng=random.Random(3))
+    assert vector.p_value == pytest.approx(scalar.p_value, abs=0.03)
+    assert vector.direction == scalar.direction
+    again = sign_flip_test(diffs, n_permutations=4000, rng=random.Random(3))
+    monkeypatch.undo()
+    assert sign_flip_test(diffs, n_permutations=4000, rng=random.Random(3)) == vector
+    assert again == scalar
