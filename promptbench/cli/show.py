@@ -102,6 +102,6 @@ def show(
         spec = stored.meta.suite.wandb
         target = wb.target(stored.suite_name, spec)
         logger = export_run(stored.info, target, warn=_wandb.warn)
-        _wandb.done(logger)
-        if logger.failed:
-            raise typer.Exit(1)
+        code = _wandb.done(logger)
+        if code:
+            raise typer.Exit(code)
