@@ -20,8 +20,10 @@ Printed, each beside its target (exit code 1 when one is missed):
   put in the life of the process it was sent during, and is accounted for if that life
   recorded the case from a call (not the cache), if a later life recorded it from the cache
   (the kill came after the cache had it), or if that life was killed before recording it
-  (in flight at a kill: counted, and said apart). Any other (paid twice in one life, paid and
-  never used by a life that ended by itself) is unaccounted for.
+  (in flight at a kill: counted, and said apart) less than 2 s before the kill (a record is
+  written within milliseconds of its answer, and cached within ~50 ms). Any other (paid twice
+  in one life, paid and never used by a life that ended by itself, answered 2 s or more
+  before a kill and neither recorded nor cached) is unaccounted for.
 - outputs different from the fault-free run's, over every case whose call succeeded: 0
 
 It says, too, how many paid calls were in flight at a kill and how many of those were paid
@@ -67,6 +69,9 @@ FAULT_KINDS = [
     "slow_body:0.3",
 ]
 KILLS = [signal.SIGKILL, signal.SIGKILL, signal.SIGTERM]
+# A paid answer is recorded within milliseconds and cached within ~50 ms (the cache writer's
+# batch); one answered this long before a kill and neither recorded nor cached was lost.
+STALE_S = 2.0
 
 
 @dataclass
@@ -75,6 +80,7 @@ class Life:
 
     started: float
     signal: signal.Signals | None = None  # what stopped it; None: it ended by itself
+    stopped_at: float = 0.0  # when the signal was sent
     exit_code: int | None = None
     first: int = 0  # its records are lines [first, last) of records.jsonl
     last: int = 0
@@ -188,6 +194,7 @@ def live(
                 time.sleep(extra)
                 with_signal = proc.poll() is None
                 if with_signal:
+                    life.stopped_at = time.time()
                     os.killpg(proc.pid, sig)
                     life.signal = sig
                 break
@@ -225,10 +232,11 @@ def account(
     """Match each paid call to a record, or to a kill; count what matches neither."""
     case_of_prompt = {r["messages"][-1]["content"]: r["case_id"] for r in records}
     starts = [life.started for life in lives]
-    paid_in: dict[int, Counter[str]] = defaultdict(Counter)  # life -> case -> paid calls
+    # life -> case -> when each of its paid calls was sent
+    paid_in: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for call in paid:
         index = max(0, sum(1 for s in starts if s <= call["at"]) - 1)
-        paid_in[index][case_of_prompt.get(call["prompt"], "?" + call["prompt"])] += 1
+        paid_in[index][case_of_prompt.get(call["prompt"], "?" + call["prompt"])].append(call["at"])
     # How each life recorded each case: "call", "cache" or "error".
     how: dict[int, dict[str, str]] = defaultdict(dict)
     cached_later: dict[str, int] = {}  # case -> the life whose record came from the cache
@@ -242,7 +250,8 @@ def account(
                 cached_later.setdefault(case, index)
     counts = Counter[str]()
     for index, life in enumerate(lives):
-        for case, n in paid_in[index].items():
+        for case, times in paid_in[index].items():
+            n = len(times)
             recorded = how[index].get(case)
             if recorded == "call":
                 counts["recorded"] += 1
@@ -251,13 +260,16 @@ def account(
                 counts["recorded"] += 1  # a later life took it from the cache
                 counts["unaccounted"] += n - 1
             elif life.signal is not None and recorded is None:
-                counts["in_flight"] += n
+                # Answered long before the kill, yet neither recorded nor cached: lost.
+                stale = sum(1 for t in times if life.stopped_at - t > STALE_S)
+                counts["unaccounted"] += stale
+                counts["in_flight"] += n - stale
                 later = [how[j].get(case) for j in range(index + 1, len(lives))]
                 counts["paid_again"] += "call" in later
             else:
                 counts["unaccounted"] += n
         counts["calls_without_payment"] += sum(
-            1 for case, kind in how[index].items() if kind == "call" and not paid_in[index][case]
+            1 for case, kind in how[index].items() if kind == "call" and case not in paid_in[index]
         )
     return counts
 

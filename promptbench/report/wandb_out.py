@@ -81,7 +81,8 @@ def preflight() -> None:
     """
     wandb = import_wandb()
     try:
-        mode = str(wandb.setup().settings.mode)
+        settings = wandb.setup().settings
+        mode = str(settings.mode)
     except ValidationError as exc:  # a WANDB_* variable wandb cannot use, such as WANDB_MODE
         first = exc.errors(include_url=False)[0]
         name = "WANDB_" + "_".join(str(p) for p in first["loc"]).upper()
@@ -93,7 +94,7 @@ def preflight() -> None:
         return
     # wandb falls back to /tmp, with two lines of its own, when it cannot create its
     # directory: say so now, before any model is called, and log nowhere unexpected.
-    check_writable(wandb_dir())
+    check_writable(Path(getattr(settings, "wandb_dir", None) or wandb_dir()))
     if mode in ("offline", "dryrun"):
         return
     # verify=False: no network call here; a wrong key shows when the run starts.
@@ -339,17 +340,16 @@ class WandbLogger(BaseObserver):
     def _stop(self, what: str, exc: Exception) -> None:
         run, self.run, self._table = self.run, None, None
         if self.error is None:
-            error = failure(what, exc)
+            line = str(failure(what, exc))
             if self._info is not None:
                 again = (
                     f"send them later with: promptbench show {self._info.run_id} --wandb"
                     if self.live
                     else "run the same command again"
                 )
-                error = InfrastructureError(
-                    f"{error}; the run's records are safe in {self._info.run_dir}: {again}"
-                )
-            self.error = error
+                line += f"; the run's records are safe in {self._info.run_dir}: {again}"
+            # W&B's message may quote a credential it was given; no key reaches stderr.
+            self.error = InfrastructureError(self.redactor.text(line))
         if run is not None:
             with contextlib.suppress(Exception):
                 run.finish(exit_code=1)

@@ -125,7 +125,8 @@ def test_a_wandb_disk_that_fills_mid_run_is_exit_4_and_the_run_is_whole(
         assert f"the run's records are safe in {run_dir}: send them later" in line
         assert f"promptbench show {run_dir.name} --wandb" in line
         # The run is whole, and W&B's failure did not fail its gate.
-        assert [r["case_id"] for r in records(run_dir)] == [c["id"] for c in cases]
+        kept = [r["case_id"] for r in records(run_dir)]  # in the order the calls ended
+        assert len(kept) == 400 and set(kept) == {c["id"] for c in cases}
         assert project.meta(run_dir)["status"] == "finished"
         assert json.loads(ran.stdout)["outcome"] == "passed"
         paid = loopback.stats()["requests"]

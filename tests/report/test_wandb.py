@@ -522,6 +522,40 @@ def test_a_wandb_init_failure_is_exit_4_after_the_run(
     assert "(ConnectionError: api.wandb.ai unreachable)" in result.stderr
 
 
+@pytest.mark.parametrize(("expected", "outcome"), [("Q: {{ q }}", "passed"), ("no", "gate_failed")])
+def test_a_wandb_failure_leaves_the_gate_verdict_as_it_is(
+    loopback: LoopbackServer,
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    expected: str,
+    outcome: str,
+) -> None:
+    offline(monkeypatch, project.root)
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+    def failing_init(**kwargs: Any) -> None:
+        raise PermissionError(f"W&B said: bad key {KEY}")
+
+    monkeypatch.setattr(wandb, "init", failing_init)
+    path = project.suite(
+        {
+            "name": "wb-gate",
+            "prompts": {"plain": "Q: {{ q }}"},
+            "models": {"loop": openai_model(loopback.url, api_key_env=KEY_ENV)},
+            "cases": [{"id": f"q{i}", "q": f"q{i}"} for i in range(1, 4)],
+            "metrics": [{"exact": expected}],
+            "gate": {"exact": ">= 0.5"},
+        }
+    )
+    result = invoke("run", str(path), "--json", "--wandb", "proj")
+    no_traceback(result)
+    assert result.exit_code == 4, result.output  # W&B failed: 4, whether the gate held or not
+    assert json.loads(result.stdout)["outcome"] == outcome
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert "could not start the W&B run" in line and "bad key [redacted]" in line
+    assert KEY not in result.stderr
+
+
 def test_missing_extra_is_one_line_naming_it(
     loopback: LoopbackServer, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
