@@ -31,7 +31,8 @@ def show(
 
     Reads runs/<run-id>/records.jsonl and run.json only: no model is called, and
     the gate is judged as the run judged it. --csv, --json and --wandb export the
-    run as `promptbench run` would have.
+    run as `promptbench run` would have. Exit code 4 when W&B fails (one line names
+    its directory and the fix); the run on disk is untouched.
 
     Example: promptbench show latest --csv results.csv
 
