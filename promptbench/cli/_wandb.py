@@ -151,7 +151,16 @@ def warn(message: str) -> None:
     err.print(message, style="yellow", markup=False, soft_wrap=True)
 
 
-def done(logger: WandbLogger) -> None:
-    """Say where the W&B run is, once it went through."""
-    if not logger.failed and logger.location:
+def done(logger: WandbLogger) -> int:
+    """Say where the W&B run is, or why it failed; the exit code W&B calls for.
+
+    A W&B failure is an infrastructure fault, exit code 4, whatever the gate said: the
+    gate's verdict is printed as it stands (a W&B failure never fails a gate), and the
+    records are kept for ``promptbench show RUN --wandb``.
+    """
+    if logger.error is not None:
+        err.print(f"error: {logger.error}", style="red", markup=False, soft_wrap=True)
+        return logger.error.exit_code
+    if logger.location:
         err.print(f"W&B: {logger.location}", markup=False, soft_wrap=True)
+    return 0

@@ -207,7 +207,8 @@ def diff(
         from promptbench.report.wandb_out import log_tables
         from promptbench.report.wandb_rows import diff_table
 
-        where = log_tables(ref, {"diff": diff_table(result.to_json())}, warn=_wandb.warn)
+        with user_errors():  # W&B failed: one line naming its directory, exit 4
+            where = log_tables(ref, {"diff": diff_table(result.to_json())})
         if where:
             err.print(f"W&B: {where}", markup=False, soft_wrap=True)
     raise typer.Exit(1 if report is not None and not report.passed else 0)

@@ -82,6 +82,7 @@ def rank(
         from promptbench.report.wandb_out import log_tables
         from promptbench.report.wandb_rows import rank_table
 
-        where = log_tables(ref, {f"rank/{metric}": rank_table(report)}, warn=_wandb.warn)
+        with user_errors():  # W&B failed: one line naming its directory, exit 4
+            where = log_tables(ref, {f"rank/{metric}": rank_table(report)})
         if where:
             err.print(f"W&B: {where}", markup=False, soft_wrap=True)

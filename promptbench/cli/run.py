@@ -236,6 +236,7 @@ def run(
     ]
 
     results: list[RunResult] = []
+    wandb_codes: list[int] = []  # 4 where W&B failed: said after the run, which went on
     for (suite, runner), target in zip(prepared, targets, strict=True):
         observers: list[Observer] = [_Notices()]  # even with --quiet
         if not quiet:
@@ -264,8 +265,6 @@ def run(
             )
             raise typer.Exit(128 + signum) from None
         results.append(result)
-        if wb_logger is not None:
-            _wandb.done(wb_logger)
         if csv_path is not None:
             _write_csv(result, csv_path, multiple=len(prepared) > 1, raw=csv_raw)
         if html is not None:
@@ -273,11 +272,14 @@ def run(
         if not as_json:
             _print(result)
         ci.after(result, multiple=len(prepared) > 1, show=not as_json, runner=runner)
+        if wb_logger is not None:  # last, so that a W&B failure is the line a reader sees
+            wandb_codes.append(_wandb.done(wb_logger))
 
     if as_json:
         data = [ci.to_json(r) for r in results]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
-    codes = [EXIT_CODES[r.verdict.outcome.value] for r in results] + ci.codes  # 1: regressed
+    # 1: regressed; 4: W&B failed (it outranks a gate's 0 or 1, never the 3 of no verdict).
+    codes = [EXIT_CODES[r.verdict.outcome.value] for r in results] + ci.codes + wandb_codes
     raise typer.Exit(3 if 3 in codes else max(codes, default=0))
 
 

@@ -31,7 +31,8 @@ def show(
 
     Reads runs/<run-id>/records.jsonl and run.json only: no model is called, and
     the gate is judged as the run judged it. --csv, --json and --wandb export the
-    run as `promptbench run` would have.
+    run as `promptbench run` would have. Exit code 4 when W&B fails (one line names
+    its directory and the fix); the run on disk is untouched.
 
     Example: promptbench show latest --csv results.csv
 
@@ -102,6 +103,6 @@ def show(
         spec = stored.meta.suite.wandb
         target = wb.target(stored.suite_name, spec)
         logger = export_run(stored.info, target, warn=_wandb.warn)
-        _wandb.done(logger)
-        if logger.failed:
-            raise typer.Exit(1)
+        code = _wandb.done(logger)
+        if code:
+            raise typer.Exit(code)

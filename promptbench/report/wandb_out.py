@@ -8,14 +8,17 @@ that W&B shows exactly what is on disk.
 
 wandb is imported only here and only when asked for (``--wandb``): without it,
 promptbench sends nothing to W&B and loads none of its code. A W&B failure never
-costs the run its records: the first one is reported once, W&B logging stops,
-and the run goes on.
+costs the run its records: the first one is kept as an InfrastructureError
+(:attr:`WandbLogger.error`, naming the W&B directory and the fix), W&B logging
+stops, and the run goes on; the CLI says it once, at the end, with exit code 4.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
+import logging
 import math
 import os
 import tempfile
@@ -25,7 +28,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from promptbench.errors import MissingExtraError, UsageError
+from pydantic import ValidationError
+
+from promptbench.errors import InfrastructureError, MissingExtraError, UsageError
 from promptbench.report.wandb_rows import (
     Redactor,
     WandbTarget,
@@ -57,6 +62,10 @@ def import_wandb() -> ModuleType:
     # wandb's own crash reports and usage metrics go to its error tracker, not to the W&B
     # the user named: off unless the user turns them on (before wandb starts its service).
     os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
+    # wandb keeps a debug log in its directory; once that disk is full, the logging
+    # module would print "--- Logging error ---" and a traceback for each line it drops.
+    # The failure itself is said once, as one line (WandbLogger.error).
+    logging.raiseExceptions = False
     try:
         import wandb
     except ImportError:
@@ -71,8 +80,22 @@ def preflight() -> None:
     or ``wandb offline`` in this directory) need none.
     """
     wandb = import_wandb()
-    mode = str(wandb.setup().settings.mode)
-    if mode in ("offline", "dryrun", "disabled"):
+    try:
+        settings = wandb.setup().settings
+        mode = str(settings.mode)
+    except ValidationError as exc:  # a WANDB_* variable wandb cannot use, such as WANDB_MODE
+        first = exc.errors(include_url=False)[0]
+        name = "WANDB_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise UsageError(
+            f"{name}={first.get('input')!r} is not a setting W&B takes ({first['msg']}): "
+            f"fix or unset {name}"
+        ) from None
+    if mode == "disabled":
+        return
+    # wandb falls back to /tmp, with two lines of its own, when it cannot create its
+    # directory: say so now, before any model is called, and log nowhere unexpected.
+    check_writable(Path(getattr(settings, "wandb_dir", None) or wandb_dir()))
+    if mode in ("offline", "dryrun"):
         return
     # verify=False: no network call here; a wrong key shows when the run starts.
     if not wandb.login(prompt=False, verify=False):
@@ -80,6 +103,44 @@ def preflight() -> None:
             "W&B is not logged in: run `wandb login` (or set WANDB_API_KEY), "
             "or log offline with WANDB_MODE=offline and upload later with `wandb sync`"
         )
+
+
+def wandb_dir() -> Path:
+    """The directory wandb writes its runs to: ``$WANDB_DIR/wandb``, else ``./wandb``."""
+    return Path(os.environ.get("WANDB_DIR") or os.getcwd()) / "wandb"
+
+
+def check_writable(directory: Path) -> None:
+    """Create ``directory`` and a file in it, or raise the InfrastructureError that says why."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise InfrastructureError(
+            f"W&B cannot write to {directory} ({exc.strerror or exc}): {_FIX}"
+        ) from None
+
+
+_FIX = "set WANDB_DIR to a writable directory, or run without --wandb"
+
+
+def failure(what: str, exc: BaseException) -> InfrastructureError:
+    """A W&B failure as one line: what failed, where, why, and the fix."""
+    if isinstance(exc, OSError) and (exc.filename2 or exc.filename):
+        where = str(exc.filename2 or exc.filename)  # the destination of a copy
+        reason = exc.strerror or str(exc)
+    else:
+        where, reason = str(wandb_dir()), f"{type(exc).__name__}: {exc}"
+    fix = _FIX
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        fix = "free some space, or " + _FIX
+    elif not isinstance(exc, OSError):
+        fix = (
+            "check W&B's status and your login, or log offline with WANDB_MODE=offline, "
+            "or run without --wandb"
+        )
+    return InfrastructureError(f"{what} in {where} ({reason}): {fix}")
 
 
 def _settings(wandb: ModuleType) -> Any:
@@ -122,7 +183,7 @@ class WandbLogger(BaseObserver):
         self.redactor = redactor if redactor is not None else Redactor.from_environment()
         self.live = live
         self.run: Any = None  # the wandb Run while logging works; None otherwise
-        self.failed = False
+        self.error: InfrastructureError | None = None  # the first W&B failure
         self.location: str | None = None  # the run's URL, or its offline directory
         self._wandb: ModuleType | None = None
         self._info: RunInfo | None = None
@@ -265,23 +326,30 @@ class WandbLogger(BaseObserver):
 
     @contextlib.contextmanager
     def _guard(self, what: str) -> Iterator[None]:
-        """Turn any W&B error into one warning; after it, log nothing more."""
+        """Keep the first W&B error as :attr:`error`; after it, log nothing more."""
         try:
             yield
         except Exception as exc:
             self._stop(what, exc)
 
+    @property
+    def failed(self) -> bool:
+        """Whether W&B failed, so that logging stopped."""
+        return self.error is not None
+
     def _stop(self, what: str, exc: Exception) -> None:
         run, self.run, self._table = self.run, None, None
-        if not self.failed:
-            self.failed = True
-            where = f"; the run's records are safe in {self._info.run_dir}" if self._info else ""
-            again = (
-                f"; send them later with: promptbench show {self._info.run_id} --wandb"
-                if self._info
-                else ""
-            )
-            self.warn(f"warning: {what} ({type(exc).__name__}: {exc}){where}{again}")
+        if self.error is None:
+            line = str(failure(what, exc))
+            if self._info is not None:
+                again = (
+                    f"send them later with: promptbench show {self._info.run_id} --wandb"
+                    if self.live
+                    else "run the same command again"
+                )
+                line += f"; the run's records are safe in {self._info.run_dir}: {again}"
+            # W&B's message may quote a credential it was given; no key reaches stderr.
+            self.error = InfrastructureError(self.redactor.text(line))
         if run is not None:
             with contextlib.suppress(Exception):
                 run.finish(exit_code=1)
@@ -300,11 +368,12 @@ def _location(run: Any) -> str | None:
 Table = tuple[list[str], list[list[Any]]]  # columns, rows
 
 
-def log_tables(ref: Mapping[str, Any], tables: Mapping[str, Table], *, warn: Warn) -> str | None:
+def log_tables(ref: Mapping[str, Any], tables: Mapping[str, Table]) -> str | None:
     """Log ``tables`` to the existing W&B run ``ref`` (``{id, project, entity}``).
 
     For ``rank --wandb`` and ``diff --wandb``: the tables go to the run they
-    describe, resumed by its id. Returns where the run is, or None after a warning.
+    describe, resumed by its id. Returns where the run is; raises an
+    InfrastructureError, naming the W&B directory and the fix, when W&B fails.
     """
     run = None
     try:
@@ -321,12 +390,11 @@ def log_tables(ref: Mapping[str, Any], tables: Mapping[str, Table], *, warn: War
         where = _location(run)
         run.finish()
         return where
-    except Exception as exc:  # W&B's errors, many kinds: one warning, the command goes on
-        warn(f"warning: could not log to W&B run {ref.get('id')} ({type(exc).__name__}: {exc})")
+    except Exception as exc:  # W&B's errors, many kinds: one line, exit code 4
         if run is not None:
             with contextlib.suppress(Exception):
                 run.finish(exit_code=1)
-        return None
+        raise failure(f"could not log to W&B run {ref.get('id')}", exc) from None
 
 
 def export_run(info: RunInfo, target: WandbTarget, *, warn: Warn) -> WandbLogger:

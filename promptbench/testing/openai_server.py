@@ -99,6 +99,19 @@ Fault kinds
 ``content_filter`` ``finish_reason: "content_filter"`` with ``content: null``
 ``oversize[:MiB]`` a valid 200 answer whose body is that large (default 17 MiB), with a
                    ``Content-Length``; ``oversize-chunked[:MiB]`` the same, chunked
+``reset``          abort the TCP connection with a RST (the client sees "connection reset")
+``empty_body``     200 with ``Content-Length: 0``
+``slow_body[:s]``  a valid 200 answer whose body trickles in over s seconds (default 1)
+
+Paid answers
+------------
+A provider bills the answers it completes. The server counts as *paid* each 200 whose
+whole usable completion (outcomes ``ok``, ``length``, ``content_filter``, ``hang``,
+``slow_body``;
+not ``malformed``, ``empty_choices``, ``empty_body`` nor ``oversize``) was written to a
+connection still open. ``GET /_control/paid`` answers ``{"paid": [{"prompt": <last user
+message>, "at": <time.time()>}, ...]}`` in the order they were sent; ``stats`` has their
+number as ``"paid"``. A benchmark matches them to the records a client kept.
 
 The latency (global or per rule) delays every scripted answer, faults included.
 
@@ -128,7 +141,9 @@ import json
 import math
 import re
 import signal
+import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -138,10 +153,12 @@ from typing import Any, Final, TypeVar
 
 from promptbench.testing.scenario import (
     ERROR_FAULTS,
+    PAID_OUTCOMES,
     ConfigError,
     Decision,
     Scenario,
     format_number,
+    last_user_message,
 )
 from promptbench.testing.tool_script import image_problem, wire_tool_calls
 
@@ -313,6 +330,15 @@ class _Connection(asyncio.Protocol):
             if self._transport is not None:
                 self._transport.close()
 
+    def reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0), as a crashed server's host does."""
+        if self._transport is not None and not self._closed:
+            sock = self._transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.abort()
+
     def abort(self) -> None:
         """Close the connection immediately."""
         self._closed = True
@@ -404,6 +430,8 @@ class _Connection(asyncio.Protocol):
         elif route == ("POST", "/_control/reset"):
             scenario.reset()
             self._send_json(200, {"ok": True}, keep_alive=keep)
+        elif route == ("GET", "/_control/paid"):
+            self._send_json(200, scenario.paid_json(), keep_alive=keep)
         elif route == ("GET", "/_control/requests"):
             self._send_json(200, {"requests": list(scenario.recorded)}, keep_alive=keep)
         elif route == ("GET", "/_control/config"):
@@ -507,6 +535,13 @@ class _Connection(asyncio.Protocol):
         if kind == "drop":
             self.close()
             return
+        if kind == "reset":
+            self.reset()
+            return
+        if kind == "empty_body":
+            self._send(200, b"", "application/json", headers, keep)
+            return
+        prompt = last_user_message(payload["messages"])
         base: JsonDict = {
             "id": f"chatcmpl-pb{next(self._server.ids):012d}",
             "object": "chat.completion",
@@ -517,6 +552,7 @@ class _Connection(asyncio.Protocol):
             content_type = "text/event-stream; charset=utf-8"
             self._write_head(200, content_type, [*headers, ("transfer-encoding", "chunked")], keep)
             self._finish(_sse_body(payload, decision, base), keep)
+            self._paid(kind, prompt)
         elif kind == "malformed":
             self._send(200, _MALFORMED_BODY, "application/json", headers, keep)
         elif kind in ("oversize", "oversize-chunked"):
@@ -542,7 +578,40 @@ class _Connection(asyncio.Protocol):
                 )
             base["choices"] = [] if kind == "empty_choices" else [choice]
             base["usage"] = _usage(decision)
+            if kind == "slow_body":
+                seconds = fault.arg if fault is not None and fault.arg is not None else 1.0
+                self._trickle(json.dumps(base).encode(), headers, keep, seconds, prompt)
+                return
             self._send_json(200, base, headers, keep_alive=keep)
+            self._paid(kind, prompt)
+
+    def _paid(self, kind: str, prompt: str) -> None:
+        if kind in PAID_OUTCOMES and not self._closed:
+            self._scenario.paid_for(prompt)
+
+    def _trickle(
+        self, body: bytes, headers: Headers, keep: bool, seconds: float, prompt: str
+    ) -> None:
+        """Send ``body`` in pieces over ``seconds``; the next request waits for the last."""
+        self._write_head(
+            200, "application/json", [*headers, ("content-length", str(len(body)))], keep
+        )
+        pieces = 8
+        step = math.ceil(len(body) / pieces)
+
+        async def send() -> None:
+            for i in range(0, len(body), step):
+                await asyncio.sleep(seconds / pieces)
+                if self._closed or self._transport is None:
+                    return  # the client gave up: nothing is paid
+                self._transport.write(body[i : i + step])
+            self.task = None
+            if not keep:
+                self.close()
+            self._paid("slow_body", prompt)
+            self._process()
+
+        self.task = asyncio.get_running_loop().create_task(send())
 
     # ---- output
 

@@ -26,6 +26,7 @@ from promptbench.testing.tool_script import (
 __all__ = [
     "ERROR_FAULTS",
     "FAULT_KINDS",
+    "PAID_OUTCOMES",
     "ConfigError",
     "Decision",
     "Fault",
@@ -75,18 +76,25 @@ FAULT_KINDS: Final[frozenset[str]] = frozenset(
         "content_filter",
         "oversize",
         "oversize-chunked",
+        "reset",
+        "empty_body",
+        "slow_body",
     }
 )
-_KINDS_WITH_ARG: Final = frozenset({"429", "hang", "oversize", "oversize-chunked"})
+_KINDS_WITH_ARG: Final = frozenset({"429", "hang", "oversize", "oversize-chunked", "slow_body"})
 _NO_REPLY_KINDS: Final = frozenset(
-    {*ERROR_FAULTS, "drop", "malformed", "oversize", "oversize-chunked"}
+    {*ERROR_FAULTS, "drop", "reset", "malformed", "empty_body", "oversize", "oversize-chunked"}
 )
 _DEFAULT_ARG: Final[Mapping[str, float]] = {
     "429": 1.0,
     "hang": 30.0,
     "oversize": 17.0,
     "oversize-chunked": 17.0,
+    "slow_body": 1.0,
 }
+#: The answers a client can use and a provider bills: a 200 whose whole completion was
+#: written to a connection still open (see :meth:`Scenario.paid_for`).
+PAID_OUTCOMES: Final = frozenset({"ok", "length", "content_filter", "hang", "slow_body"})
 
 _CONFIG_KEYS: Final = frozenset(
     {
@@ -403,6 +411,7 @@ class Scenario:
         self.connections = 0  # connections that carried a chat-completion request
         self.tls_failures = 0  # TLS handshakes that failed (the client refused the certificate)
         self.recorded: deque[JsonDict] = deque(maxlen=0)
+        self.paid: list[tuple[str, float]] = []  # (last user message, time.time()) per paid answer
         self.reset()
 
     # ---- control API
@@ -423,6 +432,7 @@ class Scenario:
         self.connections = 0
         self.tls_failures = 0
         self.recorded = deque(maxlen=self._settings.record_requests)
+        self.paid = []
 
     def configure(self, patch: object) -> JsonDict:
         """Apply a partial configuration (keys of ``_CONFIG_KEYS``); return the full configuration.
@@ -497,7 +507,16 @@ class Scenario:
             "max_in_flight": self.max_in_flight,
             "connections": self.connections,
             "tls_failures": self.tls_failures,
+            "paid": len(self.paid),
         }
+
+    def paid_json(self) -> JsonDict:
+        """The paid answers served by ``GET /_control/paid``, in the order they were sent."""
+        return {"paid": [{"prompt": prompt, "at": at} for prompt, at in self.paid]}
+
+    def paid_for(self, prompt: str) -> None:
+        """Count one paid answer: its whole 200 completion reached an open connection."""
+        self.paid.append((prompt, time.time()))
 
     # ---- request handling
 

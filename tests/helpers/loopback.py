@@ -158,6 +158,11 @@ class LoopbackServer:
         result: dict[str, Any] = self._control("GET", "/_control/stats")
         return result
 
+    def paid(self) -> list[dict[str, Any]]:
+        """The paid answers ``[{"prompt", "at"}]``, in the order the server sent them."""
+        result: list[dict[str, Any]] = self._control("GET", "/_control/paid")["paid"]
+        return result
+
     def requests(self) -> list[dict[str, Any]]:
         """The recorded requests ``[{"body", "authorization"}]`` (configure record_requests=N)."""
         result: list[dict[str, Any]] = self._control("GET", "/_control/requests")["requests"]

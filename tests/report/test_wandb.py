@@ -469,7 +469,7 @@ def small_suite(project: Project, url: str, n: int = 6) -> Path:
     )
 
 
-def test_a_wandb_failure_mid_run_keeps_every_record(
+def test_a_wandb_failure_mid_run_keeps_every_record_and_is_exit_4(
     loopback: LoopbackServer, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     offline(monkeypatch, project.root)
@@ -489,20 +489,23 @@ def test_a_wandb_failure_mid_run_keeps_every_record(
     finally:
         wandb.teardown()
     no_traceback(result)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output  # infrastructure, not the gate's 1
     assert len(calls) == 2  # logging stopped at the failure
     (run_dir,) = project.runs
     assert [r["case_id"] for r in records(run_dir)] == [f"q{i}" for i in range(1, 7)]
     assert project.meta(run_dir)["status"] == "finished"
-    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
-    assert len(warnings) == 1, result.stderr
-    assert "W&B logging failed (RuntimeError: W&B is down)" in warnings[0]
-    assert f"promptbench show {run_dir.name} --wandb" in warnings[0]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert (
+        f"W&B logging failed in {project.root / 'wandb_dir' / 'wandb'} "
+        "(RuntimeError: W&B is down): check W&B's status" in errors[0]
+    )
+    assert f"promptbench show {run_dir.name} --wandb" in errors[0]
     assert "W&B: " not in result.stderr
     assert "✓" in result.stdout or "plain" in result.stdout  # the summary is printed
 
 
-def test_a_wandb_init_failure_warns_and_the_run_goes_on(
+def test_a_wandb_init_failure_is_exit_4_after_the_run(
     loopback: LoopbackServer, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     offline(monkeypatch, project.root)
@@ -513,9 +516,44 @@ def test_a_wandb_init_failure_warns_and_the_run_goes_on(
     monkeypatch.setattr(wandb, "init", failing_init)
     result = invoke("run", str(small_suite(project, loopback.url, 3)), "--wandb", "proj")
     no_traceback(result)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output
     assert len(records(project.runs[0])) == 3
-    assert result.stderr.count("warning: could not start the W&B run") == 1
+    assert result.stderr.count("error: could not start the W&B run in ") == 1
+    assert "(ConnectionError: api.wandb.ai unreachable)" in result.stderr
+
+
+@pytest.mark.parametrize(("expected", "outcome"), [("Q: {{ q }}", "passed"), ("no", "gate_failed")])
+def test_a_wandb_failure_leaves_the_gate_verdict_as_it_is(
+    loopback: LoopbackServer,
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    expected: str,
+    outcome: str,
+) -> None:
+    offline(monkeypatch, project.root)
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+    def failing_init(**kwargs: Any) -> None:
+        raise PermissionError(f"W&B said: bad key {KEY}")
+
+    monkeypatch.setattr(wandb, "init", failing_init)
+    path = project.suite(
+        {
+            "name": "wb-gate",
+            "prompts": {"plain": "Q: {{ q }}"},
+            "models": {"loop": openai_model(loopback.url, api_key_env=KEY_ENV)},
+            "cases": [{"id": f"q{i}", "q": f"q{i}"} for i in range(1, 4)],
+            "metrics": [{"exact": expected}],
+            "gate": {"exact": ">= 0.5"},
+        }
+    )
+    result = invoke("run", str(path), "--json", "--wandb", "proj")
+    no_traceback(result)
+    assert result.exit_code == 4, result.output  # W&B failed: 4, whether the gate held or not
+    assert json.loads(result.stdout)["outcome"] == outcome
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert "could not start the W&B run" in line and "bad key [redacted]" in line
+    assert KEY not in result.stderr
 
 
 def test_missing_extra_is_one_line_naming_it(

@@ -506,3 +506,79 @@ def test_openai_server_on_the_running_loop() -> None:
             return response.choices[0].message.content
 
     assert asyncio.run(run()) == "in loop"
+
+
+# --------------------------------------------------------------------------- faults of bench_faults
+
+
+def test_reset_is_a_connection_reset(server: LoopbackServer) -> None:
+    server.configure(rules=[{"match": "reset", "faults": ["reset"]}])
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "reset me"}]})
+    try:
+        conn.request("POST", "/v1/chat/completions", body=body)
+        with pytest.raises(ConnectionResetError):  # a RST, not an orderly close
+            conn.getresponse()
+    finally:
+        conn.close()
+    assert server.stats()["by_outcome"] == {"reset": 1}
+
+
+def test_empty_body_is_a_200_with_nothing(server: LoopbackServer) -> None:
+    server.configure(rules=[{"faults": ["empty_body"]}])
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}]}).encode()
+    status, headers, data = raw_request(server, "POST", "/v1/chat/completions", body)
+    assert (status, headers["content-length"], data) == (200, "0", b"")
+
+
+def test_slow_body_trickles_in_and_is_whole(server: LoopbackServer) -> None:
+    server.configure(rules=[{"match": "slow", "faults": ["slow_body:0.8"]}])
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "slow one"}]})
+    try:
+        started = time.monotonic()
+        conn.request("POST", "/v1/chat/completions", body=body)
+        response = conn.getresponse()
+        headed = time.monotonic() - started
+        data = response.read()
+        whole = time.monotonic() - started
+    finally:
+        conn.close()
+    assert headed < 0.5 <= whole  # the head at once, the body over 0.8 s
+    assert json.loads(data)["choices"][0]["message"]["content"] == "slow one"
+
+
+def test_slow_body_past_the_timeout_is_not_paid(server: LoopbackServer) -> None:
+    # Eight pieces over 4 s: half a second between two, past the client's read timeout.
+    server.configure(rules=[{"match": "slow", "faults": ["slow_body:4"]}])
+    impatient = openai.OpenAI(base_url=server.url, api_key="t", max_retries=0, timeout=0.3)
+    with impatient, pytest.raises(openai.APITimeoutError):
+        ask(impatient, "slow one")
+    time.sleep(1.0)  # the server's next piece finds the connection closed
+    assert server.paid() == []
+
+
+def test_paid_counts_whole_usable_answers_only(
+    server: LoopbackServer, client: openai.OpenAI
+) -> None:
+    server.configure(
+        rules=[
+            {"match": "bad", "faults": ["500", "malformed", "empty_choices", "drop"]},
+            {"match": "hung", "faults": ["hang:2"]},
+        ]
+    )
+    for _ in range(4):
+        with pytest.raises(Exception):  # noqa: B017 - four kinds of failure
+            ask(client, "bad")
+    assert ask(client, "bad") == "bad"  # the faults ran out: paid
+    assert ask(client, "good") == "good"
+    impatient = openai.OpenAI(base_url=server.url, api_key="t", max_retries=0, timeout=0.3)
+    with impatient, pytest.raises(openai.APITimeoutError):
+        ask(impatient, "hung")  # the client gave up before the answer: not paid
+    time.sleep(2.2)
+    paid = server.paid()
+    assert [p["prompt"] for p in paid] == ["bad", "good"]
+    assert paid[0]["at"] <= paid[1]["at"] <= time.time()
+    assert server.stats()["paid"] == 2
+    server.reset()
+    assert server.paid() == []
