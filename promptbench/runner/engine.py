@@ -36,6 +36,7 @@ from promptbench.runner.selection import (
     selected_probes,
 )
 from promptbench.runner.store import (
+    FLUSH_SECONDS,
     RunInfo,
     RunWriter,
     default_runs_dir,
@@ -218,6 +219,7 @@ class Runner:
             self._replay(writer)
         status: RunStatus = "failed"
         workers: list[asyncio.Task[None]] = []
+        flusher = asyncio.create_task(self._flush_periodically(writer))
         try:
             work = self._work()
             workers = [
@@ -226,6 +228,7 @@ class Runner:
             ]
             try:
                 await _all_or_first_error(workers)
+                self._flush(writer)  # the last batch, before the run can be called finished
             except asyncio.CancelledError:
                 # The first Ctrl-C (asyncio.run cancels this task): start no new call,
                 # but let the calls in flight finish, be recorded and cached, for they
@@ -242,9 +245,10 @@ class Runner:
             status = "interrupted"
             raise
         finally:
+            flusher.cancel()
             for w in workers:
                 w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(flusher, *workers, return_exceptions=True)
             spent = None
             if self.budget is not None:
                 spent = BudgetMeta(
@@ -262,6 +266,23 @@ class Runner:
             await close_all(models)
             self.observer.on_finish(info)
         return info
+
+    def _flush(self, writer: RunWriter) -> None:
+        """Write the records queued so far; a disk fault stops the run as in :meth:`_worker`."""
+        if self._fault is not None:
+            return
+        try:
+            writer.flush()
+        except InfrastructureError as exc:
+            self._fault = exc
+            self._stop.set()
+
+    async def _flush_periodically(self, writer: RunWriter) -> None:
+        """Bound how long a record waits in memory when calls are slow to end."""
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            if writer.pending:
+                self._flush(writer)
 
     async def _worker(
         self,
