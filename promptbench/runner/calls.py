@@ -208,6 +208,13 @@ class Caller:
             if self.stop.is_set():
                 raise Stopped
             delay = self.backoff.delay(attempt, err.retry_after, self._rng)
+            gate = model.gate
+            if (
+                err.kind is ErrorKind.RATE_LIMIT
+                and gate is not None
+                and gate.retry_now(err.retry_after)
+            ):
+                delay = 0.0  # the gate paces the retry at the rate it learned
             self.observer.on_retry(model.name, attempt + 1, err.message, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), delay)  # a sleep that Ctrl-C ends
