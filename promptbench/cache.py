@@ -50,8 +50,12 @@ def cache_key(
         "messages": [m.key() for m in messages],
         "repeat": repeat,
     }
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    blob = _KEY_JSON.encode(payload)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# Built once: json.dumps with these arguments would build an encoder for every key.
+_KEY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class _OpenFailed(UsageError):

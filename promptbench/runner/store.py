@@ -52,6 +52,8 @@ from promptbench.types import Record
 RECORDS_FILE = "records.jsonl"
 FLUSH_RECORDS = 256  # records gathered before they are written in one go
 FLUSH_SECONDS = 0.2  # the longest a record waits in memory (the runner's flush timer)
+# Built once: json.dumps with a non-default argument builds an encoder for every call.
+_RECORD_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def default_runs_dir() -> Path:
@@ -282,7 +284,7 @@ class RunWriter:
 
         Raises InfrastructureError as :meth:`flush` does.
         """
-        self._pending.append(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        self._pending.append(_RECORD_JSON.encode(record.to_json()) + "\n")
         if len(self._pending) >= FLUSH_RECORDS:
             self.flush()
 
