@@ -102,7 +102,9 @@ class Runner:
         self.probes = selected_probes(suite, self.options)  # raises on an unknown --probe
         self.n_cases = count_cases(suite, self.options)
         self.total = self.n_cases * self.repeat * len(self.variants) * len(self.model_names)
-        self._bound: dict[int, BoundMetric] = {}
+        # Keyed by the spec itself (identity-hashed), not id(): a case's own spec, freed with
+        # its case, must not hand its id and its binding to the next case's spec.
+        self._bound: dict[MetricSpec, BoundMetric] = {}
         self.counts = {"records": 0, "errors": 0, "cached": 0, "retries": 0}
         self._stop = asyncio.Event()  # set on Ctrl-C or at the budget: no new call starts
         self.info: RunInfo | None = None  # set once the run directory exists
@@ -173,9 +175,11 @@ class Runner:
     def _bind(self, specs: tuple[MetricSpec, ...], renderer: Renderer) -> list[BoundMetric]:
         out = []
         for spec in specs:
-            b = self._bound.get(id(spec))
+            b = self._bound.get(spec)
             if b is None:
-                b = self._bound[id(spec)] = BoundMetric(spec, renderer)
+                if len(self._bound) >= 4096:  # cases with their own metrics: memory stays flat
+                    self._bound.clear()
+                b = self._bound[spec] = BoundMetric(spec, renderer)
             out.append(b)
         return out
 
