@@ -86,24 +86,46 @@ class Inferred:
     min_span: float = 0.5
     margin: float = 0.98  # pace this far under the measured rate: jitter, a late clock
     raise_every: float = 1.0  # without a refusal for this long, pace 1% faster
-    cut_at: int = 0  # refusals of calls started up to this one do not cut the pace again
 
-    def refused(self, now: float, seq: int, sent: int) -> None:
-        """A refusal came back at ``now`` for the call started as ``seq``."""
+    window: int = 100  # answers over which the share refused is judged, once measured
+    random_share: float = 0.03  # refused more than this while paced: not a rate limit
+    _answers: int = 0
+    _refusals: int = 0
+
+    def random(self) -> bool:
+        """Whether the refusals go on while the gate keeps to the measured rate.
+
+        Paced under a token bucket's rate, a server refuses almost nothing (a call now
+        and then, when the gate tries faster); a server that refuses a share of calls
+        whatever the pace (shedding load) is not a limit to pace to.
+        """
+        seen = self._answers + self._refusals
+        if not self.measured or seen < self.window:
+            return False
+        share = self._refusals / seen
+        self._answers = self._refusals = 0
+        return share > self.random_share
+
+    def refused(self, now: float) -> None:
+        """A refusal came back at ``now``: measure the rate again, once the span allows.
+
+        Averaged over the whole span since the first refusal, so that refusals that are
+        not the limit's (a server shedding load at random) cannot drive the pace down
+        call after call: each measurement is the mean of what was accepted.
+        """
         span = now - self.first
         if span >= self.min_span and self.accepted:
             self.rate = self.accepted / span * self.margin
             self.measured = True
-        elif seq > self.cut_at:
-            # Too soon to measure, and the guess is too fast: halve it, once per
-            # round of calls (the calls already sent meet the same empty bucket).
-            self.rate /= 2
-            self.cut_at = sent
+        if self.measured:
+            self._refusals += 1
         self.last_refusal = self.last_raise = now
 
     def answered(self, now: float) -> None:
         """A call was accepted; with no refusal for a while, try a little faster."""
         self.accepted += 1
+        if self.measured:
+            self._answers += 1
         if now - self.last_raise >= self.raise_every:
             self.rate *= 1.01
             self.last_raise = now
@@ -139,6 +161,7 @@ class RateGate:
         self._ramping = rpm is None and tpm is None  # the slow start: nothing known yet
         self._stated = False  # the server stated its limits in headers
         self.inferred: Inferred | None = None  # the rate learned from 429s alone
+        self._sheds_load = False  # its 429s came at random, whatever the pace: not inferred
         self._recent: deque[float] = deque()  # answers of the last second, before a refusal
         self.in_flight = 0
         self._lock = asyncio.Lock()
@@ -218,9 +241,14 @@ class RateGate:
         stated = limits is not None and limits.limit_requests is not None
         if rate_limited:
             self.rate_limited += 1
-            inferring = not stated and not self._explicit_requests
+            # A wait given to the millisecond (retry-after-ms) is the server's own pacing:
+            # obeyed as it is. Only a server that says nothing, or whole seconds, is measured.
+            exact = retry_after is not None and retry_after != math.floor(retry_after)
+            inferring = (
+                not stated and not self._explicit_requests and not exact and not self._sheds_load
+            )
             if inferring:
-                self._infer(now, seq)
+                self._infer(now)
             if retry_after is not None and not (inferring and self.retry_now(retry_after)):
                 self.paused_until = max(self.paused_until, now + retry_after)
             if self.requests is not None:
@@ -235,19 +263,26 @@ class RateGate:
                 self._recent.popleft()
         self._changed.set()
 
-    def _infer(self, now: float, seq: int) -> None:
+    def _infer(self, now: float) -> None:
         """A 429 from a server that states no limits: learn its rate, pace by it."""
         self._ramping = False  # a limit is known to exist: the slow start is over
         inferred = self.inferred
         if inferred is None:
             # The first guess: what the server accepted in the last second (its initial
-            # burst included: too fast when the burst is large, then halved or measured).
+            # burst included: too fast when the burst is large, until measured).
             guess = max(1.0, float(len(self._recent))) * SAFETY
             self._recent.clear()
             inferred = self.inferred = Inferred(first=now, rate=guess, last_raise=now)
-            inferred.cut_at = self.sent  # the calls already sent meet the same empty bucket
         else:
-            inferred.refused(now, seq, self.sent)
+            inferred.refused(now)
+            if inferred.random():
+                # Refused at random, not for the pace: stop pacing, for the rest of the
+                # run (each refused call is retried on its own, after its Retry-After).
+                self._sheds_load = True
+                self.inferred = None
+                if not self._explicit_requests:
+                    self.requests = None
+                return
         # No burst of our own: the server's bucket is empty now.
         if self.requests is None:
             self.requests = Bucket(inferred.rate, INFERRED_BURST, 0.0, now)
