@@ -153,6 +153,7 @@ def best_of(n: int, fn: Callable[[], float]) -> float:
     return min(fn() for _ in range(n))
 
 
+SCENARIOS = ("throughput", "latency", "cached", "rate", "memory", "million", "startup")
 TRANSPORTS = ("sdk", "sdk-aiohttp", "aiohttp")
 DEFAULT_TRANSPORT = "aiohttp"  # what transport: auto picks for a base_url
 
@@ -276,8 +277,24 @@ def throughput_figures(
     ], best
 
 
+def one_case_wall(project: Project, server: LoopbackServer, model: dict[str, object]) -> float:
+    """The whole command for ONE case (cold cache, same server): the run's fixed cost.
+
+    Start-up, imports, loading, the first connection and the summary: what every
+    whole-command figure pays once. Best of 3. Printed beside the figures whose ideal
+    ignores it, so that the engine's share can be told from the start-up's.
+    """
+    suite = project.suite("one-case", 1, model)
+    server.reset()
+    return best_of(3, lambda: cold_run(project, suite)[1])
+
+
+def _less_startup(wall: float, fixed: float, ideal: float) -> str:
+    return f"less a 1-case run's {fixed:.2f} s: {(wall - fixed) / ideal:.2f} x"
+
+
 def rate_limit_figures(
-    project: Project, server: LoopbackServer, model: dict[str, object]
+    project: Project, server: LoopbackServer, model: dict[str, object], fixed: float
 ) -> list[Figure]:
     n, rps = 400, 40
     ideal = (n - rps) / rps  # the bucket starts full: 40 at once, then 40 a second
@@ -297,7 +314,8 @@ def rate_limit_figures(
                 "x ideal",
                 "<= 1.10",
                 wall / ideal <= 1.10,
-                f"{wall:.2f} s, ideal {ideal:.1f} s; whole command",
+                f"{wall:.2f} s, ideal {ideal:.1f} s; whole command; "
+                + _less_startup(wall, fixed, ideal),
             ),
             Figure(
                 f"rate limit 40/s ({said}), requests refused",
@@ -312,6 +330,153 @@ def rate_limit_figures(
     return figures
 
 
+def latency_figure(
+    project: Project, server: LoopbackServer, model: dict[str, object], fixed: float
+) -> Figure:
+    """2,000 cases at 100 ms each, -j 32, against the ideal ceil(2,000 / 32) x 100 ms."""
+    suite = project.suite("latency", 2000, model)
+    server.reset()
+    server.configure(latency_ms=100)
+    _, wall, _ = cold_run(project, suite)
+    server.reset()
+    ideal = math.ceil(2000 / 32) * 0.1
+    return Figure(
+        "latency-bound, 2,000 cases at 100 ms, -j 32",
+        wall / ideal,
+        "x ideal",
+        "<= 1.05",
+        wall / ideal <= 1.05,
+        f"{wall:.2f} s, ideal {ideal:.2f} s; whole command, cold cache; "
+        + _less_startup(wall, fixed, ideal),
+    )
+
+
+def cached_figures(
+    project: Project, server: LoopbackServer, model: dict[str, object]
+) -> list[Figure]:
+    """Re-runs on a warm cache (filled by an untimed run): no HTTP request at all."""
+    figures = []
+    for n, target in ((2000, 1.0), (10000, 2.5)):
+        suite = project.suite(f"cached-{n}", n, model)
+        project.run(suite, "-j", "32")
+        server.reset()
+        wall = best_of(3, lambda s=suite: project.run(s)[1])
+        assert server.stats()["requests"] == 0
+        figures.append(
+            Figure(
+                f"cached re-run, {n:,} cases",
+                wall,
+                "s",
+                f"< {target}",
+                wall < target,
+                "whole command, warm cache, no HTTP request",
+            )
+        )
+    return figures
+
+
+def scale_figures(
+    project: Project,
+    server: LoopbackServer,
+    model: dict[str, object],
+    sizes: list[int],
+    rate_20k: float,
+) -> list[Figure]:
+    """Peak RSS and the cost per case at each size: cold cache, real HTTP, whole command.
+
+    The cost per case (wall time / cases, in microseconds) should not grow with the
+    size: a run that does constant work per case costs the same per case at 1M as at
+    10k. The line for each size says how far it is from the smallest size's cost.
+    """
+    figures = []
+    peaks: dict[int, float] = {}
+    cost: dict[int, float] = {}
+    for n in sizes:
+        suite = project.suite(f"scale-{n}", n, model)
+        server.reset()
+        _, wall, peaks[n] = cold_run(project, suite)
+        if project.last_run()["_records"] != n or server.stats()["requests"] != n:
+            raise SystemExit(f"scale: expected {n} requests and records")
+        cost[n] = wall / n * 1e6
+    first = sizes[0]
+    for n in sizes:
+        growth = cost[n] / cost[first]
+        figures.append(
+            Figure(
+                f"cost per case, {n:,} cases",
+                cost[n],
+                "us/case",
+                "linear: within 1.15 x the 10k figure",
+                growth <= 1.15 or n == first,
+                f"{n / (cost[n] * n / 1e6):.0f} cases/s, {cost[n] * n / 1e6:.1f} s, "
+                f"{growth:.2f} x the {first:,}-case cost; peak RSS {peaks[n]:.0f} MB; "
+                "whole command, cold cache, openai/aiohttp",
+            )
+        )
+    if 100_000 in peaks and 10_000 in peaks:
+        ratio = peaks[100_000] / peaks[10_000]
+        figures.append(
+            Figure(
+                "peak RSS, 100,000 / 10,000 cases",
+                ratio,
+                "x",
+                "<= 1.2",
+                ratio <= 1.2,
+                f"{peaks[100_000]:.0f} MB / {peaks[10_000]:.0f} MB; cold cache, HTTP",
+            )
+        )
+    if 1_000_000 in peaks:
+        n = 1_000_000
+        rate = 1e6 / cost[n]
+        figures.append(
+            Figure(
+                "peak RSS, 1,000,000 cases",
+                peaks[n],
+                "MB",
+                "<= 150",
+                peaks[n] <= 150,
+                "whole command, cold cache, HTTP",
+            )
+        )
+        if rate_20k:
+            figures.append(
+                Figure(
+                    "throughput, 1,000,000 / 20,000 cases",
+                    rate / rate_20k,
+                    "x",
+                    ">= 0.85",
+                    rate / rate_20k >= 0.85,
+                    f"{rate:.0f} cases/s vs {rate_20k:.0f}; both whole command, cold cache",
+                )
+            )
+    return figures
+
+
+def startup_figures(project: Project, tmp: Path) -> list[Figure]:
+    """``--help`` and ``validate`` of the example suite: whole command, best of 5."""
+
+    def timed(args: list[str], cwd: Path) -> float:
+        return run_child(args, project.env, cwd)[1]
+
+    help_s = best_of(5, lambda: timed([*promptbench(), "--help"], tmp))
+    validate_s = best_of(
+        5, lambda: timed([*promptbench(), "validate", "suites/quickstart.yaml"], ROOT)
+    )
+    return [
+        Figure(
+            "promptbench --help", help_s, "s", "< 0.2", help_s < 0.2, "whole command, best of 5"
+        ),
+        Figure(
+            "validate the example suite",
+            validate_s,
+            "s",
+            "< 0.4",
+            validate_s < 0.4,
+            "whole command, best of 5",
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 100,000-case run")
@@ -320,7 +485,25 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=2, help="throughput rounds (best kept)")
     parser.add_argument("--million", action="store_true", help="add a 1,000,000-case run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SCENARIOS,
+        help="run only this scenario (repeatable); 'million' implies --million",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="where the time goes per case (microseconds), in-process, then exit",
+    )
     opts = parser.parse_args()
+    if opts.profile:
+        from bench.profile_run import main as profile_main
+
+        return profile_main(opts.rounds)
+    only = set(opts.only or SCENARIOS)
+    if opts.only and "million" in only:
+        opts.million = True
     figures: list[Figure] = []
     tmp = Path(tempfile.mkdtemp(prefix="promptbench-bench-"))
     try:
@@ -340,117 +523,51 @@ def main() -> int:
                 return report(transport_figures(project, server, opts.rounds))
 
             # -- throughput (and the memory of those runs)
-            found, rate_20k = throughput_figures(project, server, http_model(), 20_000, opts.rounds)
-            figures += found
+            rate_20k = 0.0
+            if only & {"throughput", "million"}:
+                found, rate_20k = throughput_figures(
+                    project, server, http_model(), 20_000, opts.rounds
+                )
+                figures += found
+
+            fixed = 0.0
+            if only & {"latency", "rate"}:
+                fixed = one_case_wall(project, server, http_model())
+                figures.append(
+                    Figure(
+                        "one case (the fixed cost of a run)",
+                        fixed,
+                        "s",
+                        "(measured)",
+                        True,
+                        "whole command, cold cache, best of 3",
+                    )
+                )
 
             # -- latency-bound
-            suite = project.suite("latency", 2000, http_model())
-            server.reset()
-            server.configure(latency_ms=100)
-            _, wall, _ = cold_run(project, suite)
-            ideal = math.ceil(2000 / 32) * 0.1
-            figures.append(
-                Figure(
-                    "latency-bound, 2,000 cases at 100 ms, -j 32",
-                    wall / ideal,
-                    "x ideal",
-                    "<= 1.05",
-                    wall / ideal <= 1.05,
-                    f"{wall:.2f} s, ideal {ideal:.2f} s; whole command, cold cache",
-                )
-            )
-            server.reset()
+            if "latency" in only:
+                figures.append(latency_figure(project, server, http_model(), fixed))
 
             # -- cached re-runs (fill the cache untimed, then time a run with no HTTP)
-            for n, target in ((2000, 1.0), (10000, 2.5)):
-                suite = project.suite(f"cached-{n}", n, http_model())
-                project.run(suite, "-j", "32")
-                server.reset()
-                wall = best_of(3, lambda s=suite: project.run(s)[1])
-                assert server.stats()["requests"] == 0
-                figures.append(
-                    Figure(
-                        f"cached re-run, {n:,} cases",
-                        wall,
-                        "s",
-                        f"< {target}",
-                        wall < target,
-                        "whole command, warm cache, no HTTP request",
-                    )
-                )
+            if "cached" in only:
+                figures += cached_figures(project, server, http_model())
 
             # -- rate limits
-            figures += rate_limit_figures(project, server, http_model())
+            if "rate" in only:
+                figures += rate_limit_figures(project, server, http_model(), fixed)
 
-            # -- memory as cases grow: cold cache, real HTTP
-            peaks = {}
-            for n in [10_000] + ([] if opts.quick else [100_000]):
-                suite = project.suite(f"mem-{n}", n, http_model())
-                _, _, peaks[n] = cold_run(project, suite)
-                assert project.last_run()["_records"] == n
-            if 100_000 in peaks:
-                ratio = peaks[100_000] / peaks[10_000]
-                figures.append(
-                    Figure(
-                        "peak RSS, 100,000 / 10,000 cases",
-                        ratio,
-                        "x",
-                        "<= 1.2",
-                        ratio <= 1.2,
-                        f"{peaks[100_000]:.0f} MB / {peaks[10_000]:.0f} MB; cold cache, HTTP",
-                    )
-                )
-
-            # -- a million cases
+            # -- memory and cost as cases grow: cold cache, real HTTP
+            sizes = []
+            if "memory" in only:
+                sizes += [10_000] + ([] if opts.quick else [100_000])
             if opts.million:
-                n = 1_000_000
-                suite = project.suite("million", n, http_model())
-                server.reset()
-                _, wall, rss = cold_run(project, suite)
-                assert project.last_run()["_records"] == n
-                rate = n / wall
-                figures += [
-                    Figure(
-                        "peak RSS, 1,000,000 cases",
-                        rss,
-                        "MB",
-                        "<= 150",
-                        rss <= 150,
-                        "whole command, cold cache, HTTP",
-                    ),
-                    Figure(
-                        "throughput, 1,000,000 / 20,000 cases",
-                        rate / rate_20k,
-                        "x",
-                        ">= 0.85",
-                        rate / rate_20k >= 0.85,
-                        f"{rate:.0f} cases/s, {wall:.0f} s",
-                    ),
-                ]
+                sizes = sorted({10_000, 100_000, *sizes, 1_000_000})
+            if sizes:
+                figures += scale_figures(project, server, http_model(), sizes, rate_20k)
 
         # -- start-up
-        def timed(args: list[str], cwd: Path) -> float:
-            return run_child(args, project.env, cwd)[1]
-
-        help_s = best_of(5, lambda: timed([*promptbench(), "--help"], tmp))
-        figures.append(
-            Figure(
-                "promptbench --help", help_s, "s", "< 0.2", help_s < 0.2, "whole command, best of 5"
-            )
-        )
-        validate_s = best_of(
-            5, lambda: timed([*promptbench(), "validate", "suites/quickstart.yaml"], ROOT)
-        )
-        figures.append(
-            Figure(
-                "validate the example suite",
-                validate_s,
-                "s",
-                "< 0.4",
-                validate_s < 0.4,
-                "whole command, best of 5",
-            )
-        )
+        if "startup" in only:
+            figures += startup_figures(project, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from promptbench.errors import Issue, SuiteError, UsageError
 from promptbench.runner import Observer, Observers, RunInfo, Runner, RunOptions
+from promptbench.runner.selection import select, selected_cases
 from promptbench.stats import GateVerdict, Summary, run_verdict
 from promptbench.stats.probes import ProbeReport, probe_report, report_json
 from promptbench.suite import Suite, load_suite
@@ -49,8 +50,11 @@ class RunResult:
 def prepare(path: str | Path, options: RunOptions) -> tuple[Suite, Runner]:
     """Load and check a suite, and set up its runner; raises before anything is written."""
     suite = load_suite(path, user_code=options.user_code)
-    issues = suite.render_issues()  # one line per problem, naming the suite file
-    if issues:
+    # What the run will send, rendered before the first call: only the selected cases
+    # and variants (a --limit 10 of a million-case dataset renders ten).
+    variants, _ = select(suite, options)
+    issues = suite.render_issues(cases=selected_cases(suite, options), variants=variants)
+    if issues:  # one line per problem, naming the suite file
         raise SuiteError(issues)
     runner = Runner(suite, options)
     # Keys and runtimes are checked for every suite before the first call of any.

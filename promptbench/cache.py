@@ -50,8 +50,12 @@ def cache_key(
         "messages": [m.key() for m in messages],
         "repeat": repeat,
     }
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    blob = _KEY_JSON.encode(payload)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# Built once: json.dumps with these arguments would build an encoder for every key.
+_KEY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class _OpenFailed(UsageError):
@@ -237,12 +241,14 @@ class RunCache:
     """
 
     busy_timeout = 2.0
+    look_every = 0.1  # seconds between looks for a cache file removed under the run
 
     def __init__(self, path: Path | None, notify: Callable[[str], None]) -> None:
         self.path = path or default_path()
         self._notify = notify
         self._cache: Cache | None = None
         self._inode: int | None = None
+        self._next_look = 0.0
         self.hits = 0
         self.misses = 0
         try:
@@ -302,6 +308,9 @@ class RunCache:
         self._off(f"cache {self.path}: {exc} ({_fix(str(exc))})")
 
     def _vanished(self) -> bool:
+        # A stat a call cost as much as the rest of the cache's work: look a few times a
+        # second (what is put in between goes to the removed file: lost to the cache only).
+        self._next_look = time.monotonic() + self.look_every
         try:
             return os.stat(self.path).st_ino != self._inode
         except OSError:
@@ -326,7 +335,8 @@ class RunCache:
         """Store ``completion``; a cache removed under the run is noticed here."""
         if self._cache is None:
             return
-        if self._vanished():
+        now = time.monotonic()
+        if now >= self._next_look and self._vanished():
             # SQLite would go on writing into the removed file, and every answer be lost.
             self._off(f"cache {self.path} was removed during the run")
             return

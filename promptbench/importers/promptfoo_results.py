@@ -289,4 +289,5 @@ def write_run(
         counts["records"] += 1
         counts["errors"] += record.error is not None
         counts["cached"] += record.cached
+    writer.flush()  # records are written in batches: a disk fault is raised here, not lost
     return writer.finish("finished", counts)

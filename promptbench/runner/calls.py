@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from promptbench.config import ModelConfig
 from promptbench.errors import ErrorKind, ProviderError, UsageError
@@ -208,6 +208,13 @@ class Caller:
             if self.stop.is_set():
                 raise Stopped
             delay = self.backoff.delay(attempt, err.retry_after, self._rng)
+            gate = model.gate
+            if (
+                err.kind is ErrorKind.RATE_LIMIT
+                and gate is not None
+                and gate.retry_now(err.retry_after)
+            ):
+                delay = 0.0  # the gate paces the retry at the rate it learned
             self.observer.on_retry(model.name, attempt + 1, err.message, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), delay)  # a sleep that Ctrl-C ends
@@ -215,10 +222,19 @@ class Caller:
         raise AssertionError("unreachable: the last attempt returns")
 
 
-@contextlib.asynccontextmanager
-async def _acquire(sem: asyncio.Semaphore | None) -> Any:
-    if sem is None:
-        yield
-        return
-    async with sem:
-        yield
+class _Unlimited:
+    """The limit of a model without its own concurrency: nothing to wait for."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_UNLIMITED = _Unlimited()
+
+
+def _acquire(sem: asyncio.Semaphore | None) -> asyncio.Semaphore | _Unlimited:
+    # A class, not a generator-based context manager: this runs for every call.
+    return _UNLIMITED if sem is None else sem

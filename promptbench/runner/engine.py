@@ -36,6 +36,7 @@ from promptbench.runner.selection import (
     selected_probes,
 )
 from promptbench.runner.store import (
+    FLUSH_SECONDS,
     RunInfo,
     RunWriter,
     default_runs_dir,
@@ -101,7 +102,9 @@ class Runner:
         self.probes = selected_probes(suite, self.options)  # raises on an unknown --probe
         self.n_cases = count_cases(suite, self.options)
         self.total = self.n_cases * self.repeat * len(self.variants) * len(self.model_names)
-        self._bound: dict[int, BoundMetric] = {}
+        # Keyed by the spec itself (identity-hashed), not id(): a case's own spec, freed with
+        # its case, must not hand its id and its binding to the next case's spec.
+        self._bound: dict[MetricSpec, BoundMetric] = {}
         self.counts = {"records": 0, "errors": 0, "cached": 0, "retries": 0}
         self.group_counts: dict[tuple[str, str], GroupCounts] = {}
         self._stop = asyncio.Event()  # set on Ctrl-C or at the budget: no new call starts
@@ -178,9 +181,11 @@ class Runner:
     def _bind(self, specs: tuple[MetricSpec, ...], renderer: Renderer) -> list[BoundMetric]:
         out = []
         for spec in specs:
-            b = self._bound.get(id(spec))
+            b = self._bound.get(spec)
             if b is None:
-                b = self._bound[id(spec)] = BoundMetric(spec, renderer)
+                if len(self._bound) >= 4096:  # cases with their own metrics: memory stays flat
+                    self._bound.clear()
+                b = self._bound[spec] = BoundMetric(spec, renderer)
             out.append(b)
         return out
 
@@ -224,6 +229,7 @@ class Runner:
             self._replay(writer)
         status: RunStatus = "failed"
         workers: list[asyncio.Task[None]] = []
+        flusher = asyncio.create_task(self._flush_periodically(writer))
         try:
             work = self._work()
             workers = [
@@ -232,6 +238,7 @@ class Runner:
             ]
             try:
                 await _all_or_first_error(workers)
+                self._flush(writer)  # the last batch, before the run can be called finished
             except asyncio.CancelledError:
                 # The first Ctrl-C (asyncio.run cancels this task): start no new call,
                 # but let the calls in flight finish, be recorded and cached, for they
@@ -248,9 +255,10 @@ class Runner:
             status = "interrupted"
             raise
         finally:
+            flusher.cancel()
             for w in workers:
                 w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(flusher, *workers, return_exceptions=True)
             spent = None
             if self.budget is not None:
                 spent = BudgetMeta(
@@ -269,6 +277,23 @@ class Runner:
             await close_all(models)
             self.observer.on_finish(info)
         return info
+
+    def _flush(self, writer: RunWriter) -> None:
+        """Write the records queued so far; a disk fault stops the run as in :meth:`_worker`."""
+        if self._fault is not None:
+            return
+        try:
+            writer.flush()
+        except InfrastructureError as exc:
+            self._fault = exc
+            self._stop.set()
+
+    async def _flush_periodically(self, writer: RunWriter) -> None:
+        """Bound how long a record waits in memory when calls are slow to end."""
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            if writer.pending:
+                self._flush(writer)
 
     async def _worker(
         self,

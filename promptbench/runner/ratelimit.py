@@ -8,10 +8,15 @@ One :class:`RateGate` per provider, server, key and model. It combines:
   ``(limit - remaining) / reset``, so the gate paces itself at that rate, and
   counts what is left from the server's own ``remaining``, less the calls it sent
   since that answer left the server;
-- a pause for everyone after a 429 with Retry-After, so that the other calls in
-  flight do not pile on;
-- for servers that say nothing, adaptive concurrency (AIMD): halve the calls in
-  flight on a 429, grow by one per round of successes.
+- a pause for everyone after a 429 whose Retry-After says more than a second;
+- for servers that state nothing but refuse with 429, a token bucket inferred from
+  the refusals (:class:`Inferred`): a refusal shows the server's bucket empty, so the
+  calls it accepted between two refusals, over the time between them, are its rate;
+  the gate paces a little under it, and now and then a little more, to notice a
+  limit that was raised (and to measure again, more precisely, at the next refusal);
+- while nothing is known of an endpoint, a slow start: the calls in flight start at
+  4 and double every 25 ms, so that a limit met at once (a server's initial burst
+  spent) costs a few refusals, not one per call in flight.
 
 The aim is the most a limit allows and no more: a run goes as fast as the server
 lets it, with few 429s, instead of backing off far below the limit.
@@ -20,14 +25,22 @@ lets it, with few 429s, instead of backing off far below the limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from promptbench.server_limits import RateLimit
 
-SAFETY = 0.97  # pace a little under a stated rate: clocks and queues jitter
+SAFETY = 0.99  # pace a little under a stated rate: clocks and queues jitter
+FIRST_WINDOW = 4.0  # calls in flight to an endpoint nothing is known of yet ...
+DOUBLING = 0.025  # ... doubled every this many seconds, until a limit is known or stated
+# The pace's own slack when inferred: a sleep that wakes late is made up by the next
+# call, not lost (two calls at once at most, where the server's bucket is empty).
+INFERRED_BURST = 2.0
+ROUNDED_RETRY_AFTER = 1.0  # a Retry-After this short is a shorter wait, rounded up
 
 
 @dataclass
@@ -54,6 +67,70 @@ class Bucket:
         return (amount - self.tokens) / self.rate if self.rate > 0 else math.inf
 
 
+@dataclass
+class Inferred:
+    """A server's request rate, measured from its 429s alone.
+
+    A 429 means the server's bucket was empty when the call reached it; between two
+    empty moments, whatever the server accepted is what it refilled. So the rate is
+    the calls accepted since the first refusal over the time since then, once that
+    span is long enough (:attr:`min_span`) for one call more or less not to matter.
+    """
+
+    first: float  # when the first refusal came back: the server's bucket empty
+    rate: float  # the pace: a guess at first, then measured
+    measured: bool = False
+    accepted: int = 0  # calls answered since ``first`` (refused ones retried included)
+    last_refusal: float = 0.0
+    last_raise: float = 0.0
+    min_span: float = 0.5
+    margin: float = 0.98  # pace this far under the measured rate: jitter, a late clock
+    raise_every: float = 1.0  # without a refusal for this long, pace 1% faster
+
+    window: int = 100  # answers over which the share refused is judged, once measured
+    random_share: float = 0.03  # refused more than this while paced: not a rate limit
+    _answers: int = 0
+    _refusals: int = 0
+
+    def random(self) -> bool:
+        """Whether the refusals go on while the gate keeps to the measured rate.
+
+        Paced under a token bucket's rate, a server refuses almost nothing (a call now
+        and then, when the gate tries faster); a server that refuses a share of calls
+        whatever the pace (shedding load) is not a limit to pace to.
+        """
+        seen = self._answers + self._refusals
+        if not self.measured or seen < self.window:
+            return False
+        share = self._refusals / seen
+        self._answers = self._refusals = 0
+        return share > self.random_share
+
+    def refused(self, now: float) -> None:
+        """A refusal came back at ``now``: measure the rate again, once the span allows.
+
+        Averaged over the whole span since the first refusal, so that refusals that are
+        not the limit's (a server shedding load at random) cannot drive the pace down
+        call after call: each measurement is the mean of what was accepted.
+        """
+        span = now - self.first
+        if span >= self.min_span and self.accepted:
+            self.rate = self.accepted / span * self.margin
+            self.measured = True
+        if self.measured:
+            self._refusals += 1
+        self.last_refusal = self.last_raise = now
+
+    def answered(self, now: float) -> None:
+        """A call was accepted; with no refusal for a while, try a little faster."""
+        self.accepted += 1
+        if self.measured:
+            self._answers += 1
+        if now - self.last_raise >= self.raise_every:
+            self.rate *= 1.01
+            self.last_raise = now
+
+
 class RateGate:
     """Paces the calls to one endpoint."""
 
@@ -78,8 +155,14 @@ class RateGate:
             self.tokens = Bucket(rate, max(1.0, rate * 10), max(1.0, rate * 10), now)
         self.paused_until = 0.0
         self.sent = 0  # calls started, ever: to count those sent after an answer left
-        # Adaptive concurrency, used when the server states no limits.
+        # The calls in flight allowed: a slow start while nothing is known of the limits.
         self.window = math.inf
+        self._opened: float | None = None  # the first call's start: the slow start's origin
+        self._ramping = rpm is None and tpm is None  # the slow start: nothing known yet
+        self._stated = False  # the server stated its limits in headers
+        self.inferred: Inferred | None = None  # the rate learned from 429s alone
+        self._sheds_load = False  # its 429s came at random, whatever the pace: not inferred
+        self._recent: deque[float] = deque()  # answers of the last second, before a refusal
         self.in_flight = 0
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
@@ -95,11 +178,15 @@ class RateGate:
                     wait = max(wait, self.requests.wait_for(1.0, now))
                 if self.tokens is not None and tokens:
                     wait = max(wait, self.tokens.wait_for(tokens, now))
-                if wait <= 0 and self.in_flight < self.window:
+                if wait <= 0 and self.in_flight < self._allowed(now):
                     break
                 if wait <= 0:  # at the concurrency window: wait for a call to end
                     self._changed.clear()
-                    await self._changed.wait()
+                    if not self._ramping:
+                        await self._changed.wait()
+                    else:  # or for the slow start's window to grow
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._changed.wait(), DOUBLING / 4)
                 else:
                     await asyncio.sleep(wait)
             if self.requests is not None:
@@ -109,6 +196,27 @@ class RateGate:
             self.in_flight += 1
             self.sent += 1
             return self.sent
+
+    def _allowed(self, now: float) -> float:
+        """The calls that may be in flight now."""
+        if not self._ramping:
+            return self.window
+        if self._opened is None:
+            self._opened = now
+        started = now - self._opened
+        if started >= DOUBLING * 12:  # 4 x 2**12 calls: no run has that many in flight
+            self._ramping = False
+            return self.window
+        return min(self.window, FIRST_WINDOW * 2 ** (started / DOUBLING))
+
+    def retry_now(self, retry_after: float | None) -> bool:
+        """Whether a refused call may go back to the gate at once, not after Retry-After.
+
+        So when the gate paces at a rate it learned and the server's Retry-After is
+        no more than a rounded-up second: the pace, not the rounding, says when.
+        """
+        paced = self.inferred is not None and not self._explicit_requests
+        return paced and (retry_after is None or retry_after <= ROUNDED_RETRY_AFTER)
 
     def release(
         self,
@@ -127,19 +235,59 @@ class RateGate:
             # Settle the estimate against what the call really used.
             self.tokens.tokens -= tokens_used - tokens_estimated
         if limits is not None:
+            self._ramping = False
+            self._stated = self._stated or limits.limit_requests is not None
             self._learn(limits, seq, now)
+        stated = limits is not None and limits.limit_requests is not None
         if rate_limited:
             self.rate_limited += 1
-            if retry_after is not None:
+            # A wait given to the millisecond (retry-after-ms) is the server's own pacing:
+            # obeyed as it is. Only a server that says nothing, or whole seconds, is measured.
+            exact = retry_after is not None and retry_after != math.floor(retry_after)
+            inferring = (
+                not stated and not self._explicit_requests and not exact and not self._sheds_load
+            )
+            if inferring:
+                self._infer(now)
+            if retry_after is not None and not (inferring and self.retry_now(retry_after)):
                 self.paused_until = max(self.paused_until, now + retry_after)
             if self.requests is not None:
                 self.requests.tokens = min(self.requests.tokens, 0.0)
-            if limits is None and not self._explicit_requests:
-                # Nothing stated: back off the concurrency, multiplicatively.
-                self.window = max(1.0, min(self.window, self.in_flight + 1) / 2)
-        elif self.window != math.inf:
-            self.window += 1.0 / self.window  # additive increase: one per round trip
+        elif self.inferred is not None:
+            self.inferred.answered(now)
+            if self.requests is not None:
+                self.requests.rate = self.inferred.rate
+        elif not self._stated and not self._explicit_requests:
+            self._recent.append(now)
+            while self._recent and self._recent[0] < now - 1.0:
+                self._recent.popleft()
         self._changed.set()
+
+    def _infer(self, now: float) -> None:
+        """A 429 from a server that states no limits: learn its rate, pace by it."""
+        self._ramping = False  # a limit is known to exist: the slow start is over
+        inferred = self.inferred
+        if inferred is None:
+            # The first guess: what the server accepted in the last second (its initial
+            # burst included: too fast when the burst is large, until measured).
+            guess = max(1.0, float(len(self._recent))) * SAFETY
+            self._recent.clear()
+            inferred = self.inferred = Inferred(first=now, rate=guess, last_raise=now)
+        else:
+            inferred.refused(now)
+            if inferred.random():
+                # Refused at random, not for the pace: stop pacing, for the rest of the
+                # run (each refused call is retried on its own, after its Retry-After).
+                self._sheds_load = True
+                self.inferred = None
+                if not self._explicit_requests:
+                    self.requests = None
+                return
+        # No burst of our own: the server's bucket is empty now.
+        if self.requests is None:
+            self.requests = Bucket(inferred.rate, INFERRED_BURST, 0.0, now)
+        self.requests.refill(now)
+        self.requests.rate, self.requests.capacity = inferred.rate, INFERRED_BURST
 
     def _learn(self, limits: RateLimit, seq: int, now: float) -> None:
         sent_since = self.sent - seq  # calls that left after this one; the server may not know

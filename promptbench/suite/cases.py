@@ -11,9 +11,11 @@ stays flat in the size of the dataset; JSON and YAML files are read whole.
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +280,7 @@ def from_rows(
     mapping = columns or ColumnMap()
     issues: list[Issue] = []
     seen: dict[str, int] = {}
+    hashed = IdHashes()  # past KEEP_IN_MEMORY cases: ids as 8-byte hashes, not strings
     names: dict[str, None] = {}
     kept: list[Case] | None = []
     count = 0
@@ -290,19 +293,22 @@ def from_rows(
             if len(kept) > KEEP_IN_MEMORY:
                 kept = None
         if case is not None:
-            if case.id in seen:
-                issues.append(
-                    Issue(
-                        src.file,
-                        f"duplicate case id '{case.id}' (also at {unit} {seen[case.id]}); "
-                        "give every case its own id",
-                        line=line if unit == "line" else None,
-                    )
-                )
-            seen.setdefault(case.id, line)
+            if hashed:
+                hashed.add(case.id)
+            elif case.id in seen:
+                issues.append(_duplicate(src.file, case.id, seen[case.id], line, unit))
+            else:
+                seen[case.id] = line
+                if len(seen) > KEEP_IN_MEMORY:
+                    hashed.extend(seen)
+                    seen.clear()
             names.update(dict.fromkeys(case.vars))
         if len(issues) >= MAX_ISSUES:
             break
+    if hashed and not issues:
+        twice = hashed.repeated()
+        if twice:  # rare: find which ids, and where, in a second pass over those alone
+            issues += _duplicates(reader, mapping, shown, unit, scope, twice)
     if not count and not issues:
         issues.append(Issue(shown, "the dataset has no cases; add at least one"))
     if issues:
@@ -321,6 +327,72 @@ def from_rows(
             yield case
 
     return CaseSource(origin, count, list(names), stream, note)
+
+
+def _duplicate(file: str, case_id: str, first: int, line: int, unit: str) -> Issue:
+    return Issue(
+        file,
+        f"duplicate case id '{case_id}' (also at {unit} {first}); give every case its own id",
+        line=line if unit == "line" else None,
+    )
+
+
+def _duplicates(
+    reader: RowReader,
+    mapping: ColumnMap,
+    shown: str,
+    unit: str,
+    scope: MetricScope,
+    twice: set[int],
+) -> list[Issue]:
+    """The duplicate ids among those whose hash came twice (a collision is no duplicate)."""
+    first: dict[str, int] = {}
+    issues: list[Issue] = []
+    for i, (line, raw, src) in enumerate(reader([])):
+        row = mapping.apply(raw, shown, line if unit == "line" else None, [])
+        case = None if row is None else row_to_case(row, i, src, (), [], scope)
+        if case is None or id_hash(case.id) not in twice:
+            continue
+        if case.id in first:
+            issues.append(_duplicate(src.file, case.id, first[case.id], line, unit))
+            if len(issues) >= MAX_ISSUES:
+                break
+        else:
+            first[case.id] = line
+    return issues
+
+
+def id_hash(case_id: str) -> int:
+    """A case id as a signed 64-bit hash, the same in every process (unlike ``hash``)."""
+    digest = hashlib.blake2b(case_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+class IdHashes:
+    """The ids of a large dataset, 8 bytes each, to find one given twice.
+
+    A million ids as strings in a dict take over 100 MB; as hashes in an array, 8 MB.
+    """
+
+    def __init__(self) -> None:
+        self._hashes = array("q")
+
+    def __bool__(self) -> bool:
+        return bool(self._hashes)
+
+    def add(self, case_id: str) -> None:
+        self._hashes.append(id_hash(case_id))
+
+    def extend(self, case_ids: Iterable[str]) -> None:
+        self._hashes.extend(id_hash(c) for c in case_ids)
+
+    def repeated(self) -> set[int]:
+        """The hashes that came more than once."""
+        import numpy as np  # pandas' dependency: sorts 8-byte ints without a Python object each
+
+        ordered = np.sort(np.frombuffer(self._hashes, dtype=np.int64))
+        same = ordered[1:] == ordered[:-1]
+        return {int(h) for h in ordered[1:][same]}
 
 
 def _read_text(path: Path, shown: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,19 +176,31 @@ class Suite:
         opens = bool(variant.parts) and variant.parts[-1][0] == "user"
         return Conversation(turns, user, variant.tools, opens)
 
-    def check_render(self, limit: int = 10) -> list[RenderError]:
+    def check_render(
+        self,
+        limit: int = 10,
+        *,
+        cases: Iterable[Case] | None = None,
+        variants: Iterable[str] | None = None,
+    ) -> list[RenderError]:
         """Render every variant and templated metric parameter for every case; no model calls.
 
         Returns up to ``limit`` errors, so that a run never starts on a suite that
-        would fail half-way.
+        would fail half-way. ``cases`` and ``variants`` narrow it to what a run selected
+        (``--limit``, ``--case``, ``--shard``, ``-v``): the others are not sent.
         """
         from promptbench.metrics.scoring import BoundMetric
 
         errors: list[RenderError] = []
         bound: dict[MetricSpec, BoundMetric] = {}
-        for case in self.cases:
+        chosen = (
+            list(self.variants.values())
+            if variants is None
+            else [self.variants[v] for v in variants]
+        )
+        for case in self.cases if cases is None else cases:
             checked: set[MetricSpec] = set()  # a suite-wide metric once per case, not per variant
-            for variant in self.variants.values():
+            for variant in chosen:
                 try:
                     variant.render(case)
                     most = self.conversation(variant, case).most_turns
@@ -214,13 +226,19 @@ class Suite:
                     return errors[:limit]
         return errors
 
-    def render_issues(self, limit: int = 10) -> list[Issue]:
+    def render_issues(
+        self,
+        limit: int = 10,
+        *,
+        cases: Iterable[Case] | None = None,
+        variants: Iterable[str] | None = None,
+    ) -> list[Issue]:
         """The errors of :meth:`check_render` as issues of the suite file, one per problem.
 
         A template that fails the same way for many cases (a misspelt variable) is
         one problem: it is reported once, for the first case, with a count of the others.
         """
-        errors = self.check_render(limit)
+        errors = self.check_render(limit, cases=cases, variants=variants)
         groups: dict[str, list[RenderError]] = {}
         for e in errors:
             groups.setdefault(e.reason if e.where else str(e), []).append(e)

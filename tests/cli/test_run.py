@@ -93,6 +93,27 @@ def test_exit_2_when_a_template_fails_for_a_case(
     assert loopback.stats()["requests"] == 0
 
 
+def test_the_render_check_covers_the_selected_cases_only(
+    loopback: LoopbackServer, project: Project
+) -> None:
+    # q3 lacks the var: a run of the first two (or of variant "plain" alone) never sends it,
+    # so it is not refused for it; a run that would send it is, before any call.
+    cases = [*qa_cases(2), {"id": "q3"}]
+    prompts = {"plain": "Q: {{ q }}", "other": "Q: {{ q }}{{ missing }}"}
+    path = project.suite(echo_suite(loopback.url, cases=cases, prompts=prompts, metrics=[]))
+    limited = invoke("run", str(path), "-q", "--limit", "2", "-v", "plain")
+    no_traceback(limited)
+    assert limited.exit_code == 0, limited.output
+    assert loopback.stats()["requests"] == 2
+    one_variant = invoke("run", str(path), "-q", "--limit", "2", "-v", "other")
+    assert one_variant.exit_code == 2
+    assert "case 'q1', variant 'other'" in one_variant.stderr
+    whole = invoke("run", str(path), "-q", "-v", "plain")
+    assert whole.exit_code == 2
+    assert "case 'q3'" in whole.stderr
+    assert loopback.stats()["requests"] == 2  # nothing sent by the refused runs
+
+
 def test_exit_2_on_a_missing_suite_file(project: Project) -> None:
     result = invoke("run", "suites/nope.yaml")
     no_traceback(result)

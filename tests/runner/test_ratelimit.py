@@ -1,4 +1,4 @@
-"""Rate gates: stated limits are learned and kept to; 429s pause everyone; AIMD without headers."""
+"""Rate gates: stated limits are learned and kept to; a rate inferred from 429s alone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import math
 
 import pytest
 
-from promptbench.runner.ratelimit import SAFETY, Bucket, RateGate, estimate_tokens
+from promptbench.runner.ratelimit import (
+    DOUBLING,
+    FIRST_WINDOW,
+    SAFETY,
+    Bucket,
+    RateGate,
+    estimate_tokens,
+)
 from promptbench.server_limits import RateLimit
 from tests.helpers.e2e import echo_suite, run
 from tests.helpers.loopback import LoopbackServer
@@ -61,6 +68,9 @@ def test_learns_the_refill_rate_from_openai_headers() -> None:
 def test_counts_the_calls_sent_after_an_answer_left_the_server() -> None:
     clock = Clock()
     gate = RateGate(clock=clock)
+    gate._ramping = (
+        False  # five at once: past the slow start's first window, on a clock that stands
+    )
 
     async def go() -> list[int]:
         return [await gate.acquire() for _ in range(5)]
@@ -81,18 +91,77 @@ def test_a_429_pauses_every_call_for_retry_after() -> None:
     assert gate.requests is not None and gate.requests.tokens <= 0
 
 
-def test_aimd_without_stated_limits() -> None:
-    gate = RateGate()
-    assert gate.window == math.inf
+def test_a_slow_start_while_nothing_is_known_of_the_limits() -> None:
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    assert gate._allowed(clock.now) == FIRST_WINDOW  # the first call opens the slow start
+    clock.now += DOUBLING
+    assert gate._allowed(clock.now) == pytest.approx(2 * FIRST_WINDOW)
+    clock.now += DOUBLING * 12
+    assert gate._allowed(clock.now) == math.inf  # over
+    assert RateGate(rpm=600, clock=clock)._allowed(clock.now) == math.inf  # limits known
 
-    async def take(n: int) -> list[int]:
-        return [await gate.acquire() for _ in range(n)]
 
-    seqs = asyncio.run(take(8))
-    gate.release(seqs[0], limits=None, rate_limited=True, retry_after=None)
-    assert gate.window == 4.0  # (7 in flight + 1) / 2
-    gate.release(seqs[1], limits=None, rate_limited=False, retry_after=None)
-    assert gate.window == pytest.approx(4.25)  # grows by 1/window per success
+def _answer(
+    gate: RateGate, clock: Clock, *, refused: bool, retry_after: float | None = None
+) -> None:
+    seq = asyncio.run(gate.acquire())
+    gate.release(seq, limits=None, rate_limited=refused, retry_after=retry_after)
+
+
+def test_the_rate_is_inferred_from_429s_alone() -> None:
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    gate._ramping = False  # the slow start is tested above
+    for _ in range(10):  # ten answers within the last second, then a 429 (Retry-After: 1)
+        clock.now += 0.05
+        _answer(gate, clock, refused=False)
+    clock.now += 0.05
+    _answer(gate, clock, refused=True, retry_after=1.0)
+    inferred = gate.inferred
+    assert inferred is not None and not inferred.measured
+    assert inferred.rate == pytest.approx(10 * SAFETY)  # the first guess: the last second's
+    assert gate.requests is not None and gate.requests.rate == inferred.rate
+    assert gate.requests.tokens == 0.0  # the server's bucket is empty: no burst of ours
+    # A rounded-up second does not pause everyone: the pace says when, retries included.
+    assert gate.paused_until == 0.0 and gate.retry_now(1.0)
+    # The server accepts 30 calls in the next 1.5 s, then refuses: its rate is 20/s.
+    start = clock.now
+    for _ in range(30):
+        clock.now += 0.05
+        gate.requests.tokens = 1.0  # (pacing itself is the bucket's test)
+        _answer(gate, clock, refused=False)
+    clock.now = start + 1.5
+    gate.requests.tokens = 1.0
+    _answer(gate, clock, refused=True, retry_after=1.0)
+    assert inferred.measured
+    assert inferred.rate == pytest.approx(30 / 1.5 * inferred.margin)
+    assert gate.requests.rate == inferred.rate
+
+
+def test_a_long_retry_after_still_pauses_every_call() -> None:
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    _answer(gate, clock, refused=True, retry_after=5.0)
+    assert gate.paused_until == clock.now + 5.0
+    assert not gate.retry_now(5.0)
+
+
+def test_a_server_refusing_at_random_whatever_the_pace_is_not_paced_to() -> None:
+    # One call in twenty refused however slowly the gate goes: shedding load, not a
+    # rate limit; pacing to what it accepts would only slow the run down, call after call.
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    gate._ramping = False
+    measured = False
+    for i in range(2000):  # 100 answers a second for 20 s
+        clock.now += 0.01
+        if gate.requests is not None:
+            gate.requests.tokens = 1.0  # (pacing itself is the bucket's test)
+        _answer(gate, clock, refused=i % 20 == 19)
+        measured = measured or (gate.inferred is not None and gate.inferred.measured)
+    assert measured  # it was measured first ...
+    assert gate.inferred is None and gate.requests is None  # ... then given up: no pacing
 
 
 def test_tokens_estimate_is_settled_against_usage() -> None:
@@ -135,3 +204,19 @@ def test_rpm_from_the_suite_is_kept(project: Project, loopback: LoopbackServer) 
     # 1200/min is 20/s with a burst of 20: the last 10 calls take at least 0.5 s.
     assert wall >= 10 / 20 * 0.9
     assert loopback.stats()["requests"] == 30
+
+
+def test_run_keeps_to_a_rate_it_learned_from_429s_alone(
+    project: Project, loopback: LoopbackServer
+) -> None:
+    # 429 + Retry-After in whole seconds, no other header: 20/s, a burst of 20.
+    loopback.configure(rate_limit_rps=20, rate_limit_headers="retry-after")
+    cases = [{"id": f"c{i}", "q": f"c{i}"} for i in range(60)]
+    path = project.suite(echo_suite(loopback.url, cases=cases, concurrency=8))
+    result, _ = run(path)
+    stats = loopback.stats()
+    assert result.summary.records == 60 and result.summary.call_errors == 0
+    assert stats["by_outcome"]["ok"] == 60
+    # The calls in flight when the burst ran out are refused; after that, paced: a
+    # gate that did not learn the rate would be refused again and again.
+    assert stats["by_outcome"].get("429", 0) <= 8 + 3

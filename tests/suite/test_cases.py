@@ -326,3 +326,18 @@ def test_stream_raises_when_the_file_turns_bad_during_a_run(
     assert [str(i) for i in info.value.issues] == [
         "c.jsonl:1:1: a case is a mapping of vars, got list"
     ]
+
+
+def test_duplicate_ids_of_a_streamed_dataset_are_found_by_their_hashes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past KEEP_IN_MEMORY ids are kept as 8-byte hashes; a hash seen twice is looked up again.
+    monkeypatch.setattr("promptbench.suite.cases.KEEP_IN_MEMORY", 2)
+    rows = "".join(f'{{"id": "{i}", "q": "x"}}\n' for i in ("a", "b", "c", "d", "e", "b", "f"))
+    with pytest.raises(SuiteError) as info:
+        load(tmp_path, "c.jsonl", rows)
+    assert [str(i) for i in info.value.issues] == [
+        "c.jsonl:6: duplicate case id 'b' (also at line 2); give every case its own id"
+    ]
+    unique = "".join(f'{{"id": "{i}", "q": "x"}}\n' for i in "abcdefg")
+    assert [c.id for c in load(tmp_path, "c.jsonl", unique)] == list("abcdefg")
