@@ -365,7 +365,8 @@ def main() -> int:
         f"{counts['in_flight']:>6}   at most {3 * args.jobs}"
     )
     ok &= counts["in_flight"] <= 3 * args.jobs
-    print(f"{len(succeeded):,} of {n:,} cases compared; {elapsed:.0f} s (measured under load)")
+    load = os.getloadavg()[0]
+    print(f"{len(succeeded):,} of {n:,} cases compared; {elapsed:.0f} s (load average {load:.1f})")
     return 0 if ok else 1
 
 
