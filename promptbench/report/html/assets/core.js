@@ -377,9 +377,48 @@ const PB = (() => {
     document.body.dataset.ready = '1';
   }
 
+  /* Rows the viewer serves a page at a time (a run's or a comparison's): fetched by offset,
+   * kept by position in view.byPos, drawn again (redraw) when a page arrives. A page asked
+   * for under an older filter (view.gen moved on) is dropped. */
+  function remoteRows(view, query, page, redraw) {
+    async function ask(offset) {
+      const r = await fetch(query(offset), { cache: 'no-store' });
+      if (!r.ok) throw new Error(`the viewer answered ${r.status}`);
+      return r.json();
+    }
+    function keep(answer) {
+      answer.rows.forEach((row, k) => view.byPos.set(answer.offset + k, row));
+    }
+    /* A row scrolled into view that is not here yet: fetch its page, then draw again. */
+    function want(pos) {
+      const offset = Math.floor(pos / page) * page;
+      if (view.pending.has(offset)) return;
+      view.pending.add(offset);
+      const gen = view.gen;
+      ask(offset).then((answer) => {
+        if (gen !== view.gen) return;
+        keep(answer);
+        redraw();
+      }).catch(() => { if (gen === view.gen) view.pending.delete(offset); });
+    }
+    return { ask, keep, want };
+  }
+
+  /* The mode buttons (the current one pressed) with their counts, and "N of M <noun>". */
+  function showCounts(toolbar, count, mode, counts, shown, total, noun) {
+    for (const b of toolbar.querySelectorAll('.seg button')) {
+      b.setAttribute('aria-pressed', String(b.dataset.mode === mode));
+      b.querySelector('.n').textContent = fmt.int(counts[b.dataset.mode]);
+    }
+    count.textContent = `${fmt.int(shown)} of ${fmt.int(total)} ${noun}`;
+    count.dataset.shown = String(shown);
+    count.dataset.total = String(total);
+  }
+
   return {
     esc, fmt, badge, debounce, highlight, barChart, chartCard, LazyRows, segmented, searchBox,
-    trackToolbar, keys, data, caseHeader, cellHTML, start, scrollToTable, filtered,
+    trackToolbar, keys, data, caseHeader, cellHTML, start, scrollToTable, filtered, remoteRows,
+    showCounts,
     color: (i) => PALETTE[i % PALETTE.length],
   };
 })();

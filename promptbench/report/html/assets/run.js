@@ -230,12 +230,13 @@
   const tb = document.getElementById('toolbar');
   const search = document.getElementById('search');
   const count = document.getElementById('count');
+  const pager = PB.remoteRows(view, query, PAGE, () => lazy.render(true));
 
   function rowHTML(i) {
     if (!remote) return rowOf(rows[i], i);
     const row = view.byPos.get(i);
     if (row) return rowOf(row, i);
-    want(i);
+    pager.want(i);
     return `<tr class="row pending" data-i="${i}"><th class="case" scope="row">…</th>`
       + `<td class="cell" colspan="${state.cols.length || 1}"><span class="small">loading…</span></td></tr>`;
   }
@@ -263,38 +264,10 @@
     return `${remote.api}?${p}`;
   }
 
-  async function ask(offset) {
-    const r = await fetch(query(offset), { cache: 'no-store' });
-    if (!r.ok) throw new Error(`the viewer answered ${r.status}`);
-    return r.json();
-  }
-
-  function keep(answer) {
-    answer.rows.forEach((row, k) => view.byPos.set(answer.offset + k, row));
-  }
-
-  /* A row scrolled into view that is not here yet: fetch its page, then draw again. */
-  function want(pos) {
-    const offset = Math.floor(pos / PAGE) * PAGE;
-    if (view.pending.has(offset)) return;
-    view.pending.add(offset);
-    const gen = view.gen;
-    ask(offset).then((answer) => {
-      if (gen !== view.gen) return;
-      keep(answer);
-      lazy.render(true);
-    }).catch(() => { if (gen === view.gen) view.pending.delete(offset); });
-  }
-
   function counted(counts, shown) {
-    for (const b of tb.querySelectorAll('.seg button')) {
-      b.setAttribute('aria-pressed', String(b.dataset.mode === state.mode));
-      b.querySelector('.n').textContent = fmt.int(counts[b.dataset.mode]);
-    }
-    count.textContent = `${fmt.int(shown)} of ${fmt.int(totalRows)} rows`;
-    count.dataset.shown = String(shown);
-    count.dataset.total = String(totalRows);
+    PB.showCounts(tb, count, state.mode, counts, shown, totalRows, 'rows');
   }
+
 
   function colHeads(colsChanged, cols) {
     if (colsChanged || !document.getElementById('colheads').children.length) {
@@ -311,7 +284,7 @@
     state.open.clear();
     const gen = view.gen;
     const draw = (answer) => {
-      keep(answer);
+      pager.keep(answer);
       view.pending.add(0);
       counted(answer.counts, answer.shown);
       colHeads(colsChanged, cols);
@@ -325,7 +298,7 @@
       view.first = null;
       return draw(answer);
     }
-    ask(0).then((answer) => { if (gen === view.gen) draw(answer); }).catch((err) => {
+    pager.ask(0).then((answer) => { if (gen === view.gen) draw(answer); }).catch((err) => {
       if (gen !== view.gen) return;
       count.textContent = String(err.message || err);
       lazy.show([], cols.length + 1);
