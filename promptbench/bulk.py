@@ -16,7 +16,6 @@ import contextlib
 import gc
 import json
 import math
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +27,14 @@ except ImportError:  # pragma: no cover - the wheel is a dependency
 
 # orjson reads an integer beyond 64 bits as a float; the standard library keeps it whole.
 # A run of 19 digits anywhere in the text (a string's included) sends it to the latter.
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# Found by mapping every digit to 0 and looking for nineteen 0s: both steps run in C, some
+# twenty times faster than the regular expression \d{19}, which was as slow as decoding.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
+def _has_long_number(data: bytes) -> bool:
+    return _LONG_NUMBER in data.translate(_DIGITS_TO_ZERO)
 
 
 def loads(data: bytes, *, exact_big_ints: bool = True) -> Any:
@@ -38,7 +44,7 @@ def loads(data: bytes, *, exact_big_ints: bool = True) -> Any:
     expression over the text, as slow as decoding it): for readers that use no field
     where one can be, which may then hold a float instead.
     """
-    if orjson is not None and not (exact_big_ints and _LONG_NUMBER.search(data)):
+    if orjson is not None and not (exact_big_ints and _has_long_number(data)):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

@@ -151,6 +151,8 @@ class Message:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Message:
         """Rebuild from :meth:`to_json`; a record written before images and tools reads too."""
+        if len(data) <= 2:  # role and text only, as most are: half the cost of the general path
+            return cls(data["role"], data.get("content") or "")
         return cls(
             data["role"],
             data.get("content") or "",
