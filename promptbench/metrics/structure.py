@@ -117,6 +117,20 @@ def _file_validator(path: str, mtime_ns: int) -> Validator:
     return _compile(loaded, f"the schema file {path}")
 
 
+def schema_file_problem(schema: dict[str, Any] | str | None) -> str | None:
+    """What is wrong with a schema given as a file (read and checked once, at load); None if fine.
+
+    An inline schema is checked by its field's validator, where the error can point at the
+    suite's line.
+    """
+    if isinstance(schema, str):
+        try:
+            schema_validator(schema)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
 def schema_validator(schema: dict[str, Any] | str) -> Validator:
     """The (cached) validator for an inline schema, or for a schema file's path."""
     if isinstance(schema, str):
@@ -157,12 +171,7 @@ with warnings.catch_warnings():
 
         def check(self) -> str | None:
             """Read and check a schema file once, when the suite loads."""
-            if isinstance(self.schema, str):
-                try:
-                    schema_validator(self.schema)
-                except ValueError as exc:
-                    return str(exc)
-            return None
+            return schema_file_problem(self.schema)
 
 
 @metric(

@@ -16,7 +16,13 @@ from pydantic import Field, field_validator, model_validator
 
 from promptbench.config import MetricParams, StrictModel
 from promptbench.metrics.base import Sample, metric
-from promptbench.metrics.structure import JsonFieldParams, json_field, parse_path, schema_validator
+from promptbench.metrics.structure import (
+    JsonFieldParams,
+    json_field,
+    parse_path,
+    schema_file_problem,
+    schema_validator,
+)
 from promptbench.types import Score, ToolCall
 
 
@@ -154,12 +160,7 @@ with warnings.catch_warnings():
 
         def check(self) -> str | None:
             """A schema file is read and checked once, when the suite loads."""
-            if isinstance(self.schema, str):
-                try:
-                    schema_validator(self.schema)
-                except ValueError as exc:
-                    return str(exc)
-            return None
+            return schema_file_problem(self.schema)
 
 
 @metric(
