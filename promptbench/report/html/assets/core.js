@@ -401,7 +401,19 @@ const PB = (() => {
         redraw();
       }).catch(() => { if (gen === view.gen) view.pending.delete(offset); });
     }
-    return { ask, keep, want };
+    /* New filters: forget the pages of the old ones; the generation answers are checked by. */
+    function restart() {
+      view.gen++;
+      view.byPos = new Map();
+      view.pending = new Set();
+      return view.gen;
+    }
+    /* The answer to a restart's first request: its rows kept, its page not asked for again. */
+    function first(answer) {
+      keep(answer);
+      view.pending.add(0);
+    }
+    return { ask, keep, want, restart, first };
   }
 
   /* The mode buttons (the current one pressed) with their counts, and "N of M <noun>". */

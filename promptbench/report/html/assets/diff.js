@@ -222,16 +222,11 @@
     PB.showCounts(tb, count, state.mode, counts, shown, totalRows, 'cases');
   }
 
-
   function applyRemote(start) {
-    view.gen++;
-    view.byPos = new Map();
-    view.pending = new Set();
+    const gen = pager.restart();
     state.open.clear();
-    const gen = view.gen;
     const draw = (answer) => {
-      pager.keep(answer);
-      view.pending.add(0);
+      pager.first(answer);
       counted(answer.counts, answer.shown);
       PB.scrollToTable(table, tb);
       lazy.forget();

@@ -278,14 +278,10 @@
 
   /* The viewer's answer to the filters: the counts, and a window over its rows. */
   function applyRemote(start, cols, colsChanged) {
-    view.gen++;
-    view.byPos = new Map();
-    view.pending = new Set();
+    const gen = pager.restart();
     state.open.clear();
-    const gen = view.gen;
     const draw = (answer) => {
-      pager.keep(answer);
-      view.pending.add(0);
+      pager.first(answer);
       counted(answer.counts, answer.shown);
       colHeads(colsChanged, cols);
       PB.scrollToTable(table, tb);
