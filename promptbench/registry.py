@@ -98,6 +98,7 @@ class Registry(Generic[T]):
         self.builtins = dict(builtins or {})
         self._resolved: set[str] = set()  # built-in names whose module has been imported
         self._plugins_present: bool | None = None  # None: the entry points not read yet
+        self._broken: set[str] = set()  # built-in modules that failed to import
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}  # name -> the module that registered it
         self._packages: dict[str, str] = {}  # name -> the package that owns it
@@ -148,7 +149,7 @@ class Registry(Generic[T]):
             return
         self._loaded = True
         for module in dict.fromkeys(self.builtins.values()):
-            import_module(module)  # a built-in that fails to import is a bug: let it raise
+            self._import_builtin(module)
         allowed = plugin_allowlist()
         found = sorted(
             _entry_points(self.group),
@@ -164,6 +165,15 @@ class Registry(Generic[T]):
                 ep.load()
             except Exception as exc:  # a broken plugin must not break the tool
                 self._load_errors.append(f"{ep.name} ({ep.value}): {exc}")
+
+    def _import_builtin(self, module: str) -> None:
+        if module in self._broken:
+            return
+        try:
+            import_module(module)
+        except Exception as exc:  # a missing dependency, say: said as a plugin's would be
+            self._broken.add(module)
+            self._load_errors.append(f"{module}: {exc}")
 
     def _third_party(self) -> bool:
         """Whether a third-party entry point of this group would load (read once)."""
@@ -188,7 +198,7 @@ class Registry(Generic[T]):
         if module is None or self._third_party():
             self.load_plugins()
             return
-        import_module(module)
+        self._import_builtin(module)
         self._resolved.add(name)
 
     def get(self, name: str) -> T:

@@ -119,7 +119,7 @@ def plugin_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv("PROMPTBENCH_PLUGINS", raising=False)
     yield tmp_path
-    for name in ("pb_fake_plugin", "pb_fake_builtin", "pb_fake_clash"):
+    for name in ("pb_fake_plugin", "pb_fake_builtin", "pb_fake_clash", "pb_fake_broken"):
         sys.modules.pop(name, None)
 
 
@@ -129,7 +129,8 @@ def _registry_with(
     """A registry whose installed entry points are ``points``; the fake modules fill it."""
     found = {group: points}
     monkeypatch.setattr(registry_module, "_entry_points", lambda g: list(found.get(g, [])))
-    registry: Registry[str] = Registry(group, "thing", {"alpha": "pb_fake_builtin"})
+    builtins = {"alpha": "pb_fake_builtin", "beta": "pb_fake_broken"}
+    registry: Registry[str] = Registry(group, "thing", builtins)
     monkeypatch.setitem(sys.modules, "pb_fake_target", SimpleNamespace(REGISTRY=registry))
     return registry
 
@@ -193,3 +194,16 @@ def test_an_installed_plugin_that_claims_a_built_in_name_is_a_conflict(
     things = _registry_with(monkeypatch, "pb.things", [point])
     assert things.get("alpha") == "the built-in alpha"
     assert "pb_fake_clash" not in sys.modules
+
+
+def test_a_built_in_module_that_fails_to_import_is_said_not_raised(
+    plugin_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_plugin(plugin_site, "pb_fake_builtin", BUILTIN_BODY)
+    _fake_plugin(plugin_site, "pb_fake_broken", "import pb_no_such_dependency\n")
+    things = _registry_with(monkeypatch, "pb.things", [])
+    assert things.get("alpha") == "the built-in alpha"  # its module is not the broken one
+    with pytest.raises(UsageError, match="failed to load: pb_fake_broken: No module named"):
+        things.get("beta")
+    assert things.names() == ["alpha"]
+    assert len(things.load_errors) == 1  # said once, though imported for two reasons
