@@ -75,11 +75,11 @@ class ProbeSet:
 
     def paraphrase_requests(self, case: Case) -> tuple[str, dict[str, str]] | None:
         """For a paraphrase twin: the model to ask and the request for each of its vars."""
-        from promptbench.probes.kinds import ParaphraseProbe
-
         tag = case.probe
         if tag is None or "paraphrase" not in tag.details:
-            return None
+            return None  # asked for every case: the probe library is not imported for it
+        from promptbench.probes.kinds import ParaphraseProbe
+
         probe = self.probes.get(tag.name)
         if not isinstance(probe, ParaphraseProbe):
             return None
