@@ -1,11 +1,20 @@
 """A named registry filled by decorators and by entry points.
 
-Built-ins register exactly like third-party plugins: promptbench's own
-``pyproject.toml`` names its built-in modules under the same entry-point groups
-(``promptbench.providers``, ``promptbench.metrics``) that a plugin package uses.
-Loading an entry point imports its module, whose decorators register the
-things it defines. Entry points are loaded lazily, on the first lookup, so
-``promptbench --help`` never imports a provider.
+Built-ins register exactly like third-party plugins: importing a module runs its
+decorators, which register what it defines. promptbench's own ``pyproject.toml``
+names its built-in modules under the same entry-point groups
+(``promptbench.providers``, ``promptbench.metrics``) that a plugin package uses,
+and each registry also knows, by name, which built-in module registers each
+built-in name (``builtins``), so that it can import as little as a lookup needs:
+
+* a built-in name imports only its own module (a suite that uses ``exact`` never
+  imports rapidfuzz, jsonschema or an SDK), as long as no third-party plugin of
+  the group is installed: the installed entry points are read (package metadata,
+  a few milliseconds), not loaded;
+* any other name, a listing (``names``, ``items``, ``problems``), or an installed
+  third-party plugin loads everything, as before: every built-in module first, then
+  the plugins. So a plugin that claims a built-in name is still found out, and a
+  plugin's name is found wherever it is registered.
 
 Every name belongs to one package. A second package registering a name that is
 taken is not a replacement: the name becomes a conflict, and using it is an
@@ -18,12 +27,16 @@ distribution names, or ``none``; promptbench's own entry points always load.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
-from collections.abc import Callable, Iterator
-from importlib.metadata import EntryPoint, entry_points
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from importlib import import_module
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from promptbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 T = TypeVar("T")
 
@@ -40,7 +53,33 @@ def plugin_allowlist() -> frozenset[str] | None:
     return frozenset() if names <= {"none"} else frozenset(names - {"none"})
 
 
+class _Installed(Protocol):
+    # What importlib.metadata.entry_points() returns (EntryPoints; on 3.11 SelectableGroups).
+    def select(self, *, group: str) -> Iterable[EntryPoint]: ...
+
+
+@functools.cache
+def _installed() -> _Installed:
+    # Read once for both groups (every installed distribution's entry_points.txt), and
+    # imported here, not at the top: `promptbench --help` has no use for it.
+    from importlib.metadata import entry_points
+
+    return entry_points()
+
+
+def _entry_points(group: str) -> list[EntryPoint]:
+    return list(_installed().select(group=group))
+
+
+def _is_builtin(ep: EntryPoint) -> bool:
+    # By module, not by distribution: a distribution's name is read from its METADATA
+    # file, and promptbench's holds the whole README (tens of milliseconds to parse).
+    return ep.module.partition(".")[0] == BUILTIN_PACKAGE
+
+
 def _distribution(ep: EntryPoint) -> str:
+    if _is_builtin(ep):
+        return BUILTIN_PACKAGE
     dist = ep.dist
     return dist.name if dist is not None else ep.module.partition(".")[0]
 
@@ -52,9 +91,14 @@ def _allowed(name: str, package: str, allowed: frozenset[str] | None) -> bool:
 class Registry(Generic[T]):
     """Things of one kind, by name, each owned by one package."""
 
-    def __init__(self, group: str, kind: str) -> None:
+    def __init__(self, group: str, kind: str, builtins: Mapping[str, str] | None = None) -> None:
+        """``builtins`` maps each built-in name to the module whose import registers it."""
         self.group = group
         self.kind = kind
+        self.builtins = dict(builtins or {})
+        self._resolved: set[str] = set()  # built-in names whose module has been imported
+        self._plugins_present: bool | None = None  # None: the entry points not read yet
+        self._broken: set[str] = set()  # built-in modules that failed to import
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}  # name -> the module that registered it
         self._packages: dict[str, str] = {}  # name -> the package that owns it
@@ -96,7 +140,7 @@ class Registry(Generic[T]):
         return wrap
 
     def load_plugins(self) -> None:
-        """Import the modules named under this registry's entry-point group, once.
+        """Import every built-in module and the modules named under this group, once.
 
         The built-ins first, so that a conflict names the plugin as the newcomer;
         third-party ones only when ``PROMPTBENCH_PLUGINS`` allows them.
@@ -104,10 +148,12 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
+        for module in dict.fromkeys(self.builtins.values()):
+            self._import_builtin(module)
         allowed = plugin_allowlist()
         found = sorted(
-            entry_points(group=self.group),
-            key=lambda ep: (_distribution(ep) != BUILTIN_PACKAGE, ep.name),
+            _entry_points(self.group),
+            key=lambda ep: (not _is_builtin(ep), ep.name),
         )
         for ep in found:
             package = _distribution(ep)
@@ -119,6 +165,41 @@ class Registry(Generic[T]):
                 ep.load()
             except Exception as exc:  # a broken plugin must not break the tool
                 self._load_errors.append(f"{ep.name} ({ep.value}): {exc}")
+
+    def _import_builtin(self, module: str) -> None:
+        if module in self._broken:
+            return
+        try:
+            import_module(module)
+        except Exception as exc:  # a missing dependency, say: said as a plugin's would be
+            self._broken.add(module)
+            self._load_errors.append(f"{module}: {exc}")
+
+    def _third_party(self) -> bool:
+        """Whether a third-party entry point of this group would load (read once)."""
+        if self._plugins_present is None:
+            allowed = plugin_allowlist()
+            self._plugins_present = any(
+                not _is_builtin(ep)
+                and (allowed is None or _allowed(ep.name, _distribution(ep), allowed))
+                for ep in _entry_points(self.group)
+            )
+        return self._plugins_present
+
+    def resolve(self, name: str) -> None:
+        """Register ``name`` if anything can, importing as little as that takes.
+
+        A built-in name imports its own module; anything else (or any name, once a
+        third-party plugin is installed) loads every module, as :meth:`load_plugins`.
+        """
+        if self._loaded or name in self._resolved:
+            return
+        module = self.builtins.get(name)
+        if module is None or self._third_party():
+            self.load_plugins()
+            return
+        self._import_builtin(module)
+        self._resolved.add(name)
 
     def get(self, name: str) -> T:
         """Return the item registered as ``name``; raise a UsageError saying why it is not."""
@@ -133,7 +214,9 @@ class Registry(Generic[T]):
         ``listed_by`` says where the user can see every name (a command), after the
         suggestion.
         """
-        self.load_plugins()  # always: a plugin loaded later could turn a name into a conflict
+        # A plugin claiming a built-in name makes it a conflict: resolve loads every
+        # plugin whenever one is installed.
+        self.resolve(name)
         if name in self._conflicts:
             return self.conflict_message(name)
         if name in self._items:
@@ -166,7 +249,9 @@ class Registry(Generic[T]):
         return message
 
     def __contains__(self, name: object) -> bool:
-        self.load_plugins()
+        if not isinstance(name, str):
+            return False
+        self.resolve(name)
         return name in self._items
 
     def names(self) -> list[str]:
@@ -182,7 +267,7 @@ class Registry(Generic[T]):
 
     def package(self, name: str) -> str:
         """The package (distribution) that owns ``name``."""
-        self.load_plugins()
+        self.resolve(name)
         return self._packages[name]
 
     @property

@@ -183,7 +183,6 @@ def run(
     junit.xml --markdown report.md
     """
     from promptbench.api import prepare, run_prepared
-    from promptbench.report.progress import LiveProgress, PlainProgress
     from promptbench.runner import BaseObserver, Observer, RunOptions
 
     class _Notices(BaseObserver):
@@ -240,6 +239,8 @@ def run(
     for (suite, runner), target in zip(prepared, targets, strict=True):
         observers: list[Observer] = [_Notices()]  # even with --quiet
         if not quiet:
+            from promptbench.report.progress import LiveProgress, PlainProgress  # rich.progress
+
             observers.append(LiveProgress(err) if is_tty() else PlainProgress(err.file))
         wb_logger = _wandb.logger(suite, target) if target is not None else None
         if wb_logger is not None:

@@ -93,7 +93,43 @@ class MetricDef:
     is_async: bool = False
 
 
-metrics: Registry[MetricDef] = Registry("promptbench.metrics", "metric")
+# Each built-in metric and the module whose import registers it: a suite that names
+# `exact` imports promptbench.metrics.string alone (tests check the table against what
+# each module registers). promptbench.metrics.builtin, the entry point, imports them all.
+BUILTIN_METRICS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "contains",
+            "contains_all",
+            "contains_any",
+            "exact",
+            "icontains",
+            "length",
+            "regex",
+            "starts_with",
+            "word_count",
+        ),
+        "promptbench.metrics.string",
+    ),
+    **dict.fromkeys(
+        ("is_refusal", "json_field", "json_schema", "json_valid"), "promptbench.metrics.structure"
+    ),
+    **dict.fromkeys(
+        ("bleu", "chrf", "levenshtein", "rouge1", "rouge2", "rougeL", "similarity"),
+        "promptbench.metrics.overlap",
+    ),
+    **dict.fromkeys(("closedqa", "factuality", "judge"), "promptbench.metrics.judge"),
+    **dict.fromkeys(("cost", "latency", "tokens"), "promptbench.metrics.operational"),
+    **dict.fromkeys(
+        ("no_tool_call", "tool_args", "tool_called", "tool_calls_match"),
+        "promptbench.metrics.tools",
+    ),
+    "canary": "promptbench.metrics.canary",
+    "python": "promptbench.metrics.python_metric",
+    "semantic_similarity": "promptbench.metrics.semantic",
+}
+
+metrics: Registry[MetricDef] = Registry("promptbench.metrics", "metric", BUILTIN_METRICS)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

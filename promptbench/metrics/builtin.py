@@ -1,25 +1,13 @@
-"""The built-in metrics; registered through the ``promptbench.metrics`` entry point."""
+"""Every built-in metric; the module the ``promptbench.metrics`` entry point names.
 
-from promptbench.metrics import (
-    canary,
-    judge,
-    operational,
-    overlap,
-    python_metric,
-    semantic,
-    string,
-    structure,
-    tools,
-)
+Importing it imports each module of :data:`~promptbench.metrics.base.BUILTIN_METRICS`,
+whose decorators register the metrics. The registry itself imports only the module of
+a name a suite uses.
+"""
 
-__all__ = [
-    "canary",
-    "judge",
-    "operational",
-    "overlap",
-    "python_metric",
-    "semantic",
-    "string",
-    "structure",
-    "tools",
-]
+from importlib import import_module
+
+from promptbench.metrics.base import BUILTIN_METRICS
+
+for _module in dict.fromkeys(BUILTIN_METRICS.values()):
+    import_module(_module)

