@@ -153,18 +153,60 @@ def bootstrap_case_means(x: FloatArray, n_resamples: int, rng: np.random.Generat
 
     A resample is drawn as counts over the cases, and the means as one matrix
     product, in blocks that keep the counts to a few million cells.
+
+    When the cases have few distinct rows of values that sum exactly in floating point
+    (pass rates: 0 and 1, or halves and quarters over repeats), the draws are counted
+    per distinct row instead: a few hundred bins instead of a count per case, the same
+    draws, and the same means to the last bit, since every product and partial sum of
+    either way is an exact number (tests hold the two ways equal).
     """
     n = x.shape[0]
     out = np.empty((n_resamples, x.shape[1]))
     block = max(1, _BLOCK_CELLS // max(n, 1))
+    kinds = _exact_kinds(x)
     for start in range(0, n_resamples, block):
         rows = min(start + block, n_resamples) - start
         # Counts from drawn indices (bincount with a row offset): the same distribution
         # as numpy's multinomial, which is several times slower.
-        drawn = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
-        counts = np.bincount(drawn.ravel(), minlength=rows * n).reshape(rows, n)
-        out[start : start + rows] = counts.astype(np.float64) @ x / n
+        drawn = rng.integers(0, n, size=(rows, n))
+        if kinds is None:
+            drawn += (np.arange(rows) * n)[:, None]
+            counts = np.bincount(drawn.ravel(), minlength=rows * n).reshape(rows, n)
+            out[start : start + rows] = counts.astype(np.float64) @ x / n
+        else:
+            kind, distinct = kinds
+            u = distinct.shape[0]
+            drawn_kinds = kind[drawn]
+            drawn_kinds += (np.arange(rows) * u)[:, None]
+            counts = np.bincount(drawn_kinds.ravel(), minlength=rows * u).reshape(rows, u)
+            out[start : start + rows] = counts.astype(np.float64) @ distinct / n
     return out
+
+
+_EXACT_BITS = 10  # values that are multiples of 2**-10: halves, quarters, ... of a pass
+
+
+def _exact_kinds(x: FloatArray) -> tuple[npt.NDArray[np.int64], FloatArray] | None:
+    """Each case's distinct row of values, and those rows, when counting by them is exact.
+
+    None unless the rows are few (an eighth of the cases at most) and every value is a
+    multiple of 2**-10 small enough that ``counts @ x`` is computed without rounding
+    whatever the order of its sums (no -0.0 either, whose sign a sum could lose).
+    """
+    n = x.shape[0]
+    if n < 64 or not np.isfinite(x).all():
+        return None
+    scaled = x * float(1 << _EXACT_BITS)
+    if not np.array_equal(scaled, np.round(scaled)):
+        return None
+    if float(np.abs(scaled).max(initial=0.0)) * n >= 2.0**52:
+        return None
+    if bool(np.any((x == 0.0) & np.signbit(x))):
+        return None
+    distinct, kind = np.unique(x, axis=0, return_inverse=True)
+    if distinct.shape[0] * 8 > n:
+        return None
+    return kind.reshape(n).astype(np.int64), np.ascontiguousarray(distinct)
 
 
 def model_confidence_set(means: FloatArray, replicates: FloatArray, alpha: float) -> FloatArray:

@@ -98,3 +98,60 @@ def test_to_json_names_the_procedure() -> None:
     assert "confidence set" in data["method"]
     assert data["best_set"] == result.best_set and len(data["rows"]) == 2
     assert set(data["rows"][0]) >= {"setting", "mean", "ci_low", "gap", "p_value", "in_best_set"}
+
+
+# --------------------------------------------------------------------------- counting by kind
+
+
+def _general(x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    import promptbench.stats.rank as module
+
+    kept = module._exact_kinds
+    module._exact_kinds = lambda x: None  # type: ignore[assignment]
+    try:
+        return bootstrap_case_means(x, n_resamples, np.random.default_rng(seed))
+    finally:
+        module._exact_kinds = kept  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    ("cases", "settings", "denominator", "seed"),
+    [(500, 4, 1, 0), (3000, 3, 1, 1), (800, 2, 4, 2), (2500, 5, 2, 3), (64, 2, 1, 4)],
+)
+def test_counting_by_distinct_rows_gives_the_same_means_to_the_bit(
+    cases: int, settings: int, denominator: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed + 100)
+    x = rng.integers(0, denominator + 1, size=(cases, settings)) / float(denominator)
+    from promptbench.stats.rank import _exact_kinds
+
+    assert _exact_kinds(x) is not None  # the fast way is the one taken
+    fast = bootstrap_case_means(x, 700, np.random.default_rng(seed))
+    assert np.array_equal(fast, _general(x, 700, seed))
+
+
+def test_values_that_do_not_sum_exactly_take_the_general_way() -> None:
+    from promptbench.stats.rank import _exact_kinds
+
+    thirds = np.random.default_rng(0).integers(0, 4, size=(900, 3)) / 3.0
+    assert _exact_kinds(thirds) is None
+    assert _exact_kinds(np.random.default_rng(1).random((900, 2))) is None  # all distinct
+    negative_zero = np.zeros((900, 2))
+    negative_zero[0, 0] = -0.0
+    assert _exact_kinds(negative_zero) is None
+    assert _exact_kinds(np.ones((10, 2))) is None  # too few cases to gain
+
+
+def test_rank_results_are_unchanged_by_the_fast_count() -> None:
+    import promptbench.stats.rank as module
+
+    rng = random.Random(7)
+    scores = {name: binary(rng, p, 2000) for name, p in (("a", 0.7), ("b", 0.72), ("c", 0.6))}
+    fast = rank(scores, n_resamples=400, seed=3)
+    kept = module._exact_kinds
+    module._exact_kinds = lambda x: None  # type: ignore[assignment]
+    try:
+        general = rank(scores, n_resamples=400, seed=3)
+    finally:
+        module._exact_kinds = kept  # type: ignore[assignment]
+    assert fast == general
