@@ -89,23 +89,8 @@ def line_cell(line: Mapping[str, Any], metrics: dict[str, int]) -> dict[str, Any
     """
     if line.get("transcript"):  # a conversation: its turns are the general path's
         return cell(Record.from_json(line), metrics)
+    # finite() inlined: x - x is 0.0 for a finite float, NaN for an infinite or NaN one.
     scores = line.get("scores") or {}
-    out: dict[str, Any]
-    if scores:
-        for name in scores:
-            if name not in metrics:
-                metrics[name] = len(metrics)
-        places: list[list[Any] | None] = [None] * (max(metrics[name] for name in scores) + 1)
-        for name, s in scores.items():
-            error = s.get("error")
-            passed = s.get("passed")
-            if error is not None or passed is None:  # Score.verdict
-                reason = error if error is not None else s.get("reason", "")
-                places[metrics[name]] = [finite(s.get("value")), "e", reason]
-            elif passed:
-                places[metrics[name]] = [finite(s.get("value")), "p", ""]
-            else:
-                places[metrics[name]] = [finite(s.get("value")), "f", s.get("reason", "")]
     err = line.get("error")
     passed = line.get("passed")
     if err:
@@ -114,15 +99,41 @@ def line_cell(line: Mapping[str, Any], metrics: dict[str, int]) -> dict[str, Any
         verdict = "e" if scores else "n"
     else:
         verdict = "p" if passed else "f"
-    out = {"v": verdict, "o": line.get("output")}
+    out: dict[str, Any] = {"v": verdict, "o": line.get("output")}
     if scores:
+        width = 0
+        for name in scores:
+            place = metrics.get(name)
+            if place is None:
+                place = metrics[name] = len(metrics)
+            if place >= width:
+                width = place + 1
+        places: list[list[Any] | None] = [None] * width
+        for name, sc in scores.items():
+            value = sc.get("value")
+            if value is not None:
+                value = float(value)
+                if value - value != 0.0:
+                    value = None
+            error = sc.get("error")
+            s_passed = sc.get("passed")
+            if error is not None:  # Score.verdict: an error, or no verdict
+                places[metrics[name]] = [value, "e", error]
+            elif s_passed is None:
+                places[metrics[name]] = [value, "e", sc.get("reason", "")]
+            elif s_passed:
+                places[metrics[name]] = [value, "p", ""]
+            else:
+                places[metrics[name]] = [value, "f", sc.get("reason", "")]
         out["s"] = places
     latency = line.get("latency_ms")
     if latency is not None:
-        out["l"] = finite(latency)
+        latency = float(latency)
+        out["l"] = latency if latency - latency == 0.0 else None
     cost = line.get("cost")
     if cost is not None:
-        out["c"] = finite(cost)
+        cost = float(cost)
+        out["c"] = cost if cost - cost == 0.0 else None
     usage = line.get("usage")
     if usage:
         tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
@@ -148,10 +159,10 @@ def error_text(err: Mapping[str, Any]) -> str:
 def line_images(line: Mapping[str, Any]) -> list[dict[str, str]]:
     """:func:`images` of the record whose ``records.jsonl`` line is ``line``."""
     messages = line.get("messages", ())
-    # Message.from_json reads parts only from a message with more than role and text.
-    if not any(len(m) > 2 for m in messages):
-        return []
-    return message_images(Message.from_json(m) for m in messages)
+    for m in messages:
+        if len(m) > 2:  # Message.from_json reads parts only beside more than role and text
+            return message_images(Message.from_json(m) for m in messages)
+    return []
 
 
 def turns(r: Record) -> list[list[Any]]:
