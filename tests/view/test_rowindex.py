@@ -72,7 +72,7 @@ def test_filters_counts_and_search_match_the_pages(varied: Path) -> None:
         ["all", "fail", "error", "flip"],
         range(-1, metrics),
         column_sets,
-        ["", "c1", "about", "timeout", "</script>", "ünï", "nothing like it"],
+        ["", "c1", "about", "timeout", "</script>", "ünï", "12345678901234567890123", "none"],
     ):
         found = select(index, mode, q, metric, cols)
         kept, counts = reference_filter(rows, mode, q, metric, cols)

@@ -13,7 +13,7 @@ the viewer keeps a few columns and builds a row's cells when it is asked for
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from promptbench.bulk import gc_paused
@@ -31,6 +31,10 @@ Line = Mapping[str, Any]
 
 class RunFold:
     """The part of a run's page that every reader needs, folded from its lines."""
+
+    # See promptbench.bulk.loads: False for a reader that shows no variable from these
+    # lines (the viewer reads a row's lines again to show it).
+    exact_big_ints = True
 
     def __init__(self, run: StoredRun, *, ranking: bool = True) -> None:
         suite = run.meta.suite
@@ -50,14 +54,15 @@ class RunFold:
 
     def fold(self) -> None:
         """Read the run's records (once), then put groups and rows in the page's order."""
+        exact_big_ints = self.exact_big_ints
         run = self.run
         rows: dict[tuple[str, int], int] = {}
         columns = self.columns
         add_summary = self.summary.add_line
         add_rank = self.rank.add_line if self.rank is not None else None
-        record = self._record
+        record = self._recorder()
         with gc_paused(), corrupt_records(run.run_dir):
-            for offset, line in iter_record_offsets(run.run_dir):
+            for offset, line in iter_record_offsets(run.run_dir, exact_big_ints=exact_big_ints):
                 add_summary(line)
                 if add_rank is not None:
                     add_rank(line)
@@ -85,8 +90,15 @@ class RunFold:
         keys = self.keys
         self.order = sorted(range(len(keys)), key=lambda i: (natural_key(keys[i][0]), keys[i][1]))
 
+    def _recorder(self) -> Callable[[int, Line, int, int, bool], None]:
+        """What keeps what the reader needs of one record (``new``: the first of its row).
+
+        Called as ``record(offset, line, row, col, new)`` once per line, in file order.
+        """
+        return self._record
+
     def _record(self, offset: int, line: Line, row: int, col: int, new: bool) -> None:
-        """Keep what the reader needs of one record (``new``: the first of its row)."""
+        """Keep what the reader needs of one record: nothing here."""
 
     @property
     def positions(self) -> dict[int, int]:
