@@ -50,9 +50,16 @@ def _score(rng: random.Random, name: str) -> Score:
 
 
 def varied_record(
-    rng: random.Random, case: int, variant: str, model: str, repeat: int, image: Path | None
+    rng: random.Random,
+    case: int,
+    variant: str,
+    model: str,
+    repeat: int,
+    image: Path | None,
+    *,
+    twin: bool = False,
 ) -> Record:
-    """One record of case ``case``, of a shape drawn by ``rng``."""
+    """One record of case ``case``, of a shape drawn by ``rng`` (``twin``: a probe's twin)."""
     case_id = f"c{case}"
     vars_: dict[str, Any] = {"q": f"Question {case} <b>&</b>", "n": case}
     if case % 7 == 0:
@@ -108,7 +115,7 @@ def varied_record(
         )
         calls = 3
     probe = None
-    if case % 19 == 0:
+    if twin:
         probe = ProbeTag("typos", "robustness", case_id, details={"changed": ["q"]})
         case_id = f"{case_id}~typos"
     latency = rng.choice([None, float("nan"), round(rng.uniform(1, 900), 1), 3])
@@ -155,6 +162,9 @@ def varied_lines(seed: int, cases: int, image: Path | None = None) -> list[dict[
                     if rng.random() < 0.03 and line.get("error") is None:
                         line["error"] = {}  # falsy: no error, as Record.from_json reads it
                     lines.append(line)
+                    if case % 3 == 0:  # a probe's twin of the case, paired with it
+                        twin = varied_record(rng, case, variant, model, repeat, image, twin=True)
+                        lines.append(twin.to_json())
                     if case % 23 == 0 and repeat == 0:  # the cell written twice
                         again = varied_record(rng, case, variant, model, repeat, image)
                         lines.append(again.to_json())
