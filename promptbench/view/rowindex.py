@@ -239,7 +239,6 @@ class RowIndex:
         by_row = np.argsort(rec_page_row, kind="stable")
         self._by_row = by_row
         self._row_start = np.searchsorted(rec_page_row[by_row], np.arange(n_rows + 1))
-        self._page_row = page_row
         self._rows: dict[int, Row] = {}
         self._rows_lock = threading.Lock()
         self._haystacks: list[tuple[str, list[str]]] | None = None

@@ -8,7 +8,7 @@ model group. :class:`RunFold` keeps what every reader of the page needs (the sum
 the metrics, variables, groups and rows in the page's order); what it keeps of each
 record is its subclass's: :class:`CellsFold` builds every cell (``promptbench report``),
 the viewer keeps a few columns and builds a row's cells when it is asked for
-(:mod:`promptbench.view.rows`), with :func:`row_of_lines`.
+(:mod:`promptbench.view.rowindex`), with :func:`row_of_lines`.
 """
 
 from __future__ import annotations
