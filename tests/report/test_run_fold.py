@@ -155,3 +155,28 @@ def test_text_writes_integers_as_json_does(value: Any) -> None:
         assert got == "NaN"
     else:
         assert got == expected
+
+
+def test_a_group_only_probes_twins_reached_is_left_off_the_page(tmp_path: Path) -> None:
+    # The summary leaves twins out, so such a group has no column (the general path
+    # failed on it with a KeyError); its twins are not shown, the rest is the same page.
+    run_dir = write_varied_run(tmp_path / "runs", "ghost", 30, seed=1, image=False)
+    records = run_dir / "records.jsonl"
+    lines = [json.loads(x) for x in records.read_text(encoding="utf-8").splitlines()]
+    twins = [dict(x, model="ghost") for x in lines if x.get("probe")][:5]
+    assert twins
+    with records.open("a", encoding="utf-8") as fh:
+        for x in twins:
+            fh.write(json.dumps(x) + "\n")
+    page = run_payload(resolve_run(run_dir))
+    assert {"variant": "terse", "model": "ghost"} not in page["groups"]
+    assert all(len(row["c"]) == len(page["groups"]) for row in page["rows"])
+    from promptbench.view.index import RunIndex
+    from promptbench.view.rows import RowsCache, RowsQuery
+
+    entry = RunIndex(run_dir.parent).get("ghost")
+    assert entry is not None
+    served = RowsCache().rows(entry).answer(RowsQuery(limit=500))
+    assert dumped([{k: v for k, v in r.items() if k != "i"} for r in served["rows"]]) == dumped(
+        page["rows"]
+    )
