@@ -11,7 +11,7 @@ error, a probe's twin): per size N, two runs of N records each (N / 4 cases; B p
 less often than A, so the diff has flips and a regression to find), and ``--runs``
 copies of a small run with their own ids and start times. Every figure is the WHOLE
 command in a child process (interpreter start, imports, reading ``records.jsonl``, the
-work, the output written; wall time and the child's own peak RSS from ``wait4``),
+work, the output written; wall time, the child's own CPU time and peak RSS from ``wait4``),
 stdout to a file, ``NO_COLOR=1``; no model is called and no cache is read:
 
 * ``promptbench diff A B --json``: the two N-record runs; < 5 s and <= 300 MB at 100,000;
@@ -56,6 +56,9 @@ RUNS_S = 1.0
 class Timed:
     wall: float
     rss_mb: float
+    cpu: float = (
+        0.0  # the child's user + system time: what other work on the machine inflates least
+    )
 
 
 def promptbench() -> list[str]:
@@ -79,7 +82,7 @@ def timed(args: list[str], env: dict[str, str], cwd: Path, out: Path) -> Timed:
         err = proc.stderr.read().decode("utf-8", "replace")
         raise SystemExit(f"{' '.join(args)} exited {code}:\n{err[-2000:]}")
     rss = usage.ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
-    return Timed(wall, rss)
+    return Timed(wall, rss, usage.ru_utime + usage.ru_stime)
 
 
 # --------------------------------------------------------------------------- the store
@@ -133,7 +136,10 @@ def main() -> int:
     try:
         print(f"making the store in {tmp} ...", flush=True)
         pairs = make_store(tmp, sizes, args.runs if "runs" in only else 0)
-        print("every figure: the whole command in a child process, wall time and peak RSS")
+        print(
+            "every figure: the whole command in a child process, wall time (its CPU time) "
+            f"and peak RSS; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
         for name in (n for n in ("diff", "show", "report", "baseline") if n in only):
             base_rate: float | None = None
             for n in sizes:
@@ -147,7 +153,10 @@ def main() -> int:
                 per_k = t.wall / n * 1000
                 base_rate = per_k if base_rate is None else base_rate
                 growth = f"{per_k * 1000:6.1f} ms per 1k records ({per_k / base_rate:4.2f} x)"
-                line = f"{name:>8} {n:>9,} records: {t.wall:7.2f} s, {t.rss_mb:5.0f} MB; {growth}"
+                line = (
+                    f"{name:>8} {n:>9,} records: {t.wall:7.2f} s (cpu {t.cpu:5.2f} s), "
+                    f"{t.rss_mb:5.0f} MB; {growth}"
+                )
                 if n == TARGET_RECORDS:
                     ok = t.wall < TARGETS_S[name]
                     target = f"target < {TARGETS_S[name]:.0f} s"

@@ -195,6 +195,19 @@ def diff_alone(runs_dir: Path, a: str, b: str) -> float:
     return time.perf_counter() - start
 
 
+def cpu_s(pid: int) -> float:
+    """The CPU time (user + system) a child has used so far, from /proc (Linux); 0 elsewhere.
+
+    Printed beside the viewer's wall times: on a machine shared with other work the wall
+    time of a request grows with the load, its CPU time much less.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def drawn(driver: object, url: str) -> float:
     """Seconds from navigation start to the report's first rows drawn (its ready mark)."""
     from selenium.webdriver.support.ui import WebDriverWait
@@ -298,8 +311,15 @@ def main() -> int:
             say("runs_page_s", warm, f"runs page, {args.runs} runs, GET / again (median of 5)")
             with browser.chromium() as driver:
                 driver.set_page_load_timeout(900)
+                before = cpu_s(proc.pid)
                 run_page = drawn(driver, f"{url}/runs/{big_b.name}")
-                say("run_page_s", run_page, f"a {n}-record run's page, navigation to rows drawn")
+                used = cpu_s(proc.pid) - before
+                say(
+                    "run_page_s",
+                    run_page,
+                    f"a {n}-record run's page, navigation to rows drawn (viewer CPU {used:.2f} s; "
+                    f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)",
+                )
                 again = drawn(driver, f"{url}/runs/{big_b.name}")
                 say("run_page_s", again, "the same page again (rows kept), to rows drawn")
                 last = f"case-{args.records // 2 - 1}"

@@ -150,9 +150,24 @@ class Message:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Message:
-        """Rebuild from :meth:`to_json`; a record written before images and tools reads too."""
+        """Rebuild from :meth:`to_json`; a record written before images and tools reads too.
+
+        A plain message (role and text) read again is the same object as the first time
+        (it is frozen): a run's records repeat their system prompt and each case's
+        question, and sharing them is faster than building them and holds one copy.
+        """
         if len(data) <= 2:  # role and text only, as most are: half the cost of the general path
-            return cls(data["role"], data.get("content") or "")
+            role, content = data["role"], data.get("content") or ""
+            key = (role, content)
+            shared = _SHARED_MESSAGES.get(key) if type(content) is str else None
+            if shared is not None and cls is Message:
+                return shared
+            made = cls(role, content)
+            if cls is Message and type(content) is str and len(content) <= _SHARED_MAX_TEXT:
+                if len(_SHARED_MESSAGES) >= _SHARED_LIMIT:
+                    _SHARED_MESSAGES.clear()  # a new run's, or many cases': start again
+                _SHARED_MESSAGES[key] = made
+            return made
         return cls(
             data["role"],
             data.get("content") or "",
@@ -172,6 +187,11 @@ class Message:
             if image.get("sha256"):
                 image.pop("path", None)  # the content counts, not where the file is
         return [self.role, self.content, parts]
+
+
+_SHARED_LIMIT = 4096  # plain messages kept to share (Message.from_json)
+_SHARED_MAX_TEXT = 4096  # characters; a longer text (a document) is seldom sent twice
+_SHARED_MESSAGES: dict[tuple[str, str], Message] = {}
 
 
 def messages_text(messages: Sequence[Message]) -> str:
@@ -515,37 +535,40 @@ class Record:
         """Rebuild a record from its ``records.jsonl`` line."""
         usage = data.get("usage") or {}
         err = data.get("error")
+        probe = data.get("probe")
+        # Positional, in the fields' order (a third cheaper than by keyword): tests read
+        # every field back from to_json.
         return cls(
-            case_id=data["case_id"],
-            variant=data["variant"],
-            model=data["model"],
-            repeat=data["repeat"],
-            vars=data.get("vars") or {},
-            expected=data.get("expected"),
-            messages=tuple(Message.from_json(m) for m in data.get("messages", ())),
-            output=data.get("output"),
-            scores={
+            data["case_id"],
+            data["variant"],
+            data["model"],
+            data["repeat"],
+            data.get("vars") or {},
+            tuple([Message.from_json(m) for m in data.get("messages", ())]),
+            data.get("expected"),
+            data.get("output"),
+            {
                 name: Score(
-                    name=name,
-                    value=s.get("value"),
-                    passed=s.get("passed"),
-                    reason=s.get("reason", ""),
-                    error=s.get("error"),
-                    weight=s.get("weight", 1.0),
-                    details=s.get("details"),
+                    name,
+                    s.get("value"),
+                    s.get("passed"),
+                    s.get("reason", ""),
+                    s.get("error"),
+                    s.get("weight", 1.0),
+                    s.get("details"),
                 )
                 for name, s in (data.get("scores") or {}).items()
             },
-            passed=data.get("passed"),
-            usage=Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
-            latency_ms=data.get("latency_ms"),
-            cost=data.get("cost"),
-            cost_saved=data.get("cost_saved") or 0.0,  # absent from runs before it existed
-            error=CallError(err["kind"], err["message"], err.get("status")) if err else None,
-            cached=data.get("cached", False),
-            retries=data.get("retries", 0),
-            finish_reason=data.get("finish_reason"),
-            probe=ProbeTag.from_json(data["probe"]) if data.get("probe") else None,
-            transcript=tuple(Message.from_json(m) for m in data.get("transcript") or ()),
-            calls=data.get("calls", 1),
+            data.get("passed"),
+            Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            data.get("latency_ms"),
+            data.get("cost"),
+            data.get("cost_saved") or 0.0,  # absent from runs before it existed
+            CallError(err["kind"], err["message"], err.get("status")) if err else None,
+            data.get("cached", False),
+            data.get("retries", 0),
+            data.get("finish_reason"),
+            ProbeTag.from_json(probe) if probe else None,
+            tuple([Message.from_json(m) for m in data.get("transcript") or ()]),
+            data.get("calls", 1),
         )

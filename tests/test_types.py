@@ -70,3 +70,38 @@ def test_old_records_read_as_single_turns() -> None:
     (turn,) = record.turns
     assert turn.reply == "hello" and turn.user is not None and turn.user.content == "hi"
     assert record.to_json() == {**old, "cost_saved": 0.0}  # no conversation keys added
+
+
+def test_records_of_every_shape_read_back_field_for_field() -> None:
+    # from_json builds positionally: a field out of order would show here.
+    import json
+    import random
+
+    from tests.helpers.varied_runs import varied_record
+
+    rng = random.Random(3)
+    for case in range(300):
+        r = varied_record(rng, case, "v", "m", case % 2, None)
+        again = Record.from_json(json.loads(json.dumps(r.to_json())))
+        assert json.dumps(again.to_json()) == json.dumps(r.to_json())
+        assert [type(getattr(again, f)) for f in again.__slots__] == [
+            type(getattr(r, f)) for f in r.__slots__
+        ]
+
+
+def test_plain_messages_read_again_are_shared_and_the_store_is_bounded() -> None:
+    import promptbench.types as types
+
+    first = Message.from_json({"role": "system", "content": "Be brief."})
+    again = Message.from_json({"role": "system", "content": "Be brief."})
+    assert again is first and again == Message("system", "Be brief.")
+    assert Message.from_json({"role": "user", "content": "Be brief."}) is not first
+    long_text = "x" * (types._SHARED_MAX_TEXT + 1)
+    assert Message.from_json({"role": "user", "content": long_text}) is not Message.from_json(
+        {"role": "user", "content": long_text}
+    )
+    for i in range(types._SHARED_LIMIT + 10):
+        Message.from_json({"role": "user", "content": f"q{i}"})
+    assert len(types._SHARED_MESSAGES) <= types._SHARED_LIMIT
+    parts = {"role": "user", "content": "see", "images": [{"path": "a.png"}]}
+    assert Message.from_json(parts).images[0].path == "a.png"  # not the plain path

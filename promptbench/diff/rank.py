@@ -10,7 +10,7 @@ set, by cost per call (known prices only). Pure computation; nothing here prints
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +108,106 @@ def record_value(r: Record, metric: str) -> tuple[bool, float | None]:
     return (True, None) if s.passed is None else (True, float(s.passed))
 
 
+def line_value(line: Mapping[str, Any], metric: str) -> tuple[bool, float | None]:
+    """:func:`record_value` of the record whose ``records.jsonl`` line is ``line``."""
+    err = line.get("error")
+    if metric == PASS_RATE:
+        if err:
+            return True, None
+        passed = line.get("passed")
+        if passed is None:
+            return (True, None) if line.get("scores") else (False, None)
+        return True, 1.0 if passed else 0.0
+    if err:
+        return True, None
+    s = (line.get("scores") or {}).get(metric)
+    if s is None:
+        return False, None
+    if s.get("error") is not None:
+        return True, None
+    value = s.get("value")
+    if value is not None:
+        return True, float(value) if math.isfinite(value) else None
+    passed = s.get("passed")
+    return (True, None) if passed is None else (True, float(passed))
+
+
+class RankFold:
+    """What a ranking needs of a run, folded record by record (or line by line)."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.settings: dict[str, _Setting] = {}
+        self.seen_metrics: dict[str, None] = {PASS_RATE: None}
+
+    def _setting(self, variant: str, model: str) -> _Setting:
+        name = f"{variant}{SEP}{model}"
+        s = self.settings.get(name)
+        if s is None:
+            s = self.settings[name] = _Setting(variant, model)
+        return s
+
+    def add(self, r: Record) -> None:
+        """Fold one record in."""
+        self.seen_metrics.update(dict.fromkeys(r.scores))
+        applies, value = record_value(r, self.metric)
+        latency = r.latency_ms if r.error is None else None
+        self.add_call(r.variant, r.model, r.case_id, r.cost, latency, applies, value)
+
+    def add_line(self, line: Mapping[str, Any]) -> None:
+        """:meth:`add` of the record whose ``records.jsonl`` line is ``line``."""
+        scores = line.get("scores")
+        if scores:
+            self.seen_metrics.update(dict.fromkeys(scores))
+        applies, value = line_value(line, self.metric)
+        latency = None if line.get("error") else line.get("latency_ms")
+        self.add_call(
+            line["variant"],
+            line["model"],
+            line["case_id"],
+            line.get("cost"),
+            latency,
+            applies,
+            value,
+        )
+
+    def add_call(
+        self,
+        variant: str,
+        model: str,
+        case_id: str,
+        cost: float | None,
+        latency_ms: float | None,
+        applies: bool,
+        value: float | None,
+    ) -> None:
+        """Fold in one record given by what the ranking reads of it.
+
+        ``latency_ms``: None for a failed call; ``applies`` and ``value`` as
+        :func:`record_value` gives them for the fold's metric.
+        """
+        s = self._setting(variant, model)
+        s.calls += 1
+        if cost is not None:
+            s.cost += cost
+            s.priced += 1
+        if latency_ms is not None:
+            s.latencies.append(latency_ms)
+        if applies:
+            s.values.setdefault(case_id, []).append(value)
+
+    def report(
+        self,
+        *,
+        alpha: float = 0.05,
+        n_resamples: int = DEFAULT_RESAMPLES,
+        seed: int = 0,
+        run_id: str | None = None,
+    ) -> RankReport:
+        """Rank what was folded in (:func:`rank_records`)."""
+        return _report(self, alpha, n_resamples, seed, run_id)
+
+
 def rank_records(
     records: Iterable[Record],
     metric: str,
@@ -118,25 +218,19 @@ def rank_records(
     run_id: str | None = None,
 ) -> RankReport:
     """Rank every variant × model of ``records`` on ``metric`` (or ``pass_rate``)."""
-    settings: dict[str, _Setting] = {}
-    seen_metrics: dict[str, None] = {PASS_RATE: None}
+    fold = RankFold(metric)
     for r in records:
-        name = f"{r.variant}{SEP}{r.model}"
-        s = settings.get(name)
-        if s is None:
-            s = settings[name] = _Setting(r.variant, r.model)
-        s.calls += 1
-        if r.cost is not None:
-            s.cost += r.cost
-            s.priced += 1
-        if r.latency_ms is not None and r.error is None:
-            s.latencies.append(r.latency_ms)
-        seen_metrics.update(dict.fromkeys(r.scores))
-        applies, value = record_value(r, metric)
-        if applies:
-            s.values.setdefault(r.case_id, []).append(value)
-    if metric not in seen_metrics:
-        raise UsageError(f"no metric '{metric}' in the run; it has: {', '.join(seen_metrics)}")
+        fold.add(r)
+    return fold.report(alpha=alpha, n_resamples=n_resamples, seed=seed, run_id=run_id)
+
+
+def _report(
+    fold: RankFold, alpha: float, n_resamples: int, seed: int, run_id: str | None
+) -> RankReport:
+    metric, settings = fold.metric, fold.settings
+    if metric not in fold.seen_metrics:
+        known = ", ".join(fold.seen_metrics)
+        raise UsageError(f"no metric '{metric}' in the run; it has: {known}")
     scored = {name: s.values for name, s in settings.items() if s.values}
     if not scored:
         raise UsageError(f"no record has a value for '{metric}'")
@@ -169,4 +263,12 @@ def rank_records(
     return RankReport(ranking, tuple(rows), run_id)
 
 
-__all__ = ["PASS_RATE", "RankReport", "RankRow", "rank_records", "record_value"]
+__all__ = [
+    "PASS_RATE",
+    "RankFold",
+    "RankReport",
+    "RankRow",
+    "line_value",
+    "rank_records",
+    "record_value",
+]

@@ -23,7 +23,7 @@ import secrets
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -420,19 +420,80 @@ def iter_record_dicts(run_dir: Path, *, exact_big_ints: bool = True) -> Iterator
     see :func:`promptbench.bulk.loads` (integers beyond 64 bits can only be in a case's
     variables, which such readers do not read).
     """
+    for _, data in iter_record_offsets(run_dir, exact_big_ints=exact_big_ints):
+        yield data
+
+
+def iter_record_offsets(
+    run_dir: Path, *, exact_big_ints: bool = True
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """:func:`iter_record_dicts`, each line with its byte offset in ``records.jsonl``.
+
+    A reader that keeps only a few fields of every record and shows whole records on
+    demand (the viewer) reads them back with :func:`read_record_dicts`.
+    """
     path = run_dir / RECORDS_FILE
     try:
         fh = path.open("rb")
     except FileNotFoundError:
         raise RunStoreError(f"{run_dir}: no {RECORDS_FILE}") from None
+    offset = 0
     with fh:
         for line in fh:
             if not line.endswith(b"\n"):
                 return  # the last write of a killed run
-            try:
-                data = loads(line, exact_big_ints=exact_big_ints)
-            except ValueError as exc:
-                raise RunStoreError(f"{path}: corrupt record: {exc}") from None
-            if not isinstance(data, dict):
-                raise RunStoreError(f"{path}: corrupt record: not a JSON object")
-            yield data
+            yield offset, _decode(path, line, exact_big_ints)
+            offset += len(line)
+
+
+def read_record_dicts(
+    run_dir: Path, offsets: Iterable[int], *, exact_big_ints: bool = True
+) -> list[dict[str, Any]]:
+    """The lines at ``offsets`` (from :func:`iter_record_offsets`), decoded, in that order.
+
+    Raises RunStoreError when an offset is not the start of a whole line (the file was
+    rewritten since the offsets were taken: its reader should read it again).
+    """
+    path = run_dir / RECORDS_FILE
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise RunStoreError(f"{run_dir}: no {RECORDS_FILE}") from None
+    out = []
+    with fh:
+        for offset in offsets:
+            if offset:
+                fh.seek(offset - 1)
+                line = fh.readline()
+                if line != b"\n":  # the byte before a line's start ends the line before
+                    raise RunStoreError(f"{path}: changed while read; read it again")
+            else:
+                fh.seek(0)
+            line = fh.readline()
+            if not line.endswith(b"\n"):
+                raise RunStoreError(f"{path}: changed while read; read it again")
+            out.append(_decode(path, line, exact_big_ints))
+    return out
+
+
+def _decode(path: Path, line: bytes, exact_big_ints: bool) -> dict[str, Any]:
+    try:
+        data = loads(line, exact_big_ints=exact_big_ints)
+    except ValueError as exc:
+        raise RunStoreError(f"{path}: corrupt record: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunStoreError(f"{path}: corrupt record: not a JSON object")
+    return data
+
+
+@contextlib.contextmanager
+def corrupt_records(run_dir: Path) -> Iterator[None]:
+    """A fold of raw lines meeting a line that is not a record: one RunStoreError.
+
+    What :func:`iter_records` says of a line that :meth:`Record.from_json` refuses,
+    for the readers that fold the decoded lines themselves.
+    """
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RunStoreError(f"{run_dir / RECORDS_FILE}: corrupt record: {exc!r}") from None

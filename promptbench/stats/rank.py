@@ -132,11 +132,20 @@ def case_matrix(
     kept: list[str] = []
     dropped: list[str] = []
     rows: list[list[float]] = []
+    per_setting = [scores[s] for s in settings]
+    isfinite = math.isfinite
     for case_id in ids:
         row = []
-        for s in settings:
-            values = [float(v) for v in scores[s].get(case_id, ()) if v is not None]
-            if not values or not all(math.isfinite(v) for v in values):
+        for per_case in per_setting:
+            got = per_case.get(case_id, ())
+            if len(got) == 1:  # one repeat, as most are: its value is its mean, exactly
+                v = got[0]
+                if v is None or not isfinite(v := float(v)):
+                    break
+                row.append(v)
+                continue
+            values = [float(v) for v in got if v is not None]
+            if not values or not all(isfinite(v) for v in values):
                 break
             row.append(math.fsum(values) / len(values))
         if len(row) == len(settings):
@@ -153,18 +162,49 @@ def bootstrap_case_means(x: FloatArray, n_resamples: int, rng: np.random.Generat
 
     A resample is drawn as counts over the cases, and the means as one matrix
     product, in blocks that keep the counts to a few million cells.
+
+    When the cases have few distinct rows of values (pass rates: every setting passes
+    or fails a case, 2**K kinds of case at most), a resample's means depend only on how
+    many cases of each kind it drew, and those counts are multinomial over the kinds'
+    shares: they are drawn as such, K-by-kinds numbers per resample instead of one per
+    case. The same distribution as drawing cases (the sum of multinomial counts over a
+    kind's cases is multinomial with the kind's share), other numbers from the same
+    seed than drawing every case: a 50,000-case ranking's bootstrap went from most of
+    a second to a few milliseconds.
     """
     n = x.shape[0]
+    kinds = _kinds(x)
+    if kinds is not None:
+        shares, distinct = kinds
+        counts = rng.multinomial(n, shares, size=n_resamples)
+        out: FloatArray = counts.astype(np.float64) @ distinct / n
+        return out
     out = np.empty((n_resamples, x.shape[1]))
     block = max(1, _BLOCK_CELLS // max(n, 1))
     for start in range(0, n_resamples, block):
         rows = min(start + block, n_resamples) - start
         # Counts from drawn indices (bincount with a row offset): the same distribution
         # as numpy's multinomial, which is several times slower.
-        drawn = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
+        drawn = rng.integers(0, n, size=(rows, n))
+        drawn += (np.arange(rows) * n)[:, None]
         counts = np.bincount(drawn.ravel(), minlength=rows * n).reshape(rows, n)
         out[start : start + rows] = counts.astype(np.float64) @ x / n
     return out
+
+
+def _kinds(x: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    """The share of the cases of each distinct row of ``x``, and those rows.
+
+    None unless the rows are few: at most one per eight cases (else drawing the cases
+    costs no more), and 1,024 at most.
+    """
+    n = x.shape[0]
+    if n < 64 or not np.isfinite(x).all():
+        return None
+    distinct, counts = np.unique(x, axis=0, return_counts=True)
+    if distinct.shape[0] * 8 > n or distinct.shape[0] > 1024:
+        return None
+    return counts / n, np.ascontiguousarray(distinct)
 
 
 def model_confidence_set(means: FloatArray, replicates: FloatArray, alpha: float) -> FloatArray:

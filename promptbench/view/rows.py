@@ -6,8 +6,12 @@ rows left out: the page carries the summary and the first rows, and asks
 records sends a few hundred rows, not all of them, and the browser lays out a window.
 
 :class:`RunRows` is built once per version of the run's files (their sizes and mtimes)
-from the report's own data, and kept for the last few runs looked at; a query's
-matches are kept too, so that scrolling through one filter costs a slice.
+in one pass over the run's lines (:mod:`.rowindex`: the summary, and a few columns per
+cell; a row is read back from the file when it is asked for, as the report makes it),
+and kept for the last few runs looked at. Filters, counts and sorts are computed on
+those columns (numpy), the search on a lower-cased text made once the first page has
+gone out; a query's matches are kept too, so that scrolling through one filter costs
+a slice.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field
 
 from promptbench.config import StrictModel
-from promptbench.report.html import run_payload, run_ranking
+from promptbench.report.html.run_data import page_head, ranking_payload
 from promptbench.runner.runmeta import RUN_FILE
 from promptbench.runner.store import RECORDS_FILE
 from promptbench.view.index import RunEntry
+from promptbench.view.rowindex import ERROR, FAIL, NONE, PASS, RowIndex, RowsFold
 
-RUNS_KEPT = 4  # runs whose rows are kept in memory (a 100,000-record run: 130 MB)
+RUNS_KEPT = 4  # runs whose rows are kept in memory (a 100,000-record run: 60-80 MB)
 FIRST_ROWS = 100  # rows put in the page itself
 MAX_LIMIT = 500
 SEARCH_WARM_S = 0.5  # after a run's rows are built, when its search text is made
@@ -58,11 +64,10 @@ class _Matches:
 
 @dataclass
 class RunRows:
-    """One run's page data without its rows, and the rows to serve from."""
+    """One run's page data without its rows, and the rows to serve from (a :class:`RowIndex`)."""
 
     head: dict[str, Any]
-    rows: list[dict[str, Any]]
-    _haystacks: list[tuple[str, list[str]]] | None = None
+    index: RowIndex
     _ranking: dict[str, Any] | None = None
     _ranked: bool = False
     _ranking_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -86,10 +91,16 @@ class RunRows:
         return {**self.head, "rows": [], "remote": remote}
 
     def ranking(self, entry: RunEntry) -> dict[str, Any] | None:
-        """The run's ranking (computed on the first request, then kept)."""
+        """The run's ranking (computed on the first request, then kept).
+
+        ``entry`` is the run these rows are of: its values were folded with the rows,
+        so that only the bootstrap is left to do.
+        """
         with self._ranking_lock:
             if not self._ranked:
-                self._ranking = run_ranking(entry.stored) if self.columns > 1 else None
+                fold = self.index.fold
+                rank = fold.rank_fold() if self.columns > 1 else None
+                self._ranking = ranking_payload(rank, fold.run.run_id)
                 self._ranked = True
             return self._ranking
 
@@ -103,12 +114,14 @@ class RunRows:
         found = self._select(q, cols)
         chosen = found.rows[q.offset : q.offset + q.limit]
         return {
-            "total": len(self.rows),
+            "total": self.index.n_rows,
             "shown": len(found.rows),
             "counts": found.counts,
             "offset": q.offset,
             "cols": cols,
-            "rows": [{**self.rows[i], "i": i} for i in chosen],
+            "rows": [
+                {**row, "i": i} for i, row in zip(chosen, self.index.rows(chosen), strict=True)
+            ],
         }
 
     def _cols(self, text: str | None) -> list[int]:
@@ -126,95 +139,67 @@ class RunRows:
             if hit is not None:
                 self._matches.move_to_end(key)
                 return hit
-        found = self._filter(q.mode, q.q.lower(), q.metric, cols)
+        found = select(self.index, q.mode, q.q.lower(), q.metric, cols)
         if q.sort != "case" or q.order == "desc":
-            found.rows = _sorted(self.rows, found.rows, q.sort, q.order, cols)
+            found.rows = sort_rows(self.index, found.rows, q.sort, q.order, cols)
         with self._lock:
             self._matches[key] = found
             while len(self._matches) > 16:
                 self._matches.popitem(last=False)
         return found
 
-    def _filter(self, mode: str, q: str, metric: int, cols: Sequence[int]) -> _Matches:
-        """The browser's filter (``run.js``'s ``apply``), over every row."""
-        counts = {"all": 0, "fail": 0, "error": 0, "flip": 0}
-        kept: list[int] = []
-        hay = self.search_text() if q else None
-        for i, row in enumerate(self.rows):
-            cells = row["c"]
-            any_ = p = f = e = False
-            for k in cols:
-                c = cells[k]
-                if c is None:
-                    continue
-                v = c["v"]
-                if metric >= 0:
-                    s = c.get("s")
-                    score = s[metric] if s is not None and metric < len(s) else None
-                    if score is None:
-                        continue
-                    v = score[1]
-                any_ = True
-                if v == "p":
-                    p = True
-                elif v == "f":
-                    f = True
-                elif v == "e":
-                    e = True
-            if not any_:
-                continue
-            if hay is not None:
-                head, outs = hay[i]
-                if q not in head and not any(q in outs[k] for k in cols):
-                    continue
-            counts["all"] += 1
-            counts["fail"] += f
-            counts["error"] += e
-            counts["flip"] += p and f
-            if (
-                mode == "all"
-                or (mode == "fail" and f)
-                or (mode == "error" and e)
-                or (mode == "flip" and p and f)
-            ):
-                kept.append(i)
-        return _Matches(kept, counts)
-
     def search_text(self) -> list[tuple[str, list[str]]]:
         """Per row, lower-cased: its id, vars and expected; each cell's output and error."""
-        with self._lock:
-            if self._haystacks is None:
-                self._haystacks = [
-                    (
-                        "\n".join(
-                            [row["id"], *(v or "" for v in row["v"]), row["x"] or ""]
-                        ).lower(),
-                        [
-                            f"{c.get('o') or ''}\n{c.get('x') or ''}".lower() if c else ""
-                            for c in row["c"]
-                        ],
-                    )
-                    for row in self.rows
-                ]
-            return self._haystacks
+        return self.index.search_text()
 
 
-def _sorted(
-    rows: list[dict[str, Any]], chosen: list[int], by: str, order: str, cols: Sequence[int]
+def select(index: RowIndex, mode: str, q: str, metric: int, cols: Sequence[int]) -> _Matches:
+    """The browser's filter (``run.js``'s ``apply``), over every row, on the index's columns.
+
+    A row counts when one of the columns ``cols`` has a verdict (a cell, or with
+    ``metric`` >= 0 that metric's score in it) and, with a search ``q`` (lower-cased),
+    when ``q`` is in its id, vars or expected or in the output or error of one of them.
+    """
+    codes = index.scores[:, cols, metric] if metric >= 0 else index.verdicts[:, cols]
+    listed = (codes != NONE).any(axis=1)
+    passes = (codes == PASS).any(axis=1)
+    fails = (codes == FAIL).any(axis=1)
+    errors = (codes == ERROR).any(axis=1)
+    if q:
+        hay = index.search_text()
+        for i in np.flatnonzero(listed).tolist():
+            head, outs = hay[i]
+            if q not in head and not any(q in outs[k] for k in cols):
+                listed[i] = False
+    flips = passes & fails & listed
+    counts = {
+        "all": int(listed.sum()),
+        "fail": int((fails & listed).sum()),
+        "error": int((errors & listed).sum()),
+        "flip": int(flips.sum()),
+    }
+    wanted = {"all": listed, "fail": fails & listed, "error": errors & listed, "flip": flips}
+    return _Matches(np.flatnonzero(wanted[mode]).tolist(), counts)
+
+
+def sort_rows(
+    index: RowIndex, chosen: list[int], by: str, order: str, cols: Sequence[int]
 ) -> list[int]:
+    """``chosen`` by the largest latency or cost of the columns ``cols``, or by case.
+
+    Ties keep the case order, either way; a row none of whose cells has the figure
+    comes last, either way.
+    """
     if by == "case":  # the rows are in the case order already
         return chosen[::-1] if order == "desc" else chosen
-    key = "l" if by == "latency" else "c"
-
-    def value(i: int) -> float | None:
-        cells = rows[i]["c"]
-        got = [c[key] for k in cols if (c := cells[k]) is not None and c.get(key) is not None]
-        return max(got) if got else None
-
-    known = [(v, i) for i in chosen if (v := value(i)) is not None]
-    unknown = [i for i in chosen if value(i) is None]
-    known.sort(key=lambda t: t[0], reverse=order == "desc")  # stable: ties in case order
-    return [i for _, i in known] + unknown  # a row without the figure last, either way
+    figures = index.latency if by == "latency" else index.cost
+    rows = np.asarray(chosen, dtype=np.int_)
+    picked = figures[rows][:, cols]
+    known = ~np.isnan(picked).all(axis=1) if len(cols) else np.zeros(len(rows), dtype=bool)
+    values = np.where(np.isnan(picked), -np.inf, picked).max(axis=1, initial=-np.inf)[known]
+    ranked = rows[known][np.argsort(-values if order == "desc" else values, kind="stable")]
+    out: list[int] = ranked.tolist() + rows[~known].tolist()
+    return out
 
 
 def files_version(entry: RunEntry) -> tuple[tuple[int, int] | None, ...]:
@@ -253,9 +238,12 @@ class RowsCache:
                 cached = self._runs.get(entry.run_id)
                 if cached is not None and cached[0] == version:
                     return cached[1]
-            data = run_payload(entry.stored, ranking=False)  # fetched apart: /ranking
-            rows = data.pop("rows")
-            built = RunRows(head=data, rows=rows)
+            fold = RowsFold(entry.stored)
+            fold.fold()
+            index = RowIndex(fold)
+            head = page_head(fold, None)  # the ranking is fetched apart: /ranking
+            del head["rows"]
+            built = RunRows(head=head, index=index)
             with self._lock:
                 self._runs[entry.run_id] = (version, built)
                 self._runs.move_to_end(entry.run_id)

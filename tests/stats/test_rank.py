@@ -98,3 +98,69 @@ def test_to_json_names_the_procedure() -> None:
     assert "confidence set" in data["method"]
     assert data["best_set"] == result.best_set and len(data["rows"]) == 2
     assert set(data["rows"][0]) >= {"setting", "mean", "ci_low", "gap", "p_value", "in_best_set"}
+
+
+# --------------------------------------------------------------------------- counting by kind
+
+
+def _general(x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    import promptbench.stats.rank as module
+
+    kept = module._kinds
+    module._kinds = lambda x: None  # type: ignore[assignment]
+    try:
+        return bootstrap_case_means(x, n_resamples, np.random.default_rng(seed))
+    finally:
+        module._kinds = kept  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    ("cases", "settings", "denominator", "seed"),
+    [(500, 4, 1, 0), (3000, 3, 1, 1), (800, 2, 4, 2), (2500, 5, 2, 3), (900, 2, 3, 4)],
+)
+def test_drawing_counts_per_kind_resamples_as_drawing_cases_does(
+    cases: int, settings: int, denominator: int, seed: int
+) -> None:
+    from promptbench.stats.rank import _kinds
+
+    rng = np.random.default_rng(seed + 100)
+    x = rng.integers(0, denominator + 1, size=(cases, settings)) / float(denominator)
+    assert _kinds(x) is not None  # the draw per kind is the one taken
+    fast = bootstrap_case_means(x, 6000, np.random.default_rng(seed))
+    general = _general(x, 6000, seed)
+    assert np.array_equal(fast, bootstrap_case_means(x, 6000, np.random.default_rng(seed)))
+    # The same distribution: centred on the means, with the case bootstrap's spread and
+    # correlations (the theoretical standard error of a mean, sd / sqrt(n)).
+    se = x.std(axis=0) / np.sqrt(cases)
+    assert np.all(np.abs(fast.mean(axis=0) - x.mean(axis=0)) < 5 * se / np.sqrt(6000) + 1e-12)
+    assert np.allclose(fast.std(axis=0), se, rtol=0.06)
+    assert np.allclose(general.std(axis=0), se, rtol=0.06)
+    gaps_fast = (fast[:, 0] - fast[:, 1]).std()
+    gaps_general = (general[:, 0] - general[:, 1]).std()
+    assert gaps_fast == pytest.approx(gaps_general, rel=0.08)
+
+
+def test_many_distinct_rows_draw_cases() -> None:
+    from promptbench.stats.rank import _kinds
+
+    assert _kinds(np.random.default_rng(1).random((900, 2))) is None  # all distinct
+    assert _kinds(np.ones((10, 2))) is None  # too few cases to matter
+    assert _kinds(np.full((900, 2), np.nan)) is None
+
+
+def test_rank_verdicts_are_those_of_drawing_cases() -> None:
+    import promptbench.stats.rank as module
+
+    rng = random.Random(7)
+    scores = {name: binary(rng, p, 3000) for name, p in (("a", 0.70), ("b", 0.71), ("c", 0.60))}
+    fast = rank(scores, n_resamples=1000, seed=3)
+    kept = module._kinds
+    module._kinds = lambda x: None  # type: ignore[assignment]
+    try:
+        general = rank(scores, n_resamples=1000, seed=3)
+    finally:
+        module._kinds = kept  # type: ignore[assignment]
+    assert [r.setting for r in fast.rows] == [r.setting for r in general.rows]
+    assert fast.best_set == general.best_set and "c" not in fast.best_set
+    for f, g in zip(fast.rows, general.rows, strict=True):
+        assert f.mean == g.mean and f.ci_low == pytest.approx(g.ci_low, abs=0.005)

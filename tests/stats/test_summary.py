@@ -281,3 +281,83 @@ def test_summary_to_json_has_every_group_and_no_nan() -> None:
 def test_empty_summary() -> None:
     summary = Summary.of([])
     assert (summary.records, summary.error_rate, summary.groups) == (0, 0.0, {})
+
+
+# --------------------------------------------------------------------------- from raw lines
+
+
+def _summary_json(s: Summary) -> str:
+    import json
+
+    out = s.to_json()
+    out["latencies"] = {f"{k[0]}/{k[1]}": list(g.latencies) for k, g in s.groups.items()}
+    out["costs"] = {f"{k[0]}/{k[1]}": [g.cost_total, g.cost_unknown] for k, g in s.groups.items()}
+    return json.dumps(out)  # NaN written: equal when both paths hold NaN
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_of_lines_is_of_records_on_every_shape_of_record(seed: int) -> None:
+    import json
+
+    from tests.helpers.varied_runs import varied_lines
+
+    lines = [json.loads(json.dumps(x)) for x in varied_lines(seed, 80)]
+    args = (["exact", "sim"], ["terse", "guided"], ["mini", "tiny", "gone"])
+    fast = Summary.of_lines(lines, *args)
+    general = Summary.of((Record.from_json(x) for x in lines), *args)
+    assert _summary_json(fast) == _summary_json(general)
+    assert fast.metric_names == general.metric_names and "judge" in fast.metric_names
+
+
+def test_of_lines_refuses_a_line_that_is_not_a_record() -> None:
+    with pytest.raises(KeyError):
+        Summary.of_lines([{"variant": "v", "model": "m", "repeat": 0}])
+    with pytest.raises(KeyError):
+        Summary.of_lines([{"case_id": "c", "model": "m", "repeat": 0}])
+
+
+def test_of_lines_of_hypothesis_lines() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    score = st.fixed_dictionaries(
+        {},
+        optional={
+            "value": st.one_of(st.none(), st.floats(0, 1), st.integers(0, 1)),
+            "passed": st.one_of(st.none(), st.booleans()),
+            "error": st.one_of(st.none(), st.text(max_size=3)),
+        },
+    )
+    line = st.fixed_dictionaries(
+        {
+            "case_id": st.sampled_from(["a", "b"]),
+            "variant": st.sampled_from(["v", "w"]),
+            "model": st.just("m"),
+            "repeat": st.just(0),
+        },
+        optional={
+            "scores": st.one_of(st.none(), st.dictionaries(st.sampled_from(["x", "y"]), score)),
+            "passed": st.one_of(st.none(), st.booleans()),
+            "error": st.one_of(
+                st.none(), st.just({}), st.just({"kind": "timeout", "message": "late"})
+            ),
+            "latency_ms": st.one_of(st.none(), st.floats(0, 100)),
+            "cost": st.one_of(st.none(), st.floats(0, 1)),
+            "cost_saved": st.one_of(st.none(), st.floats(0, 1)),
+            "usage": st.one_of(st.none(), st.just({"prompt_tokens": 3})),
+            "cached": st.booleans(),
+            "retries": st.integers(0, 2),
+            "probe": st.one_of(
+                st.none(), st.just({}), st.just({"name": "p", "kind": "k", "origin": "a"})
+            ),
+        },
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(line, max_size=12))
+    def check(lines: list[dict[str, Any]]) -> None:
+        fast = Summary.of_lines(lines, ["y"])
+        general = Summary.of((Record.from_json(x) for x in lines), ["y"])
+        assert _summary_json(fast) == _summary_json(general)
+
+    check()

@@ -106,7 +106,8 @@ def report_ready(driver: WebDriver) -> None:
 
 
 def test_navigate_chart_and_compare(browser: WebDriver, viewer: Viewer, store: Store) -> None:
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.set_window_size(1400, 1000)
     browser.get(viewer.url + "/")
@@ -123,13 +124,18 @@ def test_navigate_chart_and_compare(browser: WebDriver, viewer: Viewer, store: S
     shot(browser, "view-runs.png")
 
     # Sort by started, oldest first, by clicking the column head (twice: desc, then asc).
+    # Each click loads a new page: wait for the old table to go before reading the new one.
+    table = browser.find_element("id", "runs")
     browser.find_element("css selector", "a[data-sort='started']").click()
+    WebDriverWait(browser, 20).until(staleness_of(table))
     order = [r.get_attribute("data-run") for r in browser.find_elements("css selector", "tr.run")]
     readable = [r for r in order if r in store.run_ids]
     assert readable == store.run_ids  # clicked once: the order flips to ascending
     # Filter to one status in the form.
     Select(browser.find_element("id", "filter-status")).select_by_visible_text("unreadable")
+    table = browser.find_element("id", "runs")
     browser.find_element("id", "apply").click()
+    WebDriverWait(browser, 20).until(staleness_of(table))
     shown = {r.get_attribute("data-run") for r in browser.find_elements("css selector", "tr.run")}
     assert shown == {store.corrupt, store.half_written}
 

@@ -14,7 +14,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from promptbench.view import create_app
-from promptbench.view.rows import RunRows, _sorted
 from tests.view.conftest import Store
 
 BASE = "http://127.0.0.1:8765"
@@ -87,24 +86,6 @@ def test_search_looks_in_ids_vars_and_outputs(client: TestClient, store: Store) 
     assert ids(rows(client, run, q="nowhere", cols="1")) == []  # not in the polite column
     assert ids(rows(client, run, q="nothing like this")) == []
     assert rows(client, run, q="berlin", mode="fail")["counts"]["all"] == 1
-
-
-def test_sort_by_latency_and_cost_puts_unknown_last() -> None:
-    def row(latency: float | None, cost: float | None) -> dict[str, Any]:
-        cell = {"v": "p", **({"l": latency} if latency is not None else {})}
-        return {"c": [{**cell, **({"c": cost} if cost is not None else {})}, None]}
-
-    data = [row(5, 0.1), row(None, 0.3), row(9, None), row(1, 0.2)]
-    assert _sorted(data, [0, 1, 2, 3], "latency", "desc", [0, 1]) == [2, 0, 3, 1]
-    assert _sorted(data, [0, 1, 2, 3], "latency", "asc", [0, 1]) == [3, 0, 2, 1]
-    assert _sorted(data, [0, 1, 2, 3], "cost", "desc", [0]) == [1, 3, 0, 2]
-    assert _sorted(data, [0, 1, 3], "case", "desc", [0]) == [3, 1, 0]
-    # Through the endpoint: the order asked for, the same rows.
-    rr = RunRows(head={"groups": [{}, {}], "metrics": []}, rows=data)
-    from promptbench.view.rows import RowsQuery
-
-    got = rr.answer(RowsQuery(sort="latency", order="desc"))
-    assert [r["i"] for r in got["rows"]] == [2, 0, 3, 1]
 
 
 def test_sort_through_the_endpoint_keeps_every_row(client: TestClient, store: Store) -> None:

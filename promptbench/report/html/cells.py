@@ -10,6 +10,12 @@ the retries, ``tr`` a conversation's turns (``[turn, user text, steps]``, each s
 ``[kind, text]``: ``a`` the assistant's text, ``c`` a tool call, ``t`` a tool's result).
 
 A case's images (:func:`images`) go on its row, once, beside every cell's output.
+
+A stored run's cells are made from its decoded ``records.jsonl`` lines
+(:func:`line_cell`), not from :class:`Record` objects, which cost several times as much
+to build: the one place in the report that reads a raw line. It gives exactly what
+:func:`cell` gives of the line's Record (tests hold the two to the same cells); a
+conversation's line, rare and intricate, is made a Record and goes through :func:`cell`.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ import base64
 import functools
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from promptbench.report.html.page import finite
-from promptbench.types import Record
+from promptbench.types import Message, Record
 
 MAX_INLINE_IMAGE = 300_000  # bytes; a larger image is named, not embedded, in the page
 
@@ -33,6 +40,8 @@ def text(value: Any) -> str | None:
     """A var or an expected value as text: strings as they are, anything else as JSON."""
     if value is None or isinstance(value, str):
         return value
+    if type(value) is int:  # json.dumps writes an int as repr does, at a tenth of the cost
+        return repr(value)
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -61,8 +70,7 @@ def cell(r: Record, metrics: dict[str, int]) -> dict[str, Any]:
     if r.usage.total_tokens:
         out["t"] = r.usage.total_tokens
     if r.error is not None:
-        status = f" (HTTP {r.error.status})" if r.error.status else ""
-        out["x"] = f"{r.error.kind}{status}: {r.error.message}"
+        out["x"] = error_text(r.error.to_json())
     if r.cached:
         out["k"] = 1
     if r.retries:
@@ -70,6 +78,91 @@ def cell(r: Record, metrics: dict[str, int]) -> dict[str, Any]:
     if r.transcript:
         out["tr"] = turns(r)
     return out
+
+
+def line_cell(line: Mapping[str, Any], metrics: dict[str, int]) -> dict[str, Any]:
+    """:func:`cell` of the record whose ``records.jsonl`` line is ``line``.
+
+    Reads what :meth:`Record.from_json` would read, with its defaults (a falsy error or
+    score table is none, ``reason`` defaults to ""); raises KeyError, TypeError or
+    AttributeError on a line that is not a record.
+    """
+    if line.get("transcript"):  # a conversation: its turns are the general path's
+        return cell(Record.from_json(line), metrics)
+    # finite() inlined: x - x is 0.0 for a finite float, NaN for an infinite or NaN one.
+    scores = line.get("scores") or {}
+    err = line.get("error")
+    passed = line.get("passed")
+    if err:
+        verdict = "e"
+    elif passed is None:
+        verdict = "e" if scores else "n"
+    else:
+        verdict = "p" if passed else "f"
+    out: dict[str, Any] = {"v": verdict, "o": line.get("output")}
+    if scores:
+        width = 0
+        for name in scores:
+            place = metrics.get(name)
+            if place is None:
+                place = metrics[name] = len(metrics)
+            if place >= width:
+                width = place + 1
+        places: list[list[Any] | None] = [None] * width
+        for name, sc in scores.items():
+            value = sc.get("value")
+            if value is not None:
+                value = float(value)
+                if value - value != 0.0:
+                    value = None
+            error = sc.get("error")
+            s_passed = sc.get("passed")
+            if error is not None:  # Score.verdict: an error, or no verdict
+                places[metrics[name]] = [value, "e", error]
+            elif s_passed is None:
+                places[metrics[name]] = [value, "e", sc.get("reason", "")]
+            elif s_passed:
+                places[metrics[name]] = [value, "p", ""]
+            else:
+                places[metrics[name]] = [value, "f", sc.get("reason", "")]
+        out["s"] = places
+    latency = line.get("latency_ms")
+    if latency is not None:
+        latency = float(latency)
+        out["l"] = latency if latency - latency == 0.0 else None
+    cost = line.get("cost")
+    if cost is not None:
+        cost = float(cost)
+        out["c"] = cost if cost - cost == 0.0 else None
+    usage = line.get("usage")
+    if usage:
+        tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+        if tokens:
+            out["t"] = tokens
+    if err:
+        out["x"] = error_text(err)
+    if line.get("cached", False):
+        out["k"] = 1
+    retries = line.get("retries", 0)
+    if retries:
+        out["r"] = retries
+    return out
+
+
+def error_text(err: Mapping[str, Any]) -> str:
+    """A call error (its JSON form) as a cell shows it: ``kind (HTTP status): message``."""
+    status = err.get("status")
+    shown = f" (HTTP {status})" if status else ""
+    return f"{err['kind']}{shown}: {err['message']}"
+
+
+def line_images(line: Mapping[str, Any]) -> list[dict[str, str]]:
+    """:func:`images` of the record whose ``records.jsonl`` line is ``line``."""
+    messages = line.get("messages", ())
+    for m in messages:
+        if len(m) > 2:  # Message.from_json reads parts only beside more than role and text
+            return message_images(Message.from_json(m) for m in messages)
+    return []
 
 
 def turns(r: Record) -> list[list[Any]]:
@@ -90,8 +183,13 @@ def turns(r: Record) -> list[list[Any]]:
 
 def images(r: Record) -> list[dict[str, str]]:
     """The images a record's messages carry: where each is, and a data URL when small."""
+    return message_images(r.messages)
+
+
+def message_images(messages: Iterable[Message]) -> list[dict[str, str]]:
+    """The images ``messages`` carry, as :func:`images` gives them."""
     out = []
-    for m in r.messages:
+    for m in messages:
         for image in m.images:
             entry = {"p": image.shown}
             if image.path and image.media_type and image.media_type.startswith("image/"):

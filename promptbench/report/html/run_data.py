@@ -1,27 +1,21 @@
 """A stored run as the report page's data: the summary, the gate, and one row per case.
 
 A row is a case (and repeat, when the suite repeats), with one cell per variant × model
-group: the outputs of every variant and model side by side. Records are read once,
-streamed from ``records.jsonl``; the summary is computed in the same pass, so it is the
-one ``promptbench show`` prints.
+group: the outputs of every variant and model side by side. Records are read once, as
+decoded lines (:mod:`.run_fold`); the summary and the ranking's values are folded in
+the same pass, so the summary is the one ``promptbench show`` prints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from promptbench.diff.pairing import natural_key
-from promptbench.diff.rank import PASS_RATE, RankReport, rank_records
+from promptbench.bulk import gc_paused
+from promptbench.diff.rank import PASS_RATE, RankFold, RankReport
 from promptbench.errors import UsageError
-from promptbench.report.html.cells import cell, images, text
-from promptbench.report.html.page import gc_paused
+from promptbench.report.html.run_fold import CellsFold, RunFold
 from promptbench.runs import StoredRun
-from promptbench.stats import Summary
 from promptbench.stats.probes import ProbeReport
-from promptbench.types import Record
-
-Row = dict[str, Any]
 
 
 def _header(run: StoredRun) -> dict[str, Any]:
@@ -68,98 +62,58 @@ def run_payload(run: StoredRun, *, ranking: bool = True) -> dict[str, Any]:
     """Everything the run page shows, as plain JSON types.
 
     ``ranking=False`` leaves the ranking out (``"ranking": None``): its bootstrap is the
-    dearest part of a large run's page, and the viewer fetches it apart
-    (:func:`run_ranking`) once the page is drawn.
+    dearest part of a large run's page.
     """
-    with gc_paused():
-        return _run_payload(run, ranking)
+    with_ranking = ranking and len(run.variants) * len(run.models) > 1
+    fold = CellsFold(run, ranking=with_ranking)
+    with gc_paused():  # many small objects alive, none in a cycle: see bulk.gc_paused
+        fold.fold()
+        ranked: RankReport | None = None
+        if fold.rank is not None:
+            try:
+                ranked = fold.rank.report(run_id=run.run_id)
+            except UsageError:  # nothing to rank on (no verdicts): the page goes without
+                ranked = None
+        rows = fold.rows()
+        return {**page_head(fold, _ranking(ranked, len(fold.groups))), "rows": rows}
 
 
 def run_ranking(run: StoredRun) -> dict[str, Any] | None:
     """The page's ranking on the pass rate, alone (None for a single group)."""
+    fold = RunFold(run)
+    fold.fold()
+    return ranking_payload(fold.rank, run.run_id)
+
+
+def ranking_payload(rank: RankFold | None, run_id: str) -> dict[str, Any] | None:
+    """The page's ranking of a folded run (None without a fold, or nothing to rank)."""
+    if rank is None:
+        return None
     with gc_paused():
         try:
-            ranked = rank_records(run.records(), PASS_RATE, run_id=run.run_id)
+            ranked = rank.report(run_id=run_id)
         except UsageError:
             return None
     return _ranking(ranked, len(ranked.rows))
 
 
-def _run_payload(run: StoredRun, with_ranking: bool) -> dict[str, Any]:
-    suite = run.meta.suite
-    summary = Summary(suite.metrics, run.variants, run.models)
-    # The summary and the cells meet metrics in the same order: their lists agree.
-    metrics = {name: i for i, name in enumerate(summary.metric_names)}
-    var_names: dict[str, int] = {name: i for i, name in enumerate(suite.variables)}
-    columns: dict[tuple[str, str], int] = {}
-    rows: dict[tuple[str, int], tuple[Row, dict[int, dict[str, Any]]]] = {}
-    repeats = 0
-
-    def read() -> Iterator[Record]:
-        nonlocal repeats
-        for r in run.records():
-            summary.add(r)
-            repeats = max(repeats, r.repeat + 1)
-            key = (r.case_id, r.repeat)
-            entry = rows.get(key)
-            if entry is None:
-                for name in r.vars:
-                    var_names.setdefault(name, len(var_names))
-                values: list[str | None] = [None] * len(var_names)
-                for name, value in r.vars.items():
-                    values[var_names[name]] = text(value)
-                row: Row = {"id": r.case_id, "r": r.repeat, "v": values, "x": text(r.expected)}
-                shown = images(r)
-                if shown:
-                    row["im"] = shown
-                entry = rows[key] = (row, {})
-            else:  # another variant may send other images, or the first sent none
-                row = entry[0]
-                seen = {im["p"] for im in row.get("im", [])}
-                more = [im for im in images(r) if im["p"] not in seen]
-                if more:
-                    row["im"] = [*row.get("im", []), *more]
-            group = (r.variant, r.model)
-            col = columns.setdefault(group, len(columns))
-            entry[1][col] = cell(r, metrics)
-            yield r
-
-    # One pass over the records: the ranking is fed the records the rows are made from.
-    records = read()
-    ranked: RankReport | None = None
-    if with_ranking and len(run.variants) * len(run.models) > 1:
-        try:
-            ranked = rank_records(records, PASS_RATE, run_id=run.run_id)
-        except UsageError:  # nothing to rank on (no verdicts): the page goes without
-            ranked = None
-    for _ in records:  # no ranking: the rows still want every record
-        pass
-    summary.drop_empty()
-    # Columns in the summary's order: variant by variant, as the suite lists them.
-    order = [g for g in summary.groups if g in columns]
-    position = {columns[g]: i for i, g in enumerate(order)}
-    out_rows = []
-    for key in sorted(rows, key=lambda k: (natural_key(k[0]), k[1])):
-        row, cells = rows[key]
-        placed: list[dict[str, Any] | None] = [None] * len(order)
-        for col, c in cells.items():
-            placed[position[col]] = c
-        row["c"] = placed
-        out_rows.append(row)
+def page_head(fold: RunFold, ranking: dict[str, Any] | None) -> dict[str, Any]:
+    """The page's data but its rows (``rows`` empty), from a folded run."""
+    run = fold.run
     probes = run.probes()
-    verdict = run.verdict(summary, probes)
+    verdict = run.verdict(fold.summary, probes)
     return {
-        "ranking": _ranking(ranked, len(order)),
+        "ranking": ranking,
         "kind": "run",
         "title": f"{run.suite_name} · run {run.run_id}",
         "run": _header(run),
-        "metrics": list(metrics),
-        "vars": list(var_names),
-        "groups": [{"variant": v, "model": m} for v, m in order],
-        "repeats": repeats,
-        "summary": summary.to_json(),
+        "metrics": list(fold.metrics),
+        "vars": list(fold.var_names),
+        "groups": [{"variant": v, "model": m} for v, m in fold.groups],
+        "repeats": fold.repeats,
+        "summary": fold.summary.to_json(),
         "gate": verdict.to_json(),
-        "rows": out_rows,
+        "rows": [],
         "probes": probes_payload(probes) if probes else None,
     }
 
