@@ -7,7 +7,7 @@ Plain dataclasses with ``to_json()``; :mod:`promptbench.diff.compute` fills them
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -139,7 +139,8 @@ class PairResult:
     flaky: list[FlakyCase]
     repeats_a: RepeatStats | None  # None: one repeat per case on both sides
     repeats_b: RepeatStats | None
-    paired: dict[str, PairedMetric] = field(repr=False, default_factory=dict)
+    # Each metric as a PairedMetric, made when asked for (the regression gate does).
+    paired: Mapping[str, PairedMetric] = field(repr=False, default_factory=dict)
 
     def metric(self, name: str) -> MetricResult | None:
         """The result for metric ``name`` (``pass_rate`` included), if compared."""
