@@ -201,10 +201,9 @@ def _binary(column: Column) -> bool:
     return all(x in (0.0, 1.0) for s in column.multi.values() for x in s if x is not None)
 
 
-def _series_of(group: GroupData, column: Column) -> dict[str, Sequence[float | None]]:
+def _series_of(ids: list[str], column: Column) -> dict[str, Sequence[float | None]]:
     """The column as PairedMetric holds it: case id → values by repeat (errors as None)."""
     out: dict[str, Sequence[float | None]] = {}
-    ids = group.case_ids
     for slot in column.present.nonzero()[0].tolist():
         series = column.multi.get(slot)
         if series is None:
@@ -215,19 +214,23 @@ def _series_of(group: GroupData, column: Column) -> dict[str, Sequence[float | N
 
 
 class _PairedMetrics(Mapping[str, PairedMetric]):
-    """A pair's metrics as PairedMetric, made when asked for (the regression gate asks)."""
+    """A pair's metrics as PairedMetric, made when asked for (the regression gate asks).
+
+    It holds the columns and the case ids, not the groups: a result kept after the
+    comparison does not keep the folded runs (their outputs and reasons) alive.
+    """
 
     def __init__(self, m: _Matched, paired: list[_Paired]) -> None:
-        self._m = m
-        self._paired = {p.name: p for p in paired}
+        self._ids = (m.a.case_ids, m.b.case_ids)
+        self._paired = {p.name: (p.kind, p.a, p.b) for p in paired}
         self._made: dict[str, PairedMetric] = {}
 
     def __getitem__(self, name: str) -> PairedMetric:
         made = self._made.get(name)
         if made is None:
-            p = self._paired[name]
-            a, b = _series_of(self._m.a, p.a), _series_of(self._m.b, p.b)
-            made = self._made[name] = PairedMetric(name, p.kind, a, b)
+            kind, column_a, column_b = self._paired[name]
+            a, b = _series_of(self._ids[0], column_a), _series_of(self._ids[1], column_b)
+            made = self._made[name] = PairedMetric(name, kind, a, b)
         return made
 
     def __iter__(self) -> Iterator[str]:

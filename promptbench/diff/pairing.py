@@ -163,6 +163,7 @@ def _shown(line: Mapping[str, Any], failed_call: bool, repeat: int) -> Shown:
 # rare case with a second record (repeats, a record written twice) moves to a CaseData.
 ABSENT = -math.inf  # no score for this metric: values are finite, or NaN for an error
 _NAN = math.nan
+_isfinite = math.isfinite
 
 
 @dataclass
@@ -222,19 +223,22 @@ class GroupData:
 
     def add_line(self, line: Mapping[str, Any]) -> None:
         """Fold one record in, as its ``records.jsonl`` line (what Record.from_json reads)."""
+        # Run once per record of a big run: what _score_value and _shown do is written
+        # out here for the common record (scored, one per case), with names held locally.
         self.records += 1
         case_id, repeat = line["case_id"], line["repeat"]
         failed_call = bool(line.get("error"))
-        slot = self.slot_of.get(case_id)
+        slot_of = self.slot_of
+        slot = slot_of.get(case_id)
         if slot is not None:
             self._add_to_case(self._case(slot), line, failed_call, repeat)
             return
-        slot = len(self.case_ids)
-        self.slot_of[case_id] = slot
-        self.case_ids.append(case_id)
+        case_ids = self.case_ids
+        slot = len(case_ids)
+        slot_of[case_id] = slot
+        case_ids.append(case_id)
         self.first_repeat.append(repeat)
         self.first_failed.append(failed_call)
-        self.shown.append(_shown(line, failed_call, repeat))
         columns = self.columns
         for column in columns.values():
             column.append(ABSENT)
@@ -242,11 +246,16 @@ class GroupData:
             # The call failed: no figure at all for this record, counted as an error.
             # Every metric gets an error for it when values are read (column()),
             # whichever metrics later records reveal.
+            self.shown.append(_shown(line, failed_call, repeat))
             self.call_errors += 1
             self._set(PASS_RATE, slot, _NAN)
             return
-        scores = line.get("scores") or {}
         passed = line.get("passed")
+        if passed is True:  # every metric passed: no reason to show
+            self.shown.append(Shown(False, repeat, line.get("output"), NO_REASONS))
+        else:
+            self.shown.append(_shown(line, False, repeat))
+        scores = line.get("scores") or NO_REASONS
         if passed is not None:
             self._set(PASS_RATE, slot, 1.0 if passed else 0.0)
         elif scores:  # the verdict is an error; no score at all: nothing to judge
@@ -255,8 +264,22 @@ class GroupData:
         for name, sc in scores.items():
             if name not in names:
                 names[name] = None
-            v = _score_value(sc.get("value"), sc.get("passed"), sc.get("error"))
-            self._set(name, slot, _NAN if v is None else v)
+            # _score_value, as a float: NaN for None.
+            if sc.get("error") is not None:
+                v = _NAN
+            else:
+                value = sc.get("value")
+                if value is None:
+                    verdict = sc.get("passed")
+                    v = _NAN if verdict is None else float(verdict)
+                else:
+                    v = float(value)
+                    if not _isfinite(v):
+                        v = _NAN
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = array("d", [ABSENT]) * (slot + 1)
+            column[slot] = v
 
     def _set(self, name: str, slot: int, value: float) -> None:
         column = self.columns.get(name)
@@ -336,17 +359,6 @@ class GroupData:
         column = self.columns.get(metric)
         v = column[slot] if column is not None else ABSENT
         return [] if v == ABSENT or math.isnan(v) else [v]
-
-    def series(self, slot: int, metric: str) -> Sequence[float | None] | None:
-        """The case's values of ``metric`` by repeat, an error as None; None: not scored."""
-        case = self.extra.get(slot)
-        if case is not None:
-            return case.series(metric)
-        column = self.columns.get(metric)
-        v = column[slot] if column is not None else ABSENT
-        if v == ABSENT:
-            return _ERROR if self.first_failed[slot] else None
-        return _one(None if math.isnan(v) else v)
 
     def shown_of(self, slot: int) -> Shown | None:
         """What the report shows of the case."""
