@@ -42,6 +42,8 @@ _OTHERWISE = re.compile(rb"-?(?:0\.0000\d*|\d+(?:\.\d+)?e-\d)")
 
 def _as_python(text: bytes) -> bytes:
     """``text`` with each number orjson writes otherwise written as Python writes it."""
+    if not text.startswith((b"{", b"[")):  # one value alone: the number is the whole text
+        return repr(float(text)).encode("ascii") if _OTHERWISE.fullmatch(text) else text
     found: dict[int, tuple[int, bytes]] = {}
     for needle in _NEEDLES:
         at = text.find(needle)

@@ -39,6 +39,7 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 # --------------------------------------------------------------------------- one side
 
 NO_REASONS: Mapping[str, str] = MappingProxyType({})  # shared: most cases have none
+_NO_SCORES: Mapping[str, Any] = MappingProxyType({})
 
 
 class Shown(NamedTuple):
@@ -255,7 +256,7 @@ class GroupData:
             self.shown.append(Shown(False, repeat, line.get("output"), NO_REASONS))
         else:
             self.shown.append(_shown(line, False, repeat))
-        scores = line.get("scores") or NO_REASONS
+        scores: Mapping[str, Any] = line.get("scores") or _NO_SCORES
         if passed is not None:
             self._set(PASS_RATE, slot, 1.0 if passed else 0.0)
         elif scores:  # the verdict is an error; no score at all: nothing to judge
@@ -276,10 +277,10 @@ class GroupData:
                     v = float(value)
                     if not _isfinite(v):
                         v = _NAN
-            column = columns.get(name)
-            if column is None:
-                column = columns[name] = array("d", [ABSENT]) * (slot + 1)
-            column[slot] = v
+            held = columns.get(name)
+            if held is None:
+                held = columns[name] = array("d", [ABSENT]) * (slot + 1)
+            held[slot] = v
 
     def _set(self, name: str, slot: int, value: float) -> None:
         column = self.columns.get(name)
