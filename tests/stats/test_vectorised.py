@@ -69,3 +69,26 @@ def test_byte_tables_count_what_the_unpacked_bits_count(m: int, share: float) ->
     unpacked = significance._vector_extremes_unpacked(mags, hi, lo, 3000, random.Random(5))
     assert tables == unpacked
     assert 0 < tables < 3000 or share == 0.0  # a count that says something
+
+
+def _means_in_megabyte_calls(values: list[float], n_resamples: int, seed: int) -> list[float]:
+    """The numpy bootstrap as it was first written: one call per 2**20 index draws."""
+    import numpy as np
+
+    gen = np.random.default_rng(random.Random(seed).getrandbits(128))
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    out = np.empty(n_resamples)
+    block = max(1, (1 << 20) // n)
+    for start in range(0, n_resamples, block):
+        stop = min(n_resamples, start + block)
+        picks = gen.integers(0, n, size=(stop - start, n), dtype=np.int32)
+        out[start:stop] = x[picks].sum(axis=1) / n
+    return sorted(out.tolist())
+
+
+@pytest.mark.parametrize("n", [1000, 1537, 25_001])
+def test_cache_sized_calls_draw_what_megabyte_calls_drew(n: int) -> None:
+    values = sample(n, 0.01, n)
+    got = resample._vector_means(values, 300, random.Random(11))
+    assert sorted(got) == _means_in_megabyte_calls(values, 300, 11)
