@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from promptbench.diff import DiffOptions, Source, compare_sources
+from promptbench.diff import DiffOptions, Source
 from promptbench.errors import PromptbenchError
 from promptbench.report.html import served_diff_report, served_run_report
 from promptbench.view.diffrows import DiffRows, DiffRowsCache, DiffRowsQuery
@@ -197,7 +197,7 @@ def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> 
         key = (tuple((e.run_id, files_version(e)) for e in chosen), tuple(variants))
 
         def build() -> DiffRows:
-            return DiffRows.of(compare_sources(a, b, options), a, b)
+            return DiffRows.compare(a, b, options)
 
         return key, build
 

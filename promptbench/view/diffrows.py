@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,9 +26,9 @@ from pydantic import Field
 
 from promptbench.bulk import gc_paused, loads
 from promptbench.config import StrictModel
-from promptbench.diff import DiffResult, Source
+from promptbench.diff import DiffOptions, DiffResult, Source, compare_sources
 from promptbench.diff.pairing import natural_key
-from promptbench.errors import RunStoreError
+from promptbench.errors import RunStoreError, UsageError
 from promptbench.report.html.cells import cell, text
 from promptbench.report.html.diff_data import pair_json, with_word_diff
 from promptbench.runner.store import RECORDS_FILE
@@ -94,50 +94,100 @@ def _score_code(s: dict[str, Any]) -> str:
     return "p" if s["passed"] else "f"
 
 
-def _scan(run_dir: Path, wanted: set[Group]) -> dict[Group, dict[str, _Rep]]:
-    """Per wanted group, per case: its representative record, from one pass over the lines."""
-    out: dict[Group, dict[str, _Rep]] = {g: {} for g in wanted}
-    seen: dict[tuple[Any, ...], Any] = {}
-    path = run_dir / RECORDS_FILE
-    offset = 0
-    try:
-        with path.open("rb") as fh:
+class _Scanner:
+    """Each case's representative record in one run's lines, noted as they go by."""
+
+    def __init__(self) -> None:
+        self.reps: dict[Group, dict[str, _Rep]] = {}
+        self._seen: dict[tuple[Any, ...], Any] = {}  # a run has few score and variable sets
+
+    def lines(self, run_dir: Path) -> Iterator[dict[str, Any]]:
+        """The lines as :func:`~promptbench.runner.store.iter_record_dicts` yields them."""
+        path = run_dir / RECORDS_FILE
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            raise RunStoreError(f"{run_dir}: no {RECORDS_FILE}") from None
+        offset = 0
+        with fh:
             for line in fh:
                 at, offset = offset, offset + len(line)
                 if not line.endswith(b"\n"):
-                    break  # the last write of a killed run
-                data = loads(line, exact_big_ints=False)  # the line is read again to be sent
-                cases = out.get((data["variant"], data["model"]))
-                if cases is None:
-                    continue
-                case_id, repeat, failed = data["case_id"], data["repeat"], bool(data.get("error"))
-                kept = cases.get(case_id)
-                if kept is not None and (kept.failed, kept.repeat) <= (failed, repeat):
-                    continue
-                scores = data.get("scores") or {}
-                passed = data.get("passed")
-                if failed:
-                    verdict = "e"
-                elif passed is None:
-                    verdict = "e" if scores else "n"
-                else:
-                    verdict = "p" if passed else "f"
-                keys = tuple(data.get("vars") or ())
-                codes = tuple((name, _score_code(sc)) for name, sc in scores.items())
-                cases[case_id] = _Rep(
-                    failed,
-                    repeat,
-                    at,
-                    verdict,
-                    seen.setdefault(codes, codes),  # a run has few: one tuple each, shared
-                    seen.setdefault(keys, keys),
-                    data.get("output"),
-                )
-    except FileNotFoundError:
-        raise RunStoreError(f"{run_dir}: no {RECORDS_FILE}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise RunStoreError(f"{path}: corrupt record: {exc!r}") from None
-    return out
+                    return  # the last write of a killed run
+                try:
+                    data = loads(line, exact_big_ints=False)  # read again, exactly, to be sent
+                except ValueError as exc:
+                    raise RunStoreError(f"{path}: corrupt record: {exc}") from None
+                if not isinstance(data, dict):
+                    raise RunStoreError(f"{path}: corrupt record: not a JSON object")
+                self._note(data, at)
+                yield data
+
+    def _note(self, data: dict[str, Any], at: int) -> None:
+        group = (data["variant"], data["model"])
+        cases = self.reps.get(group)
+        if cases is None:
+            cases = self.reps[group] = {}
+        case_id, repeat, failed = data["case_id"], data["repeat"], bool(data.get("error"))
+        kept = cases.get(case_id)
+        if kept is not None and (kept.failed, kept.repeat) <= (failed, repeat):
+            return
+        scores = data.get("scores") or {}
+        passed = data.get("passed")
+        if failed:
+            verdict = "e"
+        elif passed is None:
+            verdict = "e" if scores else "n"
+        else:
+            verdict = "p" if passed else "f"
+        keys = tuple(data.get("vars") or ())
+        codes = tuple((name, _score_code(sc)) for name, sc in scores.items())
+        seen = self._seen
+        cases[case_id] = _Rep(
+            failed,
+            repeat,
+            at,
+            verdict,
+            seen.setdefault(codes, codes),
+            seen.setdefault(keys, keys),
+            data.get("output"),
+        )
+
+
+def _scan(run_dir: Path) -> dict[Group, dict[str, _Rep]]:
+    """Per group, per case: its representative record, from one pass over the lines."""
+    scanner = _Scanner()
+    try:
+        for _ in scanner.lines(run_dir):
+            pass
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RunStoreError(f"{run_dir / RECORDS_FILE}: corrupt record: {exc!r}") from None
+    return scanner.reps
+
+
+@dataclass
+class _ScannedRun(Source):
+    """A run as a side whose lines, as the comparison folds them, are noted for the rows."""
+
+    scanner: _Scanner = field(default_factory=_Scanner)
+
+    def scored_lines(self) -> Iterator[Mapping[str, Any]]:
+        """The lines, each one noted on its way to the fold: one pass for both."""
+        return self.scanner.lines(self.path)
+
+
+def _scanned(source: Source) -> Source:
+    if source.baseline_records is not None:
+        return source
+    return _ScannedRun(source.info, source.metric_names, source.regression_rules, source.path, None)
+
+
+def _reps(source: Source) -> dict[Group, dict[str, _Rep]]:
+    if source.baseline_records is not None:
+        raise UsageError("the viewer compares stored runs, not baseline files")
+    if isinstance(source, _ScannedRun):
+        return source.scanner.reps
+    return _scan(source.path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,15 +231,21 @@ class DiffRows:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
+    def compare(cls, a: Source, b: Source | None, options: DiffOptions) -> DiffRows:
+        """``diff``'s comparison of two runs (or two groups of one), and its rows.
+
+        Each run's lines are read once: the comparison folds them, and each case's
+        representative line is noted on the way (runs only; a baseline side is read apart).
+        """
+        sa, sb = _scanned(a), _scanned(b) if b is not None else None
+        return cls.of(compare_sources(sa, sb, options), sa, sb)
+
+    @classmethod
     def of(cls, result: DiffResult, a: Source, b: Source | None) -> DiffRows:
         """The rows of ``result``, a comparison of ``a`` and ``b`` (None: groups of ``a``)."""
-        wanted_a = {(p.pair.variant_a, p.pair.model_a) for p in result.pairs}
-        wanted_b = {(p.pair.variant_b, p.pair.model_b) for p in result.pairs}
         with gc_paused():
-            if b is None:
-                side_a = side_b = _scan(a.path, wanted_a | wanted_b)
-            else:
-                side_a, side_b = _scan(a.path, wanted_a), _scan(b.path, wanted_b)
+            side_a = _reps(a)
+            side_b = side_a if b is None else _reps(b)
             known = list(dict.fromkeys([*a.metric_names, *(b.metric_names if b else [])]))
             metrics = {name: i for i, name in enumerate(known)}
             var_names: dict[str, int] = {}

@@ -54,6 +54,9 @@ def test_rows_built_when_sent_are_the_pages_rows(
     want = payload.pop("rows")
     assert rows.head == payload
     assert rows.built(list(range(len(rows.rows)))) == want
+    # The viewer's own call: the lines noted while the comparison folds them, one pass.
+    teed = DiffRows.compare(a, b, options)
+    assert teed.head == payload and teed.built(list(range(len(teed.rows)))) == want
     answer = rows.answer(0, 10_000, "all", "", -1, -1)
     assert answer["rows"] == [{**with_word_diff(r), "i": i} for i, r in enumerate(want)]
     # The toolbar's filters, against the same filters over the full rows (as the viewer
