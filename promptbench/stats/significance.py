@@ -192,10 +192,15 @@ def _vector_extremes(
     n_bytes = (m + 7) // 8
     padded = np.zeros(n_bytes * 8, dtype=np.float64)
     padded[:m] = mags
-    masks = np.arange(256, dtype=np.uint8)[:, None]
-    bits = np.unpackbits(masks, axis=1, bitorder="little").astype(np.float64)  # 256 x 8
-    # tables[j * 256 + byte]: the sum of the magnitudes 8j..8j+7 whose bit is set.
-    tables = (padded.reshape(n_bytes, 8) @ bits.T).ravel()
+    chunks = padded.reshape(n_bytes, 8)
+    # tables[j, byte]: the sum of the magnitudes 8j..8j+7 whose bit is set, each mask
+    # from the one without its lowest bit, as _byte_tables makes them (and no BLAS
+    # call, whose threads would spin on a machine that has no core to spare).
+    by_mask = np.zeros((n_bytes, 256), dtype=np.float64)
+    for mask in range(1, 256):
+        low = (mask & -mask).bit_length() - 1
+        by_mask[:, mask] = by_mask[:, mask & (mask - 1)] + chunks[:, low]
+    tables = by_mask.ravel()
     offsets = np.arange(n_bytes, dtype=np.int32) * 256
     # Blocks as before: numpy draws a call's bytes from whole 32-bit words, so the
     # block size is part of which bits come out.
