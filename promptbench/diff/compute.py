@@ -301,7 +301,10 @@ def _flips_and_flaky(
     for side, slots in ((a, both), (b, other)):
         if side.extra:
             several |= np.isin(slots, np.fromiter(side.extra, np.intp, len(side.extra)))
-    for i in np.flatnonzero(differ | several).tolist():
+    candidates = np.flatnonzero(differ | several)
+    simple = candidates[~several[candidates]]
+    flips += _simple_flips(m, both[simple], other[simple], metric_names)
+    for i in candidates[several[candidates]].tolist():
         sa, sb = int(both[i]), int(other[i])
         ua, ub = a.usable(sa, PASS_RATE), b.usable(sb, PASS_RATE)
         if not ua or not ub:
@@ -340,6 +343,50 @@ def _flips_and_flaky(
     )
     flaky.sort(key=lambda c: (-abs((c.rate_b or 0.0) - (c.rate_a or 0.0)), natural_key(c.case_id)))
     return flips, flaky
+
+
+def _simple_flips(
+    m: _Matched, slots_a: np.ndarray, slots_b: np.ndarray, metric_names: Sequence[str]
+) -> list[Flip]:
+    """The flips of cases with one record a side, whose verdicts differ: read off columns.
+
+    What the general loop makes of such a case (usable values are the column's value,
+    an error or a missing score none), made metric by metric over all of them at once.
+    """
+    a, b = m.a, m.b
+    verdicts_a = a.column(PASS_RATE).value[slots_a].tolist()
+    columns = [
+        (n, a.column(n).value[slots_a].tolist(), b.column(n).value[slots_b].tolist())
+        for n in metric_names
+    ]
+    out: list[Flip] = []
+    for k, (sa, sb) in enumerate(zip(slots_a.tolist(), slots_b.tolist(), strict=True)):
+        scores_a: dict[str, float | None] = {}
+        scores_b: dict[str, float | None] = {}
+        changes = []
+        for name, values_a, values_b in columns:
+            x, y = values_a[k], values_b[k]
+            x = None if math.isnan(x) else x
+            y = None if math.isnan(y) else y
+            scores_a[name], scores_b[name] = x, y
+            if x is not None and y is not None:
+                changes.append(y - x)
+        shown_a, shown_b = a.shown[sa], b.shown[sb]
+        passed_a = verdicts_a[k] == 1.0  # the verdicts differ: B's is the other one
+        out.append(
+            Flip(
+                case_id=a.case_ids[sa],
+                direction="regression" if passed_a else "improvement",
+                score_change=sum(changes) / len(changes) if changes else None,
+                scores_a=scores_a,
+                scores_b=scores_b,
+                output_a=shown_a.output,
+                output_b=shown_b.output,
+                reasons_a={} if passed_a else dict(shown_a.reasons),
+                reasons_b=dict(shown_b.reasons) if passed_a else {},
+            )
+        )
+    return out
 
 
 def _most_repeats(group: GroupData) -> int:

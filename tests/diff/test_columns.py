@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptbench.diff.compute import _Matched, _pair_metric, _series_of
+from promptbench.diff.compute import _flips_and_flaky, _Matched, _pair_metric, _series_of
 from promptbench.diff.pairing import CaseData, GroupData
 from promptbench.stats.compare import PairedMetric, compare, compare_pairs
 from promptbench.stats.moments import stdev
@@ -159,3 +159,64 @@ def test_a_big_synthetic_pair_is_the_general_paths() -> None:
         va, vb = reference_series(cases_a, metric), reference_series(cases_b, metric)
         want = compare(PairedMetric(metric, paired.kind, va, vb), n_resamples=300)
         assert compare_pairs(metric, paired.kind, paired.cases, n_resamples=300) == want
+
+
+def old_flips(
+    cases_a: dict[str, CaseData], cases_b: dict[str, CaseData], names: list[str]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Flips and flaky cases as compute._flips_and_flaky found them over CaseData."""
+
+    def scores(case: CaseData) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for name in names:
+            usable = case.usable(name)
+            out[name] = sum(usable) / len(usable) if usable else None
+        return out
+
+    flips, flaky = [], []
+    for case_id, ca in cases_a.items():
+        cb = cases_b.get(case_id)
+        if cb is None:
+            continue
+        va, vb = ca.usable(PASS_RATE), cb.usable(PASS_RATE)
+        if not va or not vb:
+            continue
+        if len(set(va)) > 1 or len(set(vb)) > 1:
+            flaky.append((case_id, int(sum(va)), len(va), int(sum(vb)), len(vb)))
+            continue
+        if va[0] == vb[0]:
+            continue
+        sa, sb = scores(ca), scores(cb)
+        changes = [y - x for n in names if (x := sa[n]) is not None and (y := sb[n]) is not None]
+        assert ca.shown is not None and cb.shown is not None
+        flips.append(
+            (
+                case_id,
+                "regression" if va[0] > vb[0] else "improvement",
+                sum(changes) / len(changes) if changes else None,
+                sa,
+                sb,
+                ca.shown.output,
+                cb.shown.output,
+                dict(ca.shown.reasons) if va[0] == 0.0 else {},
+                dict(cb.shown.reasons) if vb[0] == 0.0 else {},
+            )
+        )
+    return sorted(flips, key=lambda f: f[0]), sorted(flaky)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines(), lines())
+def test_flips_are_the_general_paths(
+    records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]
+) -> None:
+    ga, cases_a = general(records_a)
+    gb, cases_b = general(records_b)
+    flips, flaky = _flips_and_flaky(_Matched(ga, gb), list(METRICS))
+    fields_of = ("case_id", "direction", "score_change", "scores_a", "scores_b")
+    fields_of += ("output_a", "output_b", "reasons_a", "reasons_b")
+    got_flips = sorted((tuple(getattr(f, n) for n in fields_of) for f in flips), key=lambda f: f[0])
+    got_flaky = sorted((c.case_id, c.passes_a, c.runs_a, c.passes_b, c.runs_b) for c in flaky)
+    want_flips, want_flaky = old_flips(cases_a, cases_b, list(METRICS))
+    assert got_flaky == want_flaky
+    assert got_flips == want_flips
