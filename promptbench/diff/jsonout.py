@@ -15,8 +15,10 @@ rewritten afterwards, in the bytes:
   its line is a number, never a piece of a string: only those are rewritten.
 
 A diff's figures are finite by construction (``MetricComparison.to_json`` writes None for
-anything else, and scores are checked finite where they are folded), which is what lets
-orjson, which would write NaN as null, skip the check ``allow_nan=False`` made.
+anything else, and scores are checked finite where they are folded), so orjson, which
+writes a NaN or an infinity as null, is not asked to check what ``allow_nan=False``
+checked. The one figure that could still overflow, a flip's score change between scores
+near the float's limits, is then written null where the standard library raised.
 Anything orjson refuses (keys that are not strings, integers beyond 64 bits, lone
 surrogates) goes to :func:`~promptbench.bulk.dumps_indented_utf8`, as before.
 """
