@@ -2,7 +2,7 @@
 
 One command::
 
-    python bench/bench_view.py [--runs 1000] [--records 100000]
+    python bench/bench_view.py [--runs 1000] [--records 100000] [--only diff]
 
 Makes a store in a temporary directory: one real run of a small suite (the ``mock``
 provider), then ``--runs`` copies of its directory with their own ids and start times
@@ -30,7 +30,8 @@ target:
   included: ``promptbench runs`` (1,000 runs), ``show`` and ``report`` of a
   ``--records`` run.
 
-Every figure is measured once, on whatever else the machine is doing: on a shared
+``--only diff`` prints only the diff page's two figures (with ``--runs 3``, the store is
+made in seconds). Every figure is measured once, on whatever else the machine is doing: on a shared
 machine read them as "measured under load".
 
 Exit code 1 when a target is missed, 2 when the browser is missing.
@@ -226,7 +227,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument(
+        "--only", choices=("diff",), help="only the diff page's figures (with --runs 3: quick)"
+    )
     args = parser.parse_args()
+    every = args.only is None
 
     from promptbench.testing import browser
 
@@ -306,38 +311,53 @@ def main() -> int:
                 print(f"{what}: {shown} {verdict}", flush=True)
 
             n = f"{args.records:,}"
-            say("runs_page_s", get(url + "/"), f"runs page, {args.runs} runs, first GET / (cold)")
-            warm = statistics.median(get(url + "/") for _ in range(5))
-            say("runs_page_s", warm, f"runs page, {args.runs} runs, GET / again (median of 5)")
+            if every:
+                say(
+                    "runs_page_s",
+                    get(url + "/"),
+                    f"runs page, {args.runs} runs, first GET / (cold)",
+                )
+                warm = statistics.median(get(url + "/") for _ in range(5))
+                say("runs_page_s", warm, f"runs page, {args.runs} runs, GET / again (median of 5)")
             with browser.chromium() as driver:
                 driver.set_page_load_timeout(900)
-                before = cpu_s(proc.pid)
-                run_page = drawn(driver, f"{url}/runs/{big_b.name}")
-                used = cpu_s(proc.pid) - before
-                say(
-                    "run_page_s",
-                    run_page,
-                    f"a {n}-record run's page, navigation to rows drawn (viewer CPU {used:.2f} s; "
-                    f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)",
-                )
-                again = drawn(driver, f"{url}/runs/{big_b.name}")
-                say("run_page_s", again, "the same page again (rows kept), to rows drawn")
-                last = f"case-{args.records // 2 - 1}"
-                end = float(driver.execute_async_script(SCROLL_END, last)) / 1000
-                say(
-                    "action_s", end if end >= 0 else float("inf"), "  scroll to the end, rows drawn"
-                )
-                dom = float(driver.execute_script("return window.promptbench.rendered()"))
-                say("dom_rows", dom, "  table rows in the DOM at the end", unit="n")
-                fail = float(driver.execute_async_script(ACTION, "fail", "")) / 1000
-                say("action_s", fail if fail >= 0 else float("inf"), "  Failures, rows drawn")
-                found = float(driver.execute_async_script(ACTION, "", "question 4321")) / 1000
-                say("action_s", found if found >= 0 else float("inf"), "  a search, rows drawn")
-                api = f"{url}/api/runs/{big_b.name}/rows"
-                say("api_s", get(f"{api}?offset={args.records // 2 - 200}"), "GET rows, far down")
-                say(
-                    "api_s", get(f"{api}?mode=flip&q=about%2012"), "GET rows, a new filter + search"
-                )
+                if every:
+                    before = cpu_s(proc.pid)
+                    run_page = drawn(driver, f"{url}/runs/{big_b.name}")
+                    used = cpu_s(proc.pid) - before
+                    say(
+                        "run_page_s",
+                        run_page,
+                        f"a {n}-record run's page, navigation to rows drawn "
+                        f"(viewer CPU {used:.2f} s; "
+                        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)",
+                    )
+                    again = drawn(driver, f"{url}/runs/{big_b.name}")
+                    say("run_page_s", again, "the same page again (rows kept), to rows drawn")
+                    last = f"case-{args.records // 2 - 1}"
+                    end = float(driver.execute_async_script(SCROLL_END, last)) / 1000
+                    say(
+                        "action_s",
+                        end if end >= 0 else float("inf"),
+                        "  scroll to the end, rows drawn",
+                    )
+                    dom = float(driver.execute_script("return window.promptbench.rendered()"))
+                    say("dom_rows", dom, "  table rows in the DOM at the end", unit="n")
+                    fail = float(driver.execute_async_script(ACTION, "fail", "")) / 1000
+                    say("action_s", fail if fail >= 0 else float("inf"), "  Failures, rows drawn")
+                    found = float(driver.execute_async_script(ACTION, "", "question 4321")) / 1000
+                    say("action_s", found if found >= 0 else float("inf"), "  a search, rows drawn")
+                    api = f"{url}/api/runs/{big_b.name}/rows"
+                    say(
+                        "api_s",
+                        get(f"{api}?offset={args.records // 2 - 200}"),
+                        "GET rows, far down",
+                    )
+                    say(
+                        "api_s",
+                        get(f"{api}?mode=flip&q=about%2012"),
+                        "GET rows, a new filter + search",
+                    )
                 try:
                     diff = drawn(driver, f"{url}/compare?run={big_a.name}&run={big_b.name}")
                 except Exception:  # the driver gives up on a request after 120 s
@@ -345,17 +365,24 @@ def main() -> int:
                 say("diff_s", diff, f"diff of two {n}-record runs, navigation to rows drawn")
             alone = diff_alone(runs_dir, big_a.name, big_b.name)
             say("diff_s", alone, "  of which the diff package's compare_sources (in this process)")
-            env_dir = ["--runs-dir", str(runs_dir)]
-            say("runs_cmd_s", command_s("runs", *env_dir), f"promptbench runs ({args.runs} runs)")
-            say(
-                "show_s", command_s("show", big_b.name, *env_dir), f"promptbench show ({n} records)"
-            )
-            page = str(root / "report.html")
-            say(
-                "report_s",
-                command_s("report", big_b.name, "--html", page, *env_dir),
-                f"promptbench report ({n} records)",
-            )
+            if every:
+                env_dir = ["--runs-dir", str(runs_dir)]
+                say(
+                    "runs_cmd_s",
+                    command_s("runs", *env_dir),
+                    f"promptbench runs ({args.runs} runs)",
+                )
+                say(
+                    "show_s",
+                    command_s("show", big_b.name, *env_dir),
+                    f"promptbench show ({n} records)",
+                )
+                page = str(root / "report.html")
+                say(
+                    "report_s",
+                    command_s("report", big_b.name, "--html", page, *env_dir),
+                    f"promptbench report ({n} records)",
+                )
         finally:
             proc.kill()  # a request still being computed would hold a polite shutdown
             proc.wait(timeout=20)

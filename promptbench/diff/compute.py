@@ -23,17 +23,12 @@ prints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-from promptbench.diff.pairing import (
-    CaseData,
-    GroupData,
-    Pair,
-    RecordIndex,
-    natural_key,
-)
+from promptbench.diff.pairing import Column, GroupData, Pair, RecordIndex, natural_key
 from promptbench.diff.result import (
     POWER,
     DiffResult,
@@ -45,35 +40,207 @@ from promptbench.diff.result import (
     RepeatStats,
     SideInfo,
 )
-from promptbench.stats.compare import MetricComparison, PairedMetric, compare_all, family_alpha
+from promptbench.stats.compare import (
+    CasePairs,
+    Kind,
+    MetricComparison,
+    PairedMetric,
+    compare_pairs,
+    family_alpha,
+    holm_family,
+)
 from promptbench.stats.moments import stdev
 from promptbench.stats.power import cases_needed, cases_needed_continuous
 from promptbench.stats.repeats import pass_at_k, pass_hat_k
 from promptbench.suite.regression import PASS_RATE
 
+if TYPE_CHECKING:
+    import numpy as np
+
 DEFAULT_DETECT = 0.05  # the difference "cases needed" plans for: 5 points
 
 
-# --------------------------------------------------------------------------- computing
+# --------------------------------------------------------------------------- pairing cases
 
 
-def _values(group: GroupData, metric: str) -> dict[str, Sequence[float | None]]:
-    out: dict[str, Sequence[float | None]] = {}
-    for case_id, case in group.cases.items():
-        series = case.series(metric)
-        if series is not None:  # None: the metric does not apply to this case
-            out[case_id] = series
+class _Matched:
+    """Two groups' cases matched by id: for each case of one, the other's place or -1."""
+
+    def __init__(self, a: GroupData, b: GroupData) -> None:
+        import numpy as np
+
+        slot_b = b.slot_of.get
+        slot_a = a.slot_of.get
+        self.a, self.b = a, b
+        self.b_of_a = np.fromiter((slot_b(c, -1) for c in a.case_ids), np.intp, len(a.case_ids))
+        self.a_of_b = np.fromiter((slot_a(c, -1) for c in b.case_ids), np.intp, len(b.case_ids))
+
+
+class _Side:
+    """One side's cases in a comparison's order: raw, usable, and the two kinds of mean."""
+
+    def __init__(self, n: int) -> None:
+        import numpy as np
+
+        self.raw = np.zeros(n, np.intp)  # values, errors included
+        self.usable = np.zeros(n, np.intp)
+        self.mean = np.zeros(n)  # fsum / count: the paired comparison's
+        self.sum_mean = np.zeros(n)  # sum / count: the spread "cases needed" uses
+
+    def fill(self, at: np.ndarray, column: Column, slots: np.ndarray) -> None:
+        """The cases ``slots`` of ``column`` at positions ``at`` (their metric applies)."""
+        import numpy as np
+
+        v = column.value[slots]
+        self.raw[at] = 1
+        self.usable[at] = ~np.isnan(v)
+        self.mean[at] = self.sum_mean[at] = np.where(np.isnan(v), 0.0, v)
+        if column.multi:
+            where = dict(zip(slots.tolist(), at.tolist(), strict=True))
+            for slot, series in column.multi.items():
+                i = where.get(slot)
+                if i is None:
+                    continue
+                values = [float(x) for x in series if x is not None]
+                self.raw[i], self.usable[i] = len(series), len(values)
+                if values:
+                    self.mean[i] = math.fsum(values) / len(values)
+                    self.sum_mean[i] = sum(values) / len(values)
+
+
+def _round12(x: np.ndarray) -> list[float]:
+    """``[round(v, 12) for v in x]``, each distinct value rounded once (Python's rounding)."""
+    import numpy as np
+
+    if len(x) == 0:
+        return []
+    distinct, inverse = np.unique(x, return_inverse=True)
+    rounded = np.array([round(v, 12) for v in distinct.tolist()])
+    out: list[float] = rounded[inverse].tolist()
     return out
 
 
-def _paired_metric(name: str, a: GroupData, b: GroupData) -> PairedMetric:
-    va, vb = _values(a, name), _values(b, name)
-    # Over the distinct values: a big run has few (0 and 1 above all), many cases.
-    distinct = {v for side in (va, vb) for vs in side.values() for v in vs}
-    distinct.discard(None)
-    if distinct <= {0.0, 1.0}:
-        return PairedMetric(name, "binary", va, vb)
-    return PairedMetric(name, "continuous", va, vb)
+def _sequential_sum(x: np.ndarray) -> float:
+    """0.0 + x[0] + x[1] + ..., left to right, as a running ``+=`` adds them."""
+    import numpy as np
+
+    if len(x) == 0:
+        return 0.0
+    return float(np.add.accumulate(np.concatenate(([0.0], x)))[-1])
+
+
+@dataclass
+class _Paired:
+    """One metric of one pair: both columns, and the cases compared, in order."""
+
+    name: str
+    kind: Kind
+    a: Column
+    b: Column
+    cases: CasePairs
+    diffs_sd: float | None  # the spread of the per-case differences, for "cases needed"
+
+
+def _pair_metric(name: str, m: _Matched) -> _Paired:
+    """What stats.compare's pairing makes of the metric's cases, computed on the columns.
+
+    The order is the general path's (PairedMetric's ``a`` then the cases of ``b`` not
+    in it), so that the differences, their sums and the resamples are the same floats.
+    """
+    import numpy as np
+
+    ca, cb = m.a.column(name), m.b.column(name)
+    a_slots = np.flatnonzero(ca.present)
+    b_at = m.b_of_a[a_slots]
+    b_found = b_at >= 0
+    b_has = np.zeros(len(a_slots), bool)
+    b_has[b_found] = cb.present[b_at[b_found]]
+    in_a = m.a_of_b >= 0
+    a_present = np.zeros(len(m.a_of_b), bool)
+    a_present[in_a] = ca.present[m.a_of_b[in_a]]
+    tail = np.flatnonzero(cb.present & ~a_present)  # B's cases that A has no value for
+    n_head = len(a_slots)
+    n = n_head + len(tail)
+    side_a, side_b = _Side(n), _Side(n)
+    side_a.fill(np.arange(n_head), ca, a_slots)
+    side_b.fill(np.flatnonzero(b_has), cb, b_at[b_has])
+    side_b.fill(np.arange(n_head, n), cb, tail)
+    paired = (side_a.usable > 0) & (side_b.usable > 0)
+    only_a = (side_a.usable > 0) & (side_b.usable == 0)
+    only_b = (side_a.usable == 0) & (side_b.usable > 0)
+    neither = (side_a.usable == 0) & (side_b.usable == 0)
+    ids = [m.a.case_ids[i] for i in a_slots.tolist()] + [m.b.case_ids[i] for i in tail.tolist()]
+    mean_a, mean_b = side_a.mean[paired], side_b.mean[paired]
+    cases = CasePairs(
+        diffs=_round12(mean_b - mean_a),
+        sum_a=_sequential_sum(mean_a),
+        sum_b=_sequential_sum(mean_b),
+        single=bool(np.all((side_a.usable[paired] == 1) & (side_b.usable[paired] == 1))),
+        max_repeats=int(
+            max(side_a.usable[paired].max(initial=0), side_b.usable[paired].max(initial=0))
+        ),
+        unpaired_a=[ids[i] for i in np.flatnonzero(only_a).tolist()],
+        unpaired_b=[ids[i] for i in np.flatnonzero(only_b).tolist()],
+        no_data=[ids[i] for i in np.flatnonzero(neither).tolist()],
+        errors_a=int((side_a.raw - side_a.usable).sum()),
+        errors_b=int((side_b.raw - side_b.usable).sum()),
+    )
+    spread = (side_b.sum_mean - side_a.sum_mean)[paired].tolist()
+    kind: Kind = "binary" if _binary(ca) and _binary(cb) else "continuous"
+    return _Paired(name, kind, ca, cb, cases, stdev(spread) if len(spread) > 1 else None)
+
+
+def _binary(column: Column) -> bool:
+    """Whether every value of the column is 0 or 1 (errors aside)."""
+    import numpy as np
+
+    v = column.value[column.present]
+    v = v[~np.isnan(v)]
+    if not bool(np.all((v == 0.0) | (v == 1.0))):
+        return False
+    return all(x in (0.0, 1.0) for s in column.multi.values() for x in s if x is not None)
+
+
+def _series_of(ids: list[str], column: Column) -> dict[str, Sequence[float | None]]:
+    """The column as PairedMetric holds it: case id → values by repeat (errors as None)."""
+    out: dict[str, Sequence[float | None]] = {}
+    for slot in column.present.nonzero()[0].tolist():
+        series = column.multi.get(slot)
+        if series is None:
+            v = float(column.value[slot])
+            series = (None,) if math.isnan(v) else (v,)
+        out[ids[slot]] = series
+    return out
+
+
+class _PairedMetrics(Mapping[str, PairedMetric]):
+    """A pair's metrics as PairedMetric, made when asked for (the regression gate asks).
+
+    It holds the columns and the case ids, not the groups: a result kept after the
+    comparison does not keep the folded runs (their outputs and reasons) alive.
+    """
+
+    def __init__(self, m: _Matched, paired: list[_Paired]) -> None:
+        self._ids = (m.a.case_ids, m.b.case_ids)
+        self._paired = {p.name: (p.kind, p.a, p.b) for p in paired}
+        self._made: dict[str, PairedMetric] = {}
+
+    def __getitem__(self, name: str) -> PairedMetric:
+        made = self._made.get(name)
+        if made is None:
+            kind, column_a, column_b = self._paired[name]
+            a, b = _series_of(self._ids[0], column_a), _series_of(self._ids[1], column_b)
+            made = self._made[name] = PairedMetric(name, kind, a, b)
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paired)
+
+    def __len__(self) -> int:
+        return len(self._paired)
+
+
+# --------------------------------------------------------------------------- computing
 
 
 def _metric_order(
@@ -107,66 +274,64 @@ def _cases_needed(
     return cases_needed_continuous(detect, diffs_sd, alpha=alpha, power=POWER)
 
 
-def _case_diffs_sd(metric: PairedMetric) -> float | None:
-    diffs = []
-    b_of = metric.b.get
-    for case_id, va in metric.a.items():
-        vb = b_of(case_id, ())
-        if len(va) == 1 and len(vb) == 1:  # one repeat a side, most cases: no lists
-            a0, b0 = va[0], vb[0]
-            if a0 is not None and b0 is not None:
-                diffs.append(b0 - a0)
-            continue
-        ua = [v for v in va if v is not None]
-        ub = [v for v in vb if v is not None]
-        if ua and ub:
-            diffs.append(sum(ub) / len(ub) - sum(ua) / len(ua))
-    return stdev(diffs) if len(diffs) > 1 else None
-
-
-def _scores(case: CaseData, names: Sequence[str]) -> dict[str, float | None]:
+def _scores(group: GroupData, slot: int, names: Sequence[str]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for name in names:
-        usable = case.usable(name)
+        usable = group.usable(slot, name)
         out[name] = sum(usable) / len(usable) if usable else None
     return out
 
 
 def _flips_and_flaky(
-    a: GroupData, b: GroupData, metric_names: Sequence[str]
+    m: _Matched, metric_names: Sequence[str]
 ) -> tuple[list[Flip], list[FlakyCase]]:
+    import numpy as np
+
+    a, b = m.a, m.b
     flips: list[Flip] = []
     flaky: list[FlakyCase] = []
-    for case_id, ca in a.cases.items():
-        cb = b.cases.get(case_id)
-        if cb is None:
+    # One record a side (most cases): a flip is two verdicts that differ, found at once;
+    # a case with several records on either side goes the way of the verdicts by repeat.
+    ra, rb = a.column(PASS_RATE), b.column(PASS_RATE)
+    both = np.flatnonzero(m.b_of_a >= 0)
+    other = m.b_of_a[both]
+    va, vb = ra.value[both], rb.value[other]
+    differ = ~np.isnan(va) & ~np.isnan(vb) & (va != vb)
+    several = np.zeros(len(both), bool)
+    for side, slots in ((a, both), (b, other)):
+        if side.extra:
+            several |= np.isin(slots, np.fromiter(side.extra, np.intp, len(side.extra)))
+    candidates = np.flatnonzero(differ | several)
+    simple = candidates[~several[candidates]]
+    flips += _simple_flips(m, both[simple], other[simple], metric_names)
+    for i in candidates[several[candidates]].tolist():
+        sa, sb = int(both[i]), int(other[i])
+        ua, ub = a.usable(sa, PASS_RATE), b.usable(sb, PASS_RATE)
+        if not ua or not ub:
             continue
-        va = ca.usable(PASS_RATE)
-        vb = cb.usable(PASS_RATE)
-        if not va or not vb:
+        if len(set(ua)) > 1 or len(set(ub)) > 1:
+            flaky.append(FlakyCase(a.case_ids[sa], int(sum(ua)), len(ua), int(sum(ub)), len(ub)))
             continue
-        if len(set(va)) > 1 or len(set(vb)) > 1:
-            flaky.append(FlakyCase(case_id, int(sum(va)), len(va), int(sum(vb)), len(vb)))
+        if ua[0] == ub[0]:
             continue
-        if va[0] == vb[0]:
-            continue
-        scores_a, scores_b = _scores(ca, metric_names), _scores(cb, metric_names)
+        scores_a, scores_b = _scores(a, sa, metric_names), _scores(b, sb, metric_names)
         changes = [
-            sb - sa
+            y - x
             for n in metric_names
-            if (sa := scores_a[n]) is not None and (sb := scores_b[n]) is not None
+            if (x := scores_a[n]) is not None and (y := scores_b[n]) is not None
         ]
+        shown_a, shown_b = a.shown_of(sa), b.shown_of(sb)
         flips.append(
             Flip(
-                case_id=case_id,
-                direction="regression" if va[0] > vb[0] else "improvement",
+                case_id=a.case_ids[sa],
+                direction="regression" if ua[0] > ub[0] else "improvement",
                 score_change=sum(changes) / len(changes) if changes else None,
                 scores_a=scores_a,
                 scores_b=scores_b,
-                output_a=ca.shown.output if ca.shown else None,
-                output_b=cb.shown.output if cb.shown else None,
-                reasons_a=dict(ca.shown.reasons) if ca.shown and va[0] == 0.0 else {},
-                reasons_b=dict(cb.shown.reasons) if cb.shown and vb[0] == 0.0 else {},
+                output_a=shown_a.output if shown_a else None,
+                output_b=shown_b.output if shown_b else None,
+                reasons_a=dict(shown_a.reasons) if shown_a and ua[0] == 0.0 else {},
+                reasons_b=dict(shown_b.reasons) if shown_b and ub[0] == 0.0 else {},
             )
         )
     # Largest score change first; a flip without scores to compare goes last.
@@ -180,16 +345,64 @@ def _flips_and_flaky(
     return flips, flaky
 
 
+def _simple_flips(
+    m: _Matched, slots_a: np.ndarray, slots_b: np.ndarray, metric_names: Sequence[str]
+) -> list[Flip]:
+    """The flips of cases with one record a side, whose verdicts differ: read off columns.
+
+    What the general loop makes of such a case (usable values are the column's value,
+    an error or a missing score none), made metric by metric over all of them at once.
+    """
+    a, b = m.a, m.b
+    verdicts_a = a.column(PASS_RATE).value[slots_a].tolist()
+    columns = [
+        (n, a.column(n).value[slots_a].tolist(), b.column(n).value[slots_b].tolist())
+        for n in metric_names
+    ]
+    out: list[Flip] = []
+    for k, (sa, sb) in enumerate(zip(slots_a.tolist(), slots_b.tolist(), strict=True)):
+        scores_a: dict[str, float | None] = {}
+        scores_b: dict[str, float | None] = {}
+        changes = []
+        for name, values_a, values_b in columns:
+            x, y = values_a[k], values_b[k]
+            x = None if math.isnan(x) else x
+            y = None if math.isnan(y) else y
+            scores_a[name], scores_b[name] = x, y
+            if x is not None and y is not None:
+                changes.append(y - x)
+        shown_a, shown_b = a.shown[sa], b.shown[sb]
+        passed_a = verdicts_a[k] == 1.0  # the verdicts differ: B's is the other one
+        out.append(
+            Flip(
+                case_id=a.case_ids[sa],
+                direction="regression" if passed_a else "improvement",
+                score_change=sum(changes) / len(changes) if changes else None,
+                scores_a=scores_a,
+                scores_b=scores_b,
+                output_a=shown_a.output,
+                output_b=shown_b.output,
+                reasons_a={} if passed_a else dict(shown_a.reasons),
+                reasons_b=dict(shown_b.reasons) if passed_a else {},
+            )
+        )
+    return out
+
+
 def _most_repeats(group: GroupData) -> int:
     """The most usable verdicts behind one case of the group (what RepeatStats.repeats says)."""
-    return max((len(case.usable(PASS_RATE)) for case in group.cases.values()), default=0)
+    import numpy as np
+
+    column = group.column(PASS_RATE)
+    one = int(bool(np.any(column.present & ~np.isnan(column.value))))
+    return max([one, *(len(group.usable(s, PASS_RATE)) for s in group.extra)])
 
 
 def repeat_stats(group: GroupData) -> RepeatStats:
     """pass@k and pass^k for k up to the most repeats, per-case pass rates, flaky cases."""
     counts: dict[str, tuple[int, int]] = {}
-    for case_id, case in group.cases.items():
-        usable = case.usable(PASS_RATE)
+    for slot, case_id in enumerate(group.case_ids):
+        usable = group.usable(slot, PASS_RATE)
         counts[case_id] = (len(usable), int(sum(usable)))
     repeats = max((n for n, _ in counts.values()), default=0)
     at_k: dict[int, float] = {}
@@ -230,33 +443,39 @@ def signature(pair: Pair, metric: PairedMetric) -> tuple[Any, ...]:
 
 
 def _compare_distinct(
-    metrics: list[tuple[Pair, PairedMetric]], **options: Any
+    metrics: list[tuple[Pair, _Paired]], **options: Any
 ) -> tuple[list[MetricComparison], int]:
-    """compare_all, with each distinct test counted once in Holm's family.
+    """Each metric compared, with each distinct test counted once in Holm's family.
 
     With one metric and no threshold, ``pass_rate`` is that metric case for case: the
     same test on the same data. Counting it twice would halve the level the smallest
     p-value is held to for no reason; a duplicate gets its original's result instead.
+    A duplicate is the same pair and kind with equal per-case values on both sides
+    (what signature() tells apart), found by comparing the columns.
     """
-    distinct: list[PairedMetric] = []
+    distinct: list[_Paired] = []
     index: list[int] = []
-    # A duplicate is the same pair and kind with equal per-case values on both sides
-    # (what signature() tells apart). Only metrics alike in pair, kind and case counts
-    # can be one; those are compared value for value, which costs no memory, where
-    # signatures of 100,000 cases each would be held until the end.
     alike: dict[tuple[Any, ...], list[int]] = {}
     for pair, m in metrics:
-        seen = alike.setdefault((pair, m.kind, len(m.a), len(m.b)), [])
-        same = next((j for j in seen if distinct[j].a == m.a and distinct[j].b == m.b), None)
+        key = (pair, m.kind, int(m.a.present.sum()), int(m.b.present.sum()))
+        seen = alike.setdefault(key, [])
+        same = next(
+            (j for j in seen if distinct[j].a.same_as(m.a) and distinct[j].b.same_as(m.b)), None
+        )
         if same is None:
             same = len(distinct)
             seen.append(same)
             distinct.append(m)
         index.append(same)
-    results = compare_all(distinct, **options)
+    alpha, power = options.get("alpha", 0.05), options.get("power", 0.8)
+    results = holm_family(
+        [compare_pairs(m.name, m.kind, m.cases, **options) for m in distinct],
+        alpha=alpha,
+        power=power,
+    )
     tested = sum(1 for r in results if r.p_value is not None)
     return [
-        replace(results[i], name=m.name, higher_is_better=m.higher_is_better)
+        replace(results[i], name=m.name, higher_is_better=True)
         for i, (_, m) in zip(index, metrics, strict=True)
     ], tested
 
@@ -279,28 +498,28 @@ def diff_indexes(
     ``detect`` is the difference the "cases needed" figure plans for (0.05: 5 points);
     ``alpha`` and ``detect`` are checked once, by :class:`~promptbench.diff.options.DiffOptions`.
     """
-    metrics: list[tuple[Pair, PairedMetric]] = []
-    layout: list[tuple[Pair, GroupData, GroupData, list[str]]] = []
+    metrics: list[tuple[Pair, _Paired]] = []
+    layout: list[tuple[Pair, _Matched, list[_Paired]]] = []
     for pair in pairs:
         ga = index_a.groups[(pair.variant_a, pair.model_a)]
         gb = index_b.groups[(pair.variant_b, pair.model_b)]
-        names = _metric_order(index_a, index_b, ga, gb)
-        layout.append((pair, ga, gb, names))
-        metrics += [(pair, _paired_metric(n, ga, gb)) for n in names]
+        matched = _Matched(ga, gb)
+        paired = [_pair_metric(n, matched) for n in _metric_order(index_a, index_b, ga, gb)]
+        layout.append((pair, matched, paired))
+        metrics += [(pair, m) for m in paired]
     extra: dict[str, Any] = {} if n_resamples is None else {"n_resamples": n_resamples}
     comparisons, family = _compare_distinct(metrics, alpha=alpha, seed=seed, **extra)
     compared = iter(comparisons)
-    paired = iter(m for _, m in metrics)
     results: list[PairResult] = []
-    for pair, ga, gb, names in layout:
+    for pair, matched, paired in layout:
+        ga, gb = matched.a, matched.b
         rows: list[MetricResult] = []
-        by_name: dict[str, PairedMetric] = {}
-        for _ in names:
-            c, m = next(compared), next(paired)
-            by_name[m.name] = m
-            needed = _cases_needed(c, _case_diffs_sd(m), detect, family_alpha(alpha, family))
+        for m in paired:
+            c = next(compared)
+            needed = _cases_needed(c, m.diffs_sd, detect, family_alpha(alpha, family))
             rows.append(MetricResult(c, detect, needed))
-        flips, flaky = _flips_and_flaky(ga, gb, [n for n in names if n != PASS_RATE])
+        names = [m.name for m in paired if m.name != PASS_RATE]
+        flips, flaky = _flips_and_flaky(matched, names)
         with_repeats = max(_most_repeats(ga), _most_repeats(gb)) > 1
         rep_a = repeat_stats(ga) if with_repeats else None
         rep_b = repeat_stats(gb) if with_repeats else None
@@ -308,17 +527,17 @@ def diff_indexes(
             PairResult(
                 pair=pair,
                 metrics=rows,
-                cases_a=len(ga.cases),
-                cases_b=len(gb.cases),
-                only_a=sorted((c for c in ga.cases if c not in gb.cases), key=natural_key),
-                only_b=sorted((c for c in gb.cases if c not in ga.cases), key=natural_key),
+                cases_a=len(ga.case_ids),
+                cases_b=len(gb.case_ids),
+                only_a=sorted((c for c in ga.case_ids if c not in gb.slot_of), key=natural_key),
+                only_b=sorted((c for c in gb.case_ids if c not in ga.slot_of), key=natural_key),
                 call_errors_a=ga.call_errors,
                 call_errors_b=gb.call_errors,
                 flips=flips,
                 flaky=flaky,
                 repeats_a=rep_a,
                 repeats_b=rep_b,
-                paired=by_name,
+                paired=_PairedMetrics(matched, paired),
             )
         )
     return DiffResult(a=a, b=b, mode=mode, alpha=alpha, detect=detect, pairs=results, family=family)

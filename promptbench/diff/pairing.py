@@ -12,13 +12,17 @@ from __future__ import annotations
 import functools
 import math
 import re
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptbench.suite.regression import PASS_RATE  # the case-level verdict, as a metric
 from promptbench.types import Record
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -35,6 +39,7 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
 # --------------------------------------------------------------------------- one side
 
 NO_REASONS: Mapping[str, str] = MappingProxyType({})  # shared: most cases have none
+_NO_SCORES: Mapping[str, Any] = MappingProxyType({})
 
 
 class Shown(NamedTuple):
@@ -144,6 +149,9 @@ def _shown(line: Mapping[str, Any], failed_call: bool, repeat: int) -> Shown:
     if err:
         call = {"call": f"{err['kind']}: {err['message']}"}
         return Shown(failed_call, repeat, line.get("output"), call)
+    if line.get("passed") is True:
+        # Every metric passed: no reason to show (and reasons are only shown for a fail).
+        return Shown(failed_call, repeat, line.get("output"), NO_REASONS)
     reasons = {
         name: reason
         for name, s in (line.get("scores") or {}).items()
@@ -152,16 +160,63 @@ def _shown(line: Mapping[str, Any], failed_call: bool, repeat: int) -> Shown:
     return Shown(failed_call, repeat, line.get("output"), reasons or NO_REASONS)
 
 
+# The first record of a case is held in columns (one float per case and metric); the
+# rare case with a second record (repeats, a record written twice) moves to a CaseData.
+ABSENT = -math.inf  # no score for this metric: values are finite, or NaN for an error
+_NAN = math.nan
+_isfinite = math.isfinite
+
+
+@dataclass
+class Column:
+    """One metric of one group, per case (in the group's order): what a comparison reads.
+
+    ``present``: the metric applies (a value or an error; a failed call counts as an error
+    for every metric). ``value``: a one-record case's value, NaN for an error (and for
+    the cases in ``multi``); ``multi``: the series of each case with more than one record.
+    """
+
+    present: np.ndarray
+    value: np.ndarray
+    multi: dict[int, tuple[float | None, ...]]
+
+    def same_as(self, other: Column) -> bool:
+        """Equal per-case values: what makes two comparisons of one pair the same test."""
+        import numpy as np
+
+        return (
+            bool(np.array_equal(self.present, other.present))
+            and bool(
+                np.array_equal(self.value[self.present], other.value[other.present], equal_nan=True)
+            )
+            and self.multi == other.multi
+        )
+
+
 @dataclass
 class GroupData:
-    """The records of one variant × model group, folded per case."""
+    """The records of one variant × model group, folded per case.
+
+    A case's first record goes into ``columns`` (metric → one float per case, ``ABSENT``
+    or NaN for an error), its call error into ``first_failed`` and what the report
+    shows of it into ``shown``: a fold of 100,000 records builds no object per case
+    beyond that. A second record of a case moves it to ``extra`` (a :class:`CaseData`),
+    which takes its first record along; from then on the case is read from there.
+    """
 
     variant: str
     model: str
-    cases: dict[str, CaseData] = field(default_factory=dict)
     records: int = 0
     call_errors: int = 0
     metric_names: dict[str, None] = field(default_factory=dict)  # in order of appearance
+    case_ids: list[str] = field(default_factory=list)
+    slot_of: dict[str, int] = field(default_factory=dict)  # case id → its place
+    first_repeat: list[int] = field(default_factory=list)
+    first_failed: array[int] = field(default_factory=lambda: array("b"))
+    shown: list[Shown] = field(default_factory=list)
+    columns: dict[str, array[float]] = field(default_factory=dict)
+    extra: dict[int, CaseData] = field(default_factory=dict)  # cases with several records
+    _columns: dict[str, Column] = field(default_factory=dict, repr=False)
 
     def add(self, r: Record) -> None:
         """Fold one record in."""
@@ -169,20 +224,93 @@ class GroupData:
 
     def add_line(self, line: Mapping[str, Any]) -> None:
         """Fold one record in, as its ``records.jsonl`` line (what Record.from_json reads)."""
+        # Run once per record of a big run: what _score_value and _shown do is written
+        # out here for the common record (scored, one per case), with names held locally.
         self.records += 1
         case_id, repeat = line["case_id"], line["repeat"]
-        case = self.cases.get(case_id)
-        if case is None:
-            case = self.cases[case_id] = CaseData()
         failed_call = bool(line.get("error"))
+        slot_of = self.slot_of
+        slot = slot_of.get(case_id)
+        if slot is not None:
+            self._add_to_case(self._case(slot), line, failed_call, repeat)
+            return
+        case_ids = self.case_ids
+        slot = len(case_ids)
+        slot_of[case_id] = slot
+        case_ids.append(case_id)
+        self.first_repeat.append(repeat)
+        self.first_failed.append(failed_call)
+        columns = self.columns
+        for column in columns.values():
+            column.append(ABSENT)
+        if failed_call:
+            # The call failed: no figure at all for this record, counted as an error.
+            # Every metric gets an error for it when values are read (column()),
+            # whichever metrics later records reveal.
+            self.shown.append(_shown(line, failed_call, repeat))
+            self.call_errors += 1
+            self._set(PASS_RATE, slot, _NAN)
+            return
+        passed = line.get("passed")
+        if passed is True:  # every metric passed: no reason to show
+            self.shown.append(Shown(False, repeat, line.get("output"), NO_REASONS))
+        else:
+            self.shown.append(_shown(line, False, repeat))
+        scores: Mapping[str, Any] = line.get("scores") or _NO_SCORES
+        if passed is not None:
+            self._set(PASS_RATE, slot, 1.0 if passed else 0.0)
+        elif scores:  # the verdict is an error; no score at all: nothing to judge
+            self._set(PASS_RATE, slot, _NAN)
+        names = self.metric_names
+        for name, sc in scores.items():
+            if name not in names:
+                names[name] = None
+            # _score_value, as a float: NaN for None.
+            if sc.get("error") is not None:
+                v = _NAN
+            else:
+                value = sc.get("value")
+                if value is None:
+                    verdict = sc.get("passed")
+                    v = _NAN if verdict is None else float(verdict)
+                else:
+                    v = float(value)
+                    if not _isfinite(v):
+                        v = _NAN
+            held = columns.get(name)
+            if held is None:
+                held = columns[name] = array("d", [ABSENT]) * (slot + 1)
+            held[slot] = v
+
+    def _set(self, name: str, slot: int, value: float) -> None:
+        column = self.columns.get(name)
+        if column is None:
+            column = self.columns[name] = array("d", [ABSENT]) * (slot + 1)
+        column[slot] = value
+
+    def _case(self, slot: int) -> CaseData:
+        """The case in ``slot`` as a CaseData, made from its first record when it is not one."""
+        case = self.extra.get(slot)
+        if case is None:
+            single = {
+                name: None if math.isnan(v) else v
+                for name, column in self.columns.items()
+                if (v := column[slot]) != ABSENT
+            }
+            repeat = self.first_repeat[slot]
+            failed = {repeat} if self.first_failed[slot] else None
+            case = CaseData(repeat, single, None, failed, self.shown[slot])
+            self.extra[slot] = case
+        return case
+
+    def _add_to_case(
+        self, case: CaseData, line: Mapping[str, Any], failed_call: bool, repeat: int
+    ) -> None:
         f = case.shown
         if f is None or (f.call_error, f.repeat) > (failed_call, repeat):
             case.shown = _shown(line, failed_call, repeat)
         values = case.values_of(repeat)
         if failed_call:
-            # The call failed: no figure at all for this repeat, counted as an error.
-            # Every metric gets an error for this repeat when values are read (series),
-            # whichever metrics later records reveal.
             self.call_errors += 1
             case.add_call_error(repeat)
             values[PASS_RATE] = None
@@ -191,13 +319,52 @@ class GroupData:
         passed = line.get("passed")
         if passed is not None:
             values[PASS_RATE] = 1.0 if passed else 0.0
-        elif scores:  # the verdict is an error; no score at all: nothing to judge
+        elif scores:
             values[PASS_RATE] = None
         names = self.metric_names
-        for name, s in scores.items():
+        for name, sc in scores.items():
             if name not in names:
                 names[name] = None
-            values[name] = _score_value(s.get("value"), s.get("passed"), s.get("error"))
+            values[name] = _score_value(sc.get("value"), sc.get("passed"), sc.get("error"))
+
+    # ----------------------------------------------------------------- reading
+
+    def column(self, metric: str) -> Column:
+        """The metric per case (computed once; read after the fold)."""
+        import numpy as np  # here: the package is imported by pages that never compare
+
+        hit = self._columns.get(metric)
+        if hit is not None:
+            return hit
+        n = len(self.case_ids)
+        held = self.columns.get(metric)
+        raw = np.array(held, dtype=np.float64) if held is not None else np.full(n, ABSENT)
+        failed = np.array(self.first_failed, dtype=bool)
+        present = (raw != ABSENT) | failed
+        value = np.where(raw == ABSENT, _NAN, raw)
+        multi: dict[int, tuple[float | None, ...]] = {}
+        for slot, case in self.extra.items():
+            series = case.series(metric)
+            present[slot] = series is not None
+            value[slot] = _NAN
+            if series is not None:
+                multi[slot] = tuple(series)
+        column = self._columns[metric] = Column(present, value, multi)
+        return column
+
+    def usable(self, slot: int, metric: str) -> list[float]:
+        """The case's values of ``metric`` that are not errors, in the order repeats came."""
+        case = self.extra.get(slot)
+        if case is not None:
+            return case.usable(metric)
+        column = self.columns.get(metric)
+        v = column[slot] if column is not None else ABSENT
+        return [] if v == ABSENT or math.isnan(v) else [v]
+
+    def shown_of(self, slot: int) -> Shown | None:
+        """What the report shows of the case."""
+        case = self.extra.get(slot)
+        return case.shown if case is not None else self.shown[slot]
 
 
 def record_line(r: Record) -> dict[str, Any]:

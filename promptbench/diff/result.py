@@ -7,7 +7,7 @@ Plain dataclasses with ``to_json()``; :mod:`promptbench.diff.compute` fills them
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -139,7 +139,8 @@ class PairResult:
     flaky: list[FlakyCase]
     repeats_a: RepeatStats | None  # None: one repeat per case on both sides
     repeats_b: RepeatStats | None
-    paired: dict[str, PairedMetric] = field(repr=False, default_factory=dict)
+    # Each metric as a PairedMetric, made when asked for (the regression gate does).
+    paired: Mapping[str, PairedMetric] = field(repr=False, default_factory=dict)
 
     def metric(self, name: str) -> MetricResult | None:
         """The result for metric ``name`` (``pass_rate`` included), if compared."""
@@ -221,8 +222,12 @@ class DiffResult:
         """How many comparisons have this verdict."""
         return sum(1 for _, m in self.comparisons() if m.comparison.verdict == verdict)
 
-    def to_json(self) -> dict[str, Any]:
-        """The whole result, for machines: what ``diff --json`` prints."""
+    def to_json(self, *, pairs: bool = True) -> dict[str, Any]:
+        """The whole result, for machines: what ``diff --json`` prints.
+
+        ``pairs=False`` leaves the pairs' list empty, for a caller that writes the pairs its
+        own way (the viewer's diff page) and should not pay for every flip's JSON.
+        """
         data = {
             "a": self.a.to_json(),
             "b": self.b.to_json(),
@@ -238,7 +243,7 @@ class DiffResult:
             "power": POWER,
             "unmatched_a": self.unmatched_a,
             "unmatched_b": self.unmatched_b,
-            "pairs": [p.to_json() for p in self.pairs],
+            "pairs": [p.to_json() for p in self.pairs] if pairs else [],
         }
         if self.regression is not None:
             data["regression"] = self.regression.to_json()

@@ -174,7 +174,14 @@ class MetricComparison:
 
 
 @dataclass
-class _Pairs:
+class CasePairs:
+    """One metric's cases as a comparison uses them: the paired differences, the rest counted.
+
+    :func:`compare` makes one from a :class:`PairedMetric`; a caller that holds its
+    values in columns (``promptbench diff``) can make the same figures itself and hand
+    them to :func:`compare_pairs`.
+    """
+
     diffs: list[float] = field(default_factory=list)  # per case: mean(B) − mean(A)
     sum_a: float = 0.0
     sum_b: float = 0.0
@@ -187,8 +194,8 @@ class _Pairs:
     errors_b: int = 0
 
 
-def _pair(metric: PairedMetric) -> _Pairs:
-    pairs = _Pairs()
+def _pair(metric: PairedMetric) -> CasePairs:
+    pairs = CasePairs()
     ids = list(metric.a) + [c for c in metric.b if c not in metric.a]
     for case_id in ids:
         raw_a, raw_b = metric.a.get(case_id, ()), metric.b.get(case_id, ())
@@ -254,7 +261,7 @@ def _verdict(p: float, direction: int, alpha: float, higher_is_better: bool) -> 
 
 
 def _run_test(
-    test: TestName, pairs: _Pairs, kind: Kind, n_permutations: int, seed: int
+    test: TestName, pairs: CasePairs, kind: Kind, n_permutations: int, seed: int
 ) -> Significance:
     if test == "auto":
         test = "mcnemar" if kind == "binary" and pairs.single else "permutation"
@@ -296,19 +303,55 @@ def compare(
     the test saw; use :func:`compare_all` to compare several metrics or pairs with a
     Holm correction.
     """
+    _check_settings(alpha, confidence, n_resamples, n_permutations)
+    return compare_pairs(
+        metric.name,
+        metric.kind,
+        _pair(metric),
+        higher_is_better=metric.higher_is_better,
+        alpha=alpha,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        n_permutations=n_permutations,
+        seed=seed,
+        test=test,
+        ci_method=ci_method,
+        power=power,
+    )
+
+
+def _check_settings(alpha: float, confidence: float, n_resamples: int, n_permutations: int) -> None:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if n_resamples < 1 or n_permutations < 1:
         raise ValueError("n_resamples and n_permutations must be >= 1")
-    pairs = _pair(metric)
+
+
+def compare_pairs(
+    name: str,
+    kind: Kind,
+    pairs: CasePairs,
+    *,
+    higher_is_better: bool = True,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    seed: int = 0,
+    test: TestName = "auto",
+    ci_method: CiMethod = DEFAULT_CI_METHOD,
+    power: float = 0.8,
+) -> MetricComparison:
+    """:func:`compare` on cases already paired (``pairs`` as :func:`compare` would pair them)."""
+    _check_settings(alpha, confidence, n_resamples, n_permutations)
     n = len(pairs.diffs)
     sig: Significance | None = None
     ci: tuple[float, float] | None = None
     mde: float | None = None
     if n:
-        sig = _run_test(test, pairs, metric.kind, n_permutations, seed)
+        sig = _run_test(test, pairs, kind, n_permutations, seed)
         ci = bootstrap_ci(
             pairs.diffs,
             confidence=confidence,
@@ -324,13 +367,13 @@ def compare(
             # percent of it for such data).
             mde = mde_continuous(n, stdev(pairs.diffs), alpha=alpha, power=power)
     return MetricComparison(
-        name=metric.name,
-        kind=metric.kind,
+        name=name,
+        kind=kind,
         test=sig.method if sig else "none",
         ci_method=ci_method,
         alpha=alpha,
         confidence=confidence,
-        higher_is_better=metric.higher_is_better,
+        higher_is_better=higher_is_better,
         n_paired=n,
         unpaired_a=tuple(pairs.unpaired_a),
         unpaired_b=tuple(pairs.unpaired_b),
@@ -351,9 +394,7 @@ def compare(
         direction=sig.direction if sig else 0,
         mde=mde,
         verdict=(
-            _verdict(sig.p_value, sig.direction, alpha, metric.higher_is_better)
-            if sig
-            else "no data"
+            _verdict(sig.p_value, sig.direction, alpha, higher_is_better) if sig else "no data"
         ),
     )
 
@@ -390,6 +431,14 @@ def compare_all(
         )
         for m in metrics
     ]
+    return holm_family(results, alpha=alpha, power=power)
+
+
+def holm_family(
+    results: list[MetricComparison], *, alpha: float = 0.05, power: float = 0.8
+) -> list[MetricComparison]:
+    """The comparisons with Holm's correction over those with a p-value: compare_all's end."""
+    results = list(results)
     tested = [i for i, r in enumerate(results) if r.p_value is not None]
     adjusted = holm([p for i in tested if (p := results[i].p_value) is not None])
     level = family_alpha(alpha, len(tested))

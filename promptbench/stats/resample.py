@@ -35,7 +35,7 @@ _MULTINOMIAL_RATIO = 16
 # loop costs about a second per 1,000 values at 2,000 resamples. Smaller samples keep
 # the scalar draws, and so the intervals they always had.
 VECTOR_MIN = 1000
-_VECTOR_BLOCK = 1 << 20  # index draws held at once (4 MB of indices, 8 MB of values)
+_CACHE_BLOCK = 1 << 16  # index draws held at once: 256 KB of indices, 512 KB of values
 
 
 def binomial(rng: random.Random, n: int, p: float) -> int:
@@ -132,12 +132,17 @@ def _vector_means(values: Sequence[float], n_resamples: int, rng: random.Random)
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
     out = np.empty(n_resamples, dtype=np.float64)
-    block = max(1, _VECTOR_BLOCK // n)
+    # A few resamples at a time, so that the indices and the values gathered stay in the
+    # CPU's cache: half the time of a megabyte-sized block. Bounded 32- and 64-bit draws
+    # come from the generator's state whatever the size of a call, so the draws (and the
+    # interval) are those of the megabyte-sized calls made before (a test holds them).
+    block = max(1, _CACHE_BLOCK // n)
     index_type = np.int32 if n < 2**31 else np.int64  # half the memory of the default
     for start in range(0, n_resamples, block):
         stop = min(n_resamples, start + block)
         picks = gen.integers(0, n, size=(stop - start, n), dtype=index_type)
-        out[start:stop] = x[picks].sum(axis=1) / n
+        # take: the same gather as x[picks], without fancy indexing's general machinery.
+        out[start:stop] = np.take(x, picks).sum(axis=1) / n
     means: list[float] = out.tolist()
     return means
 

@@ -32,10 +32,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from promptbench.diff import DiffOptions, Source, compare_sources
+from promptbench.diff import DiffOptions, Source
 from promptbench.errors import PromptbenchError
-from promptbench.report.html import diff_payload, served_diff_report, served_run_report
-from promptbench.view.diffrows import DiffRowsCache, DiffRowsQuery
+from promptbench.report.html import served_diff_report, served_run_report
+from promptbench.view.diffrows import DiffRows, DiffRowsCache, DiffRowsQuery
 from promptbench.view.index import RunEntry, RunIndex, valid_run_id
 from promptbench.view.layout import rows_api, with_nav
 from promptbench.view.pages import (
@@ -189,15 +189,15 @@ def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> 
 
     def _comparison(
         chosen: list[RunEntry], variants: list[str]
-    ) -> tuple[object, Callable[[], dict[str, Any]]]:
+    ) -> tuple[object, Callable[[], DiffRows]]:
         """What the comparison is (its cache key) and how to make its page's data."""
         options = DiffOptions(variants=(variants[0], variants[1])) if variants else DiffOptions()
         sources = [Source.of_run(e.stored, e.run_id) for e in chosen]
         a, b = sources[0], (sources[1] if len(sources) > 1 else None)
         key = (tuple((e.run_id, files_version(e)) for e in chosen), tuple(variants))
 
-        def build() -> dict[str, Any]:
-            return diff_payload(compare_sources(a, b, options), a, b, word_diffs=False)
+        def build() -> DiffRows:
+            return DiffRows.compare(a, b, options)
 
         return key, build
 

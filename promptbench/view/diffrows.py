@@ -2,8 +2,14 @@
 
 The diff page (``diff --html``'s) carries its statistics and first rows; the others
 come from ``/api/compare/rows`` with the same ``run``/``variant`` parameters as the
-page, filtered here as ``diff.js`` filters them in a file opened from disk. A row's
-word diff is computed when the row is sent, not for every case of the comparison.
+page, filtered here as ``diff.js`` filters them in a file opened from disk.
+
+The statistics are ``promptbench diff``'s, from the same call
+(:func:`promptbench.diff.compare_sources`). Then one pass over each run's lines finds
+every case's representative record and keeps what the filters and counts read of it
+(its verdicts, its output, where its line is); a row itself is made from its two lines
+when it is sent, as :func:`~promptbench.report.html.diff_data.diff_payload` makes it
+(tests/view/test_diffrows.py holds the two to the same rows), its word diff with it.
 Built once per comparison and version of the runs' files, kept for the last few.
 """
 
@@ -11,16 +17,25 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
+from promptbench.bulk import gc_paused, loads
 from promptbench.config import StrictModel
-from promptbench.report.html.diff_data import with_word_diff
+from promptbench.diff import DiffOptions, DiffResult, Source, compare_sources
+from promptbench.diff.pairing import natural_key
+from promptbench.errors import RunStoreError, UsageError
+from promptbench.report.html.cells import cell, text
+from promptbench.report.html.diff_data import pair_json, with_word_diff
+from promptbench.runner.store import RECORDS_FILE
+from promptbench.types import Record
 from promptbench.view.rows import FIRST_ROWS, MAX_LIMIT
 
+Group = tuple[str, str]
 DiffMode = Literal["all", "flip", "reg", "imp", "fail", "changed"]
 COMPARISONS_KEPT = 3
 
@@ -55,17 +70,226 @@ def _flip(row: dict[str, Any], m: int) -> str:
     return "r" if (va, vb) == ("p", "f") else "i" if (va, vb) == ("f", "p") else ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Rep:
+    """A case's representative record on one side: where its line is, and what filters read.
+
+    As in :func:`promptbench.report.html.diff_data.diff_payload`, the lowest repeat whose
+    call did not fail (else one that did). The rest of the record (its variables, the
+    scores' values and reasons, latency, cost) is read from its line when the row is sent.
+    """
+
+    failed: bool
+    repeat: int
+    offset: int  # of its line in records.jsonl
+    verdict: str  # p, f, e, n: as cells.cell writes it
+    scores: tuple[tuple[str, str], ...]  # (metric, verdict) in the record's order
+    var_names: tuple[str, ...]
+    output: str | None
+
+
+def _score_code(s: dict[str, Any]) -> str:
+    if s.get("error") is not None or s.get("passed") is None:
+        return "e"
+    return "p" if s["passed"] else "f"
+
+
+class _Scanner:
+    """Each case's representative record in one run's lines, noted as they go by."""
+
+    def __init__(self) -> None:
+        self.reps: dict[Group, dict[str, _Rep]] = {}
+        self._seen: dict[tuple[Any, ...], Any] = {}  # a run has few score and variable sets
+
+    def lines(self, run_dir: Path) -> Iterator[dict[str, Any]]:
+        """The lines as :func:`~promptbench.runner.store.iter_record_dicts` yields them."""
+        path = run_dir / RECORDS_FILE
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            raise RunStoreError(f"{run_dir}: no {RECORDS_FILE}") from None
+        offset = 0
+        with fh:
+            for line in fh:
+                at, offset = offset, offset + len(line)
+                if not line.endswith(b"\n"):
+                    return  # the last write of a killed run
+                try:
+                    data = loads(line, exact_big_ints=False)  # read again, exactly, to be sent
+                except ValueError as exc:
+                    raise RunStoreError(f"{path}: corrupt record: {exc}") from None
+                if not isinstance(data, dict):
+                    raise RunStoreError(f"{path}: corrupt record: not a JSON object")
+                self._note(data, at)
+                yield data
+
+    def _note(self, data: dict[str, Any], at: int) -> None:
+        group = (data["variant"], data["model"])
+        cases = self.reps.get(group)
+        if cases is None:
+            cases = self.reps[group] = {}
+        case_id, repeat, failed = data["case_id"], data["repeat"], bool(data.get("error"))
+        kept = cases.get(case_id)
+        if kept is not None and (kept.failed, kept.repeat) <= (failed, repeat):
+            return
+        scores = data.get("scores") or {}
+        passed = data.get("passed")
+        if failed:
+            verdict = "e"
+        elif passed is None:
+            verdict = "e" if scores else "n"
+        else:
+            verdict = "p" if passed else "f"
+        keys = tuple(data.get("vars") or ())
+        codes = tuple((name, _score_code(sc)) for name, sc in scores.items())
+        seen = self._seen
+        cases[case_id] = _Rep(
+            failed,
+            repeat,
+            at,
+            verdict,
+            seen.setdefault(codes, codes),
+            seen.setdefault(keys, keys),
+            data.get("output"),
+        )
+
+
+def _scan(run_dir: Path) -> dict[Group, dict[str, _Rep]]:
+    """Per group, per case: its representative record, from one pass over the lines."""
+    scanner = _Scanner()
+    try:
+        for _ in scanner.lines(run_dir):
+            pass
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RunStoreError(f"{run_dir / RECORDS_FILE}: corrupt record: {exc!r}") from None
+    return scanner.reps
+
+
+@dataclass
+class _ScannedRun(Source):
+    """A run as a side whose lines, as the comparison folds them, are noted for the rows."""
+
+    scanner: _Scanner = field(default_factory=_Scanner)
+
+    def scored_lines(self) -> Iterator[Mapping[str, Any]]:
+        """The lines, each one noted on its way to the fold: one pass for both."""
+        return self.scanner.lines(self.path)
+
+
+def _scanned(source: Source) -> Source:
+    if source.baseline_records is not None:
+        return source
+    return _ScannedRun(source.info, source.metric_names, source.regression_rules, source.path, None)
+
+
+def _reps(source: Source) -> dict[Group, dict[str, _Rep]]:
+    if source.baseline_records is not None:
+        raise UsageError("the viewer compares stored runs, not baseline files")
+    if isinstance(source, _ScannedRun):
+        return source.scanner.reps
+    return _scan(source.path)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    pair: int
+    case_id: str
+    a: _Rep | None
+    b: _Rep | None
+    flip: str  # r, i or ""
+    flaky: bool
+    width: int  # the variables the page knew of when it reached this row
+    changed: bool  # both outputs there, and different
+
+
+def _code(rep: _Rep | None, metric: str | None) -> str | None:
+    if rep is None:
+        return None
+    if metric is None:
+        return rep.verdict
+    return next((code for name, code in rep.scores if name == metric), None)
+
+
 @dataclass
 class DiffRows:
-    """One comparison's page data without its rows, and the rows to serve from."""
+    """One comparison: its statistics (``diff``'s own), and its rows, built when sent.
+
+    What the filters and counts read of each row is held (verdicts, flips, whether the
+    outputs differ); a row itself (both cells, the variables, the word diff) is made from
+    its two records' lines when a page asks for it, the way ``diff_payload`` makes it.
+    """
 
     head: dict[str, Any]
-    rows: list[dict[str, Any]]
+    rows: list[_Row]
+    files: tuple[Path, Path]  # A's and B's records.jsonl (the same file for one run)
+    metrics: dict[str, int]
+    var_names: dict[str, int]
     _haystacks: list[str] | None = None
     _matches: OrderedDict[tuple[object, ...], tuple[list[int], dict[str, int]]] = field(
         default_factory=OrderedDict
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def compare(cls, a: Source, b: Source | None, options: DiffOptions) -> DiffRows:
+        """``diff``'s comparison of two runs (or two groups of one), and its rows.
+
+        Each run's lines are read once: the comparison folds them, and each case's
+        representative line is noted on the way (runs only; a baseline side is read apart).
+        """
+        sa, sb = _scanned(a), _scanned(b) if b is not None else None
+        return cls.of(compare_sources(sa, sb, options), sa, sb)
+
+    @classmethod
+    def of(cls, result: DiffResult, a: Source, b: Source | None) -> DiffRows:
+        """The rows of ``result``, a comparison of ``a`` and ``b`` (None: groups of ``a``)."""
+        with gc_paused():
+            side_a = _reps(a)
+            side_b = side_a if b is None else _reps(b)
+            known = list(dict.fromkeys([*a.metric_names, *(b.metric_names if b else [])]))
+            metrics = {name: i for i, name in enumerate(known)}
+            var_names: dict[str, int] = {}
+            rows: list[_Row] = []
+            for index, pr in enumerate(result.pairs):
+                p = pr.pair
+                cases_a = side_a[(p.variant_a, p.model_a)]
+                cases_b = side_b[(p.variant_b, p.model_b)]
+                flips = {f.case_id: f.direction[0] for f in pr.flips}
+                flaky = {c.case_id for c in pr.flaky}
+                for case_id in sorted(cases_a.keys() | cases_b.keys(), key=natural_key):
+                    ra, rb = cases_a.get(case_id), cases_b.get(case_id)
+                    first = ra or rb
+                    assert first is not None
+                    for name in first.var_names:
+                        var_names.setdefault(name, len(var_names))
+                    for rep in (ra, rb):
+                        for name, _ in rep.scores if rep else ():
+                            metrics.setdefault(name, len(metrics))
+                    out_a, out_b = ra.output if ra else None, rb.output if rb else None
+                    changed = out_a is not None and out_b is not None and out_a != out_b
+                    rows.append(
+                        _Row(
+                            index,
+                            case_id,
+                            ra,
+                            rb,
+                            flips.get(case_id, ""),
+                            case_id in flaky,
+                            len(var_names),
+                            changed,
+                        )
+                    )
+            head = result.to_json(pairs=False)
+            head["pairs"] = [pair_json(pr) for pr in result.pairs]
+        data = {
+            "kind": "diff",
+            "title": f"diff · {result.a.label} → {result.b.label}",
+            "diff": head,
+            "metrics": list(metrics),
+            "vars": list(var_names),
+        }
+        files = (a.path / RECORDS_FILE, (b or a).path / RECORDS_FILE)
+        return cls(data, rows, files, metrics, var_names)
 
     def page_data(self, api: str) -> dict[str, Any]:
         """Everything but the rows, and the first of them under ``remote``.
@@ -84,13 +308,56 @@ class DiffRows:
         if pair >= len(self.head["diff"]["pairs"]):
             raise ValueError(f"pair: no pair {pair}; there are {len(self.head['diff']['pairs'])}")
         chosen, counts = self._select(mode, q.lower(), metric, pair)
+        page = chosen[offset:][:limit]
         return {
             "total": len(self.rows),
             "shown": len(chosen),
             "counts": counts,
             "offset": offset,
-            "rows": [{**with_word_diff(self.rows[i]), "i": i} for i in chosen[offset:][:limit]],
+            "rows": [
+                {**with_word_diff(row), "i": i}
+                for i, row in zip(page, self.built(page), strict=True)
+            ],
         }
+
+    def built(self, indices: list[int]) -> list[dict[str, Any]]:
+        """The rows at ``indices`` as ``diff_payload(..., word_diffs=False)`` makes them."""
+        lines: dict[tuple[int, int], Record] = {}
+        with self.files[0].open("rb") as fa, self.files[1].open("rb") as fb:
+            handles = (fa, fb)
+            for i in indices:
+                row = self.rows[i]
+                for side, rep in enumerate((row.a, row.b)):
+                    if rep is not None and (side, rep.offset) not in lines:
+                        handles[side].seek(rep.offset)
+                        data = loads(handles[side].readline())
+                        lines[side, rep.offset] = Record.from_json(data)
+        out = []
+        for i in indices:
+            row = self.rows[i]
+            ra = lines[0, row.a.offset] if row.a else None
+            rb = lines[1, row.b.offset] if row.b else None
+            first = ra or rb
+            assert first is not None
+            values: list[str | None] = [None] * row.width
+            for name, value in first.vars.items():
+                values[self.var_names[name]] = text(value)
+            built: dict[str, Any] = {
+                "p": row.pair,
+                "id": row.case_id,
+                "v": values,
+                "x": text(first.expected),
+                "a": cell(ra, self.metrics) if ra else None,
+                "b": cell(rb, self.metrics) if rb else None,
+            }
+            if row.flip:
+                built["f"] = row.flip
+            if row.flaky:
+                built["k"] = 1
+            if row.changed:
+                built["dc"] = 1
+            out.append(built)
+        return out
 
     def _select(self, mode: str, q: str, m: int, pair: int) -> tuple[list[int], dict[str, int]]:
         key = (mode, q, m, pair)
@@ -99,32 +366,35 @@ class DiffRows:
             if hit is not None:
                 return hit
         hay = self._search_text() if q else None
+        metric = self.head["metrics"][m] if m >= 0 else None
         counts = {"all": 0, "flip": 0, "reg": 0, "imp": 0, "fail": 0, "changed": 0}
         kept: list[int] = []
         for i, row in enumerate(self.rows):
-            if pair >= 0 and row["p"] != pair:
+            if pair >= 0 and row.pair != pair:
                 continue
-            va, vb = _verdict(row["a"], m), _verdict(row["b"], m)
-            if m >= 0 and va is None and vb is None:
+            va, vb = _code(row.a, metric), _code(row.b, metric)
+            if metric is not None and va is None and vb is None:
                 continue
             if hay is not None and q not in hay[i]:
                 continue
-            f = _flip(row, m)
+            if metric is None:
+                f = row.flip
+            else:
+                f = "r" if (va, vb) == ("p", "f") else "i" if (va, vb) == ("f", "p") else ""
             fail = va == "f" or vb == "f"
-            changed = bool(row.get("dc") or row.get("d"))
             counts["all"] += 1
             counts["flip"] += bool(f)
             counts["reg"] += f == "r"
             counts["imp"] += f == "i"
             counts["fail"] += fail
-            counts["changed"] += changed
+            counts["changed"] += row.changed
             keep = {
                 "all": True,
                 "flip": bool(f),
                 "reg": f == "r",
                 "imp": f == "i",
                 "fail": fail,
-                "changed": changed,
+                "changed": row.changed,
             }[mode]
             if keep:
                 kept.append(i)
@@ -135,24 +405,62 @@ class DiffRows:
         return kept, counts
 
     def _search_text(self) -> list[str]:
-        def side(c: dict[str, Any] | None) -> str:
-            return f"{c.get('o') or ''}\n{c.get('x') or ''}" if c else ""
-
         with self._lock:
             if self._haystacks is None:
-                self._haystacks = [
-                    "\n".join(
-                        [
-                            row["id"],
-                            *(v or "" for v in row["v"]),
-                            row["x"] or "",
-                            side(row["a"]),
-                            side(row["b"]),
-                        ]
-                    ).lower()
-                    for row in self.rows
-                ]
+                self._haystacks = self._haystacks_of_lines()
             return self._haystacks
+
+    def _haystacks_of_lines(self) -> list[str]:
+        """Each row's searched text (what the page searches in a row), from one pass a file.
+
+        Made on the first search: the id, the variables and expected value, both outputs
+        and call errors, as the cells write them, read from the lines themselves rather
+        than from whole records (a tenth of the time).
+        """
+        wanted: tuple[set[int], set[int]] = (set(), set())
+        for row in self.rows:
+            for side, rep in enumerate((row.a, row.b)):
+                if rep is not None:
+                    wanted[side].add(rep.offset)
+        texts = [_texts(path, offsets) for path, offsets in zip(self.files, wanted, strict=True)]
+        names = list(self.var_names)
+        out = []
+        for row in self.rows:
+            ta = texts[0][row.a.offset] if row.a else None
+            tb = texts[1][row.b.offset] if row.b else None
+            first = ta or tb
+            assert first is not None
+            variables, expected = first[0], first[1]
+            parts = [row.case_id, *(variables.get(names[j]) or "" for j in range(row.width))]
+            parts += [
+                expected or "",
+                *(f"{t[2] or ''}\n{t[3] or ''}" if t else "" for t in (ta, tb)),
+            ]
+            out.append("\n".join(parts).lower())
+        return out
+
+
+_Texts = tuple[dict[str, str | None], str | None, str | None, str | None]
+
+
+def _texts(path: Path, offsets: set[int]) -> dict[int, _Texts]:
+    """For the lines at ``offsets``: variables and expected value as text, output, call error."""
+    out: dict[int, _Texts] = {}
+    offset = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            at, offset = offset, offset + len(line)
+            if at not in offsets:
+                continue
+            data = loads(line)
+            err = data.get("error")
+            error = None
+            if err:
+                status = f" (HTTP {err['status']})" if err.get("status") else ""
+                error = f"{err['kind']}{status}: {err['message']}"
+            variables = {name: text(v) for name, v in (data.get("vars") or {}).items()}
+            out[at] = (variables, text(data.get("expected")), data.get("output"), error)
+    return out
 
 
 class DiffRowsCache:
@@ -164,8 +472,8 @@ class DiffRowsCache:
         self._lock = threading.Lock()
         self._building = threading.Lock()
 
-    def rows(self, key: object, build: Callable[[], dict[str, Any]]) -> DiffRows:
-        """The comparison ``key`` names, built by ``build`` (a payload) when not kept."""
+    def rows(self, key: object, build: Callable[[], DiffRows]) -> DiffRows:
+        """The comparison ``key`` names, built by ``build`` when not kept."""
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
@@ -176,9 +484,7 @@ class DiffRowsCache:
                 hit = self._items.get(key)
                 if hit is not None:
                     return hit
-            data = build()
-            rows = data.pop("rows")
-            built = DiffRows(head=data, rows=rows)
+            built = build()
             with self._lock:
                 self._items[key] = built
                 while len(self._items) > self._kept:

@@ -17,6 +17,7 @@ import pytest
 from promptbench.bulk import dumps_indented
 from promptbench.diff import DiffResult, compare
 from promptbench.diff.baseline import baseline_json
+from promptbench.diff.jsonout import dumps_indented as diff_json_bytes
 from promptbench.runs import resolve_run
 from tests.helpers.synthetic_runs import write_synthetic_run
 
@@ -55,7 +56,8 @@ def test_diff_is_what_it_was(
 ) -> None:
     result = compare(*args, runs_dir=runs, **options)  # type: ignore[arg-type]
     assert dumped(result) == golden(f"diff-{name}")
-    assert dumps_indented(result.to_json()) + "\n" == golden(f"diff-{name}")  # diff --json
+    assert dumps_indented(result.to_json()) + "\n" == golden(f"diff-{name}")
+    assert diff_json_bytes(result.to_json()) + b"\n" == golden(f"diff-{name}").encode()  # --json
 
 
 @pytest.mark.parametrize("run_id", ["a1", "b3"])

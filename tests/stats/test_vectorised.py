@@ -52,3 +52,43 @@ def test_permutation_p_matches_the_scalar_draws(
     monkeypatch.undo()
     assert sign_flip_test(diffs, n_permutations=4000, rng=random.Random(3)) == vector
     assert again == scalar
+
+
+@pytest.mark.parametrize(("m", "share"), [(1000, 0.0), (1237, 0.02), (3001, 0.05), (9000, 0.01)])
+def test_byte_tables_count_what_the_unpacked_bits_count(m: int, share: float) -> None:
+    # The byte-table lookups against the matrix product over unpacked bits that they
+    # replaced: the same draws, so the same count of extremes (m not a multiple of 8
+    # included: the last byte's padding bits weigh nothing in either).
+    rng = random.Random(m)
+    mags = sorted(abs(round(rng.gauss(0.0, 0.3), 4)) or 0.5 for _ in range(m))
+    total = sum(mags)
+    tol = 1e-9 * total
+    hi = (total + share * total) / 2 - tol
+    lo = (total - share * total) / 2 + tol
+    tables = significance._vector_extremes(mags, hi, lo, 3000, random.Random(5))
+    unpacked = significance._vector_extremes_unpacked(mags, hi, lo, 3000, random.Random(5))
+    assert tables == unpacked
+    assert 0 < tables < 3000 or share == 0.0  # a count that says something
+
+
+def _means_in_megabyte_calls(values: list[float], n_resamples: int, seed: int) -> list[float]:
+    """The numpy bootstrap as it was first written: one call per 2**20 index draws."""
+    import numpy as np
+
+    gen = np.random.default_rng(random.Random(seed).getrandbits(128))
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    out = np.empty(n_resamples)
+    block = max(1, (1 << 20) // n)
+    for start in range(0, n_resamples, block):
+        stop = min(n_resamples, start + block)
+        picks = gen.integers(0, n, size=(stop - start, n), dtype=np.int32)
+        out[start:stop] = x[picks].sum(axis=1) / n
+    return sorted(out.tolist())
+
+
+@pytest.mark.parametrize("n", [1000, 1537, 25_001])
+def test_cache_sized_calls_draw_what_megabyte_calls_drew(n: int) -> None:
+    values = sample(n, 0.01, n)
+    got = resample._vector_means(values, 300, random.Random(11))
+    assert sorted(got) == _means_in_megabyte_calls(values, 300, 11)

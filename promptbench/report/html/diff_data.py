@@ -80,6 +80,9 @@ def _pair_json(pr: PairResult) -> dict[str, Any]:
     return data
 
 
+pair_json = _pair_json  # the viewer's diff rows (promptbench.view.diffrows) make the same head
+
+
 def diff_payload(
     result: DiffResult, a: Source, b: Source | None = None, *, word_diffs: bool = True
 ) -> dict[str, Any]:
