@@ -6,8 +6,9 @@ One :class:`RateGate` per provider, server, key and model. It combines:
 - the limits the server states in its ``x-ratelimit-*`` headers: with OpenAI's
   meaning of ``reset`` (the time until the limit is full again) the refill rate is
   ``(limit - remaining) / reset``, so the gate paces itself at that rate, and
-  counts what is left from the server's own ``remaining``, less the calls it sent
-  since that answer left the server;
+  counts what is left from the server's own ``remaining`` (each answer's count
+  taken afresh), less the calls the server may not have counted yet: those sent
+  after that call, and those sent before it that are still out;
 - a pause for everyone after a 429 whose Retry-After says more than a second;
 - for servers that state nothing but refuse with 429, a token bucket inferred from
   the refusals (:class:`Inferred`): a refusal shows the server's bucket empty, so the
@@ -15,8 +16,9 @@ One :class:`RateGate` per provider, server, key and model. It combines:
   the gate paces a little under it, and now and then a little more, to notice a
   limit that was raised (and to measure again, more precisely, at the next refusal);
 - while nothing is known of an endpoint, a slow start: the calls in flight start at
-  4 and double every 25 ms, so that a limit met at once (a server's initial burst
-  spent) costs a few refusals, not one per call in flight.
+  4 and double every 25 ms of the time the gate saw pass (an event loop blocked for
+  long counts as one doubling), so that a limit met at once (a server's initial
+  burst spent) costs a few refusals, not one per call in flight.
 
 The aim is the most a limit allows and no more: a run goes as fast as the server
 lets it, with few 429s, instead of backing off far below the limit.
@@ -62,7 +64,8 @@ class Bucket:
         """Seconds until ``amount`` tokens are there (0 if they are)."""
         self.refill(now)
         amount = min(amount, self.capacity)  # a request larger than the bucket waits for a full one
-        if self.tokens >= amount:
+        # A hair short is there: float rounding leaves waits too small for a clock to pass.
+        if self.tokens >= amount - 1e-9:
             return 0.0
         return (amount - self.tokens) / self.rate if self.rate > 0 else math.inf
 
@@ -157,13 +160,17 @@ class RateGate:
         self.sent = 0  # calls started, ever: to count those sent after an answer left
         # The calls in flight allowed: a slow start while nothing is known of the limits.
         self.window = math.inf
-        self._opened: float | None = None  # the first call's start: the slow start's origin
+        # The slow start's own clock: the time the gate saw pass since the first call,
+        # counting at most one doubling between two looks (see :meth:`_allowed`).
+        self._ramp_time = 0.0
+        self._ramp_look: float | None = None
         self._ramping = rpm is None and tpm is None  # the slow start: nothing known yet
         self._stated = False  # the server stated its limits in headers
         self.inferred: Inferred | None = None  # the rate learned from 429s alone
         self._sheds_load = False  # its 429s came at random, whatever the pace: not inferred
         self._recent: deque[float] = deque()  # answers of the last second, before a refusal
         self.in_flight = 0
+        self._flying: set[int] = set()  # the sequence numbers of the calls in flight
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self.rate_limited = 0
@@ -195,19 +202,28 @@ class RateGate:
                 self.tokens.tokens -= min(tokens, self.tokens.capacity)
             self.in_flight += 1
             self.sent += 1
+            self._flying.add(self.sent)
             return self.sent
 
     def _allowed(self, now: float) -> float:
-        """The calls that may be in flight now."""
+        """The calls that may be in flight now.
+
+        The window doubles every :data:`DOUBLING` seconds of the slow start's own
+        clock, which counts at most one doubling between two looks: the calls
+        waiting look four times a doubling, so it keeps time while the event loop
+        runs, but a loop blocked for long (the first call makes the provider and
+        imports its HTTP client: 0.12-0.2 s, measured) does not open the window to
+        every call at once while no answer came back to say how fast the server is.
+        """
         if not self._ramping:
             return self.window
-        if self._opened is None:
-            self._opened = now
-        started = now - self._opened
-        if started >= DOUBLING * 12:  # 4 x 2**12 calls: no run has that many in flight
+        if self._ramp_look is not None:
+            self._ramp_time += min(now - self._ramp_look, DOUBLING)
+        self._ramp_look = now
+        if self._ramp_time >= DOUBLING * 12:  # 4 x 2**12 calls: no run has that many in flight
             self._ramping = False
             return self.window
-        return min(self.window, FIRST_WINDOW * 2 ** (started / DOUBLING))
+        return min(self.window, FIRST_WINDOW * 2 ** (self._ramp_time / DOUBLING))
 
     def retry_now(self, retry_after: float | None) -> bool:
         """Whether a refused call may go back to the gate at once, not after Retry-After.
@@ -230,6 +246,7 @@ class RateGate:
     ) -> None:
         """A call that started as ``seq`` ended; learn from what the server said."""
         self.in_flight -= 1
+        self._flying.discard(seq)
         now = self.clock()
         if self.tokens is not None and tokens_estimated:
             # Settle the estimate against what the call really used.
@@ -290,7 +307,10 @@ class RateGate:
         self.requests.rate, self.requests.capacity = inferred.rate, INFERRED_BURST
 
     def _learn(self, limits: RateLimit, seq: int, now: float) -> None:
-        sent_since = self.sent - seq  # calls that left after this one; the server may not know
+        # The calls the server may not have counted when it answered: those sent after
+        # this one, and those sent before it that are still out (a call can overtake
+        # another on its way: a new connection is slower than a kept one).
+        unseen = self.sent - seq + sum(1 for s in self._flying if s < seq)
         bucket = _stated(
             limits.limit_requests, limits.remaining_requests, limits.reset_requests, now
         )
@@ -299,7 +319,10 @@ class RateGate:
                 self.requests = bucket
             self.requests.refill(now)
             self.requests.rate, self.requests.capacity = bucket.rate, bucket.capacity
-            self.requests.tokens = min(self.requests.tokens, bucket.tokens - sent_since)
+            # The server's count, not the least of its and ours: a call counted twice
+            # (sent after this one but there before it) would otherwise leave tokens
+            # unspent at the server for the rest of the run; the next answer corrects it.
+            self.requests.tokens = bucket.tokens - unseen
         tbucket = _stated(limits.limit_tokens, limits.remaining_tokens, limits.reset_tokens, now)
         if tbucket is not None and not self._explicit_tokens:
             if self.tokens is None:
