@@ -13,8 +13,9 @@ One :class:`RateGate` per provider, server, key and model. It combines:
 - for servers that state nothing but refuse with 429, a token bucket inferred from
   the refusals (:class:`Inferred`): a refusal shows the server's bucket empty, so the
   calls it accepted between two refusals, over the time between them, are its rate;
-  the gate paces a little under it, and now and then a little more, to notice a
-  limit that was raised (and to measure again, more precisely, at the next refusal);
+  the gate paces a little under it, and now and then a little more (1%, then 2%,
+  4%, 8% a second while nothing is refused), to notice a limit that was raised
+  (and to measure again, over the last seconds, at the next refusal);
 - while nothing is known of an endpoint, a slow start: the calls in flight start at
   4 and double every 25 ms of the time the gate saw pass (an event loop blocked for
   long counts as one doubling), so that a limit met at once (a server's initial
@@ -32,7 +33,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promptbench.server_limits import RateLimit
 
@@ -76,8 +77,11 @@ class Inferred:
 
     A 429 means the server's bucket was empty when the call reached it; between two
     empty moments, whatever the server accepted is what it refilled. So the rate is
-    the calls accepted since the first refusal over the time since then, once that
-    span is long enough (:attr:`min_span`) for one call more or less not to matter.
+    the calls accepted since an earlier refusal over the time since then: the oldest
+    refusal of the last :attr:`horizon` seconds whose span is long enough
+    (:attr:`min_span`) for one call more or less not to matter. A mean over seconds,
+    not since the first refusal of the run: a limit raised mid-run, once the probing
+    found it, is kept at the next refusal instead of averaged away with the old one.
     """
 
     first: float  # when the first refusal came back: the server's bucket empty
@@ -88,12 +92,21 @@ class Inferred:
     last_raise: float = 0.0
     min_span: float = 0.5
     margin: float = 0.98  # pace this far under the measured rate: jitter, a late clock
-    raise_every: float = 1.0  # without a refusal for this long, pace 1% faster
+    raise_every: float = 1.0  # without a refusal for this long, pace ``step`` faster ...
+    first_step: float = 0.01  # ... from 1% ...
+    max_step: float = 0.08  # ... doubled at each raise up to this, until the next refusal
+    horizon: float = 10.0  # the measurement's span reaches this far back
+    step: float = 0.01
 
     window: int = 100  # answers over which the share refused is judged, once measured
     random_share: float = 0.03  # refused more than this while paced: not a rate limit
     _answers: int = 0
     _refusals: int = 0
+    # (moment, ``accepted`` then) of each refusal within the horizon, and one older.
+    _marks: deque[tuple[float, int]] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        self._marks.append((self.first, 0))
 
     def random(self) -> bool:
         """Whether the refusals go on while the gate keeps to the measured rate.
@@ -116,13 +129,24 @@ class Inferred:
         not the limit's (a server shedding load at random) cannot drive the pace down
         call after call: each measurement is the mean of what was accepted.
         """
-        span = now - self.first
-        if span >= self.min_span and self.accepted:
-            self.rate = self.accepted / span * self.margin
+        marks = self._marks
+        while len(marks) > 1 and now - marks[1][0] >= self.horizon:
+            marks.popleft()  # the oldest kept is the last one beyond the horizon
+        base: tuple[float, int] | None = None
+        for mark in marks:  # oldest first: the longest span within the horizon
+            if now - mark[0] < self.min_span:
+                break
+            base = mark
+            if now - mark[0] <= self.horizon:
+                break
+        if base is not None and self.accepted > base[1]:
+            self.rate = (self.accepted - base[1]) / (now - base[0]) * self.margin
             self.measured = True
+        marks.append((now, self.accepted))
         if self.measured:
             self._refusals += 1
         self.last_refusal = self.last_raise = now
+        self.step = self.first_step
 
     def answered(self, now: float) -> None:
         """A call was accepted; with no refusal for a while, try a little faster."""
@@ -130,7 +154,10 @@ class Inferred:
         if self.measured:
             self._answers += 1
         if now - self.last_raise >= self.raise_every:
-            self.rate *= 1.01
+            # Faster the longer nothing is refused: a limit raised by half is found in
+            # seconds, while at the limit the next refusal comes within a few steps.
+            self.rate *= 1.0 + self.step
+            self.step = min(self.max_step, self.step * 2)
             self.last_raise = now
 
 
