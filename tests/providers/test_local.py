@@ -87,10 +87,12 @@ def test_model_loads_once_and_generation_is_serialised(
     import llama_cpp
 
     loads: list[str] = []
+    loaded_on: list[str] = []
     real_llama = llama_cpp.Llama
 
     def counting_llama(*args: object, **kwargs: object) -> object:
         loads.append(str(kwargs.get("model_path")))
+        loaded_on.append(threading.current_thread().name)
         return real_llama(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(llama_cpp, "Llama", counting_llama)
@@ -129,6 +131,8 @@ def test_model_loads_once_and_generation_is_serialised(
     )
     run_suite(suite, use_cache=False)
     assert len(loads) == 1
+    # Loaded on the generation thread, not the event loop's: hosted calls go on meanwhile.
+    assert loaded_on[0].startswith("promptbench-llama")
     assert most == 1  # one generation at a time on one loaded model
     # Meanwhile hosted calls were in flight together: the event loop was never blocked.
     assert loopback.stats()["max_in_flight"] >= 2
@@ -217,3 +221,15 @@ def test_local_model_as_a_judge_answers_in_the_schema(project: Project) -> None:
         assert score.get("error") is None, score
         assert score["passed"] in (True, False)
         assert score["details"]["judge"] == "grader"
+
+
+def test_a_provider_never_called_loads_nothing_and_closes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import llama_cpp
+
+    def no_load(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a provider that made no call loaded its model")
+
+    monkeypatch.setattr(llama_cpp, "Llama", no_load)
+    provider = LocalProvider(LocalConfig())
+    asyncio.run(provider.aclose())
+    assert not local._loaded

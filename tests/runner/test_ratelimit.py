@@ -97,7 +97,9 @@ def test_a_slow_start_while_nothing_is_known_of_the_limits() -> None:
     assert gate._allowed(clock.now) == FIRST_WINDOW  # the first call opens the slow start
     clock.now += DOUBLING
     assert gate._allowed(clock.now) == pytest.approx(2 * FIRST_WINDOW)
-    clock.now += DOUBLING * 12
+    for _ in range(12):  # looked at once a doubling (waiting calls look four times)
+        clock.now += DOUBLING
+        gate._allowed(clock.now)
     assert gate._allowed(clock.now) == math.inf  # over
     assert RateGate(rpm=600, clock=clock)._allowed(clock.now) == math.inf  # limits known
 
@@ -220,3 +222,66 @@ def test_run_keeps_to_a_rate_it_learned_from_429s_alone(
     # The calls in flight when the burst ran out are refused; after that, paced: a
     # gate that did not learn the rate would be refused again and again.
     assert stats["by_outcome"].get("429", 0) <= 8 + 3
+
+
+def test_a_blocked_event_loop_opens_the_slow_start_by_one_doubling_only() -> None:
+    # The first call stalls the loop (the provider made); 150 ms later no answer has
+    # come back yet, so the window must not have grown to every call at once.
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    assert gate._allowed(clock.now) == FIRST_WINDOW
+    clock.now += 0.150
+    assert gate._allowed(clock.now) == pytest.approx(2 * FIRST_WINDOW)
+    for _ in range(4):  # looked at four times a doubling: the clock keeps time again
+        clock.now += DOUBLING / 4
+        gate._allowed(clock.now)
+    assert gate._allowed(clock.now) == pytest.approx(4 * FIRST_WINDOW)
+
+
+def test_a_bucket_a_rounding_error_short_of_a_token_has_it() -> None:
+    # Else a virtual (or coarse) clock could not pass the wait: 1e-18 s never elapses.
+    b = Bucket(rate=40.0, capacity=40.0, tokens=1.0 - 1e-15, stamp=5.0)
+    assert b.wait_for(1.0, now=5.0) == 0.0
+
+
+def test_stated_remaining_is_taken_again_after_a_call_was_counted_twice() -> None:
+    # The server saw calls 1, 3, 2 in that order (3 overtook 2): 39, 38, 37 left.
+    # Answers come back 3, 1, 2. Each answer's count is the server's, less the calls
+    # it may not have seen; an over-count is corrected by the next answer, not kept.
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    gate._ramping = False
+
+    async def take(n: int) -> list[int]:
+        return [await gate.acquire() for _ in range(n)]
+
+    s1, s2, s3 = asyncio.run(take(3))
+    limit = 40
+
+    def answer(seq: int, remaining: int) -> float:
+        reset = (limit - remaining) / 40.0
+        gate.release(
+            seq, limits=RateLimit(limit, remaining, reset), rate_limited=False, retry_after=None
+        )
+        assert gate.requests is not None
+        return gate.requests.tokens
+
+    assert answer(s3, 38) == 36  # 1 and 2 still out: maybe not seen (1 was: counted twice)
+    assert answer(s1, 39) == 37  # 2 and 3 sent after it: 39 - 2, the truth
+    assert answer(s2, 37) == 36  # 3 sent after it (seen before it: counted twice) ...
+    (s4,) = asyncio.run(take(1))
+    assert answer(s4, 36) == 36  # ... and the next answer says so: nothing lost for good
+
+
+def test_a_call_still_out_that_was_sent_before_an_answered_one_is_not_forgotten() -> None:
+    clock = Clock()
+    gate = RateGate(clock=clock)
+    gate._ramping = False
+
+    async def take(n: int) -> list[int]:
+        return [await gate.acquire() for _ in range(n)]
+
+    _, s2 = asyncio.run(take(2))
+    # Call 2 answered first, 38 left; call 1 still out and may not have been counted.
+    gate.release(s2, limits=RateLimit(40, 38, 0.05), rate_limited=False, retry_after=None)
+    assert gate.requests is not None and gate.requests.tokens == 37
