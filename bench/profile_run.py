@@ -11,8 +11,8 @@ per case, split by stage:
 * render check: every selected case rendered before the first call (``check_render``);
 * render: the variant's messages from the case (``Variant.render``) and the
   conversation set-up (``Suite.conversation``);
-* cache: the key (``cache_key``), the lookup and queueing the answer for the cache's
-  writer thread (``RunCache.get`` / ``put``);
+* cache: the key (``KeyMaker.key``, ``cache_key``), the lookup and queueing the answer
+  for the cache's writer thread (``RunCache.get`` / ``put``);
 * request: the HTTP client's own work on the loop's thread (``AiohttpTransport.create``
   and the provider around it, the request body's JSON included), excluding what the
   other stages below take inside it;
@@ -160,6 +160,7 @@ def install(clock: StageClock) -> None:
     suite_model.Variant.render = clock.sync("render", suite_model.Variant.render)  # type: ignore[method-assign]
     suite_model.Suite.conversation = clock.sync("render", suite_model.Suite.conversation)  # type: ignore[method-assign]
     completion.cache_key = clock.sync("cache", cache_mod.cache_key)
+    cache_mod.KeyMaker.key = clock.sync("cache", cache_mod.KeyMaker.key)  # type: ignore[method-assign]
     cache_mod.RunCache.get = clock.sync("cache", cache_mod.RunCache.get)  # type: ignore[method-assign]
     cache_mod.RunCache.put = clock.sync("cache", cache_mod.RunCache.put)  # type: ignore[method-assign]
     for cls in (openai_aiohttp.AiohttpTransport,):
@@ -167,21 +168,13 @@ def install(clock: StageClock) -> None:
     openai_mod.OpenAIProvider.complete = clock.coro("request", openai_mod.OpenAIProvider.complete)  # type: ignore[method-assign]
     timed_parse = clock.sync("parse", openai_http.completion_from_json)
     openai_aiohttp.completion_from_json = timed_parse
-    openai_aiohttp.json = _TimedJson(clock)  # type: ignore[assignment]
+    openai_aiohttp.decode_body = clock.sync("parse", openai_aiohttp.decode_body)
     calls.Caller.call = clock.coro("call", calls.Caller.call)  # type: ignore[method-assign]
     engine.score_all = clock.coro("score", engine.score_all)
     store.RunWriter.write = clock.sync("record", store.RunWriter.write)  # type: ignore[method-assign]
     summary.Summary.on_record = clock.sync("observers", summary.Summary.on_record)  # type: ignore[method-assign]
     engine.Runner._one = clock.coro("engine", engine.Runner._one)  # type: ignore[method-assign]
     engine.Runner._worker = clock.coro("engine", engine.Runner._worker)  # type: ignore[method-assign]
-
-
-class _TimedJson:
-    """The transport's ``json``: loads (the answer) is parse, dumps (the body) is request."""
-
-    def __init__(self, clock: StageClock) -> None:
-        self.loads = clock.sync("parse", json.loads)
-        self.dumps = json.dumps
 
 
 def write_project(root: Path, n: int, url: str) -> Path:
@@ -240,10 +233,12 @@ def main(rounds: int = 1, cases: int = 20_000) -> int:
         if best is None or found[key] < best[key]:
             best = found
     assert best is not None
+    from promptbench.runner.loop import loop_name
+
     print(
         f"where the time goes, {cases:,} cases, in-process run_suite, openai/aiohttp, instant "
-        "loopback server, -j 32, cold cache; CPU of the loop's thread per case (thread_time), "
-        f"best of {max(1, rounds)}"
+        f"loopback server, -j 32, cold cache, {loop_name()} event loop; CPU of the loop's "
+        f"thread per case (thread_time), best of {max(1, rounds)}"
     )
     width = max(len(k) for k in best)
     loop_cpu = best["= the loop's thread, CPU"]

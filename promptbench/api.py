@@ -12,6 +12,7 @@ from typing import Any
 
 from promptbench.errors import Issue, SuiteError, UsageError
 from promptbench.runner import Observer, Observers, RunInfo, Runner, RunOptions
+from promptbench.runner.loop import run as run_loop
 from promptbench.runner.selection import select, selected_cases
 from promptbench.stats import GateVerdict, Summary, run_verdict
 from promptbench.stats.probes import ProbeReport, probe_report, report_json
@@ -126,7 +127,7 @@ def run_prepared(suite: Suite, runner: Runner, observers: Iterable[Observer] = (
     """
     summary = Summary(suite.metric_names, runner.variants, runner.model_names)
     runner.observer = Observers([summary, *observers])
-    info = asyncio.run(_run_draining_on_signals(runner))
+    info = run_loop(_run_draining_on_signals(runner))  # uvloop where installed
     summary.drop_empty()
     probes = ProbeReport()
     if runner.probes:

@@ -58,6 +58,36 @@ def cache_key(
 _KEY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+class KeyMaker:
+    """:func:`cache_key` for one provider and model identity, with their JSON encoded once.
+
+    A run asks for a key per call, and the identity (a dozen settings) is the same for
+    every call of a model: only the messages and the repeat change. The payload's keys
+    are sorted, so its JSON is the messages, then the identity and the provider, then
+    the repeat and the version; the parts that do not change are joined around the
+    messages' JSON instead of encoding the whole payload again. The bytes hashed are
+    exactly those of :func:`cache_key` (a test holds the two together), so caches
+    written before stay valid.
+    """
+
+    __slots__ = ("_middle", "_suffixes")
+
+    def __init__(self, provider: str, identity: Mapping[str, Any]) -> None:
+        enc = _KEY_JSON.encode
+        self._middle = f',"model":{enc(dict(identity))},"provider":{enc(provider)},"repeat":'
+        self._suffixes: dict[int, str] = {}  # repeat -> its tail of the payload
+
+    def key(self, messages: Sequence[Message], repeat: int) -> str:
+        """The cache key of one call with these messages and this repeat index."""
+        tail = self._suffixes.get(repeat)
+        if tail is None:
+            tail = self._suffixes[repeat] = (
+                f'{self._middle}{_KEY_JSON.encode(repeat)},"v":{SCHEMA_VERSION}}}'
+            )
+        blob = '{"messages":' + _KEY_JSON.encode([m.key() for m in messages]) + tail
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
 class _OpenFailed(UsageError):
     """SQLite could not open the cache; ``cause`` says why (a run tells damaged from locked)."""
 

@@ -57,7 +57,11 @@ class CacheWriter:
         """Queue a row; never blocks on the database."""
         with self._lock:
             self._rows[row[0]] = row
-        self._wake.set()
+        # Set only when clear: setting a set Event still takes its lock and notifies.
+        # Safe: the writer clears the flag before it copies the rows, so a row queued
+        # while the flag was still set is in the batch it copies next.
+        if not self._wake.is_set():
+            self._wake.set()
 
     def pending(self, key: str) -> Row | None:
         """The queued, not yet committed row for ``key``."""

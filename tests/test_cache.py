@@ -9,14 +9,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptbench import cache as cache_module
-from promptbench.cache import Cache, cache_key, default_path
+from promptbench.cache import Cache, KeyMaker, cache_key, default_path
 from promptbench.config import Price
 from promptbench.errors import UsageError
 from promptbench.providers.mock import MockConfig
 from promptbench.providers.openai import OpenAIConfig
-from promptbench.types import Completion, Message, Usage
+from promptbench.types import Completion, Image, Message, Usage
 from tests.helpers.project import Project
 
 MESSAGES = (Message("system", "be brief"), Message("user", "hi"))
@@ -271,3 +273,44 @@ def test_a_cache_held_busy_by_another_process_does_not_block_batched_puts(
     assert cache.lost == 0
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT text FROM completions").fetchone() == ("held",)
+
+
+# --------------------------------------------------------------------------- KeyMaker
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+_SCALAR = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT
+_IDENTITY = st.dictionaries(
+    _TEXT, _SCALAR | st.lists(_SCALAR, max_size=3) | st.dictionaries(_TEXT, _SCALAR, max_size=3)
+)
+_IMAGE = st.builds(Image, path=_TEXT, sha256=st.none() | _TEXT, media_type=st.none() | _TEXT)
+_MESSAGE = st.builds(
+    Message,
+    role=st.sampled_from(["system", "user", "assistant", "tool"]),
+    content=_TEXT,
+    images=st.lists(_IMAGE, max_size=2).map(tuple),
+    tool_call_id=st.none() | _TEXT,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    provider=_TEXT,
+    identity=_IDENTITY,
+    messages=st.lists(_MESSAGE, max_size=4).map(tuple),
+    repeat=st.integers(0, 1000),
+)
+def test_the_key_maker_gives_the_keys_of_cache_key(
+    provider: str, identity: dict[str, Any], messages: tuple[Message, ...], repeat: int
+) -> None:
+    # The run's fast path hashes the same bytes as the general one: old caches stay valid.
+    maker = KeyMaker(provider, identity)
+    assert maker.key(messages, repeat) == cache_key(provider, identity, messages, repeat)
+    assert maker.key(messages, repeat) == cache_key(provider, identity, messages, repeat)
+
+
+def test_the_key_maker_keys_a_real_model_as_cache_key_does() -> None:
+    config = OpenAIConfig(**BASE, temperature=0.7, max_tokens=50)
+    maker = KeyMaker(config.provider, config.cache_identity())
+    for repeat in (0, 1, 0):
+        assert maker.key(MESSAGES, repeat) == key_of(repeat=repeat, temperature=0.7, max_tokens=50)
+    assert maker.key(MESSAGES, 0) != maker.key(MESSAGES, 1)

@@ -16,6 +16,7 @@ import random
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from promptbench.cache import KeyMaker
 from promptbench.config import ModelConfig
 from promptbench.errors import ErrorKind, ProviderError, UsageError
 from promptbench.providers import Provider, providers
@@ -51,6 +52,7 @@ class ModelHandle:
         self.gate = gate
         self.limit = asyncio.Semaphore(config.concurrency) if config.concurrency else None
         self.identity = config.cache_identity()
+        self.keys = KeyMaker(config.provider, self.identity)  # the identity's JSON, once
         self.params = config.sampling_params()
         self.price = config.effective_price()
 

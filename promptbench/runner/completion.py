@@ -64,15 +64,23 @@ class CompletionPath:
         The repeat index is part of the key, so that repeats are independent samples;
         raises ``Stopped`` when the run stops before the call starts.
         """
-        extra = dict(params or {})
-        msgs = tuple(messages)
-        identity = {**model.identity, **extra} if extra else model.identity
-        key = cache_key(model.config.provider, identity, msgs, repeat)
+        msgs = messages if isinstance(messages, tuple) else tuple(messages)
         cache = self.cache
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None:
-            return Answer(hit, cached=True, price=_price(model, hit))
-        sampling = {**model.params, **extra} if extra else model.params
+        key = ""
+        if params:  # a conversation's or a judge's own parameters: part of the identity
+            extra = dict(params)
+            if cache is not None:
+                identity = {**model.identity, **extra}
+                key = cache_key(model.config.provider, identity, msgs, repeat)
+            sampling = {**model.params, **extra}
+        else:
+            if cache is not None:
+                key = model.keys.key(msgs, repeat)
+            sampling = model.params
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not None:
+                return Answer(hit, cached=True, price=_price(model, hit))
         result = await self.caller.call(model, Prompt(msgs, sampling))
         completion = result.completion
         if completion is None:

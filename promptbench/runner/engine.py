@@ -44,7 +44,7 @@ from promptbench.runner.store import (
     iter_records,
     resume_key,
 )
-from promptbench.suite import Suite
+from promptbench.suite import Suite, Variant
 from promptbench.suite.model import Conversation
 from promptbench.types import (
     CallError,
@@ -67,6 +67,21 @@ async def _all_or_first_error(tasks: list[asyncio.Task[None]]) -> None:
         exc = None if task.cancelled() else task.exception()
         if exc is not None:
             raise exc
+
+
+def _may_converse(variant: Variant, case: Case) -> bool:
+    """Whether the call can go on past its first answer (turns, a simulated user, tools).
+
+    Most calls are single; telling so from the fields spares rendering a
+    :class:`Conversation` per call only to find it empty (what ``single`` checks).
+    """
+    return bool(
+        case.turns
+        or case.user is not None
+        or variant.turns
+        or variant.user is not None
+        or variant.tools is not None
+    )
 
 
 class Runner:
@@ -366,9 +381,10 @@ class Runner:
         if failed is not None:
             record.error = failed
             return record
-        conversation = self.suite.conversation(variant, case)
-        if not conversation.single:
-            return await self._conversation(item, model, record, conversation)
+        if _may_converse(variant, case):
+            conversation = self.suite.conversation(variant, case)
+            if not conversation.single:
+                return await self._conversation(item, model, record, conversation)
         assert self._path is not None
         answer = await self._path.complete(model, messages, repeat=item.repeat)
         record.retries = answer.retries

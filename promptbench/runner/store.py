@@ -32,6 +32,7 @@ from typing import IO, Any
 from promptbench._version import __version__
 from promptbench.bulk import loads
 from promptbench.errors import InfrastructureError, RunStoreError
+from promptbench.runner.recordline import record_line
 from promptbench.runner.runmeta import (
     RUN_FILE,
     BudgetMeta,
@@ -53,8 +54,6 @@ from promptbench.types import Record
 RECORDS_FILE = "records.jsonl"
 FLUSH_RECORDS = 256  # records gathered before they are written in one go
 FLUSH_SECONDS = 0.2  # the longest a record waits in memory (the runner's flush timer)
-# Built once: json.dumps with a non-default argument builds an encoder for every call.
-_RECORD_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def default_runs_dir() -> Path:
@@ -285,7 +284,7 @@ class RunWriter:
 
         Raises InfrastructureError as :meth:`flush` does.
         """
-        self._pending.append(_RECORD_JSON.encode(record.to_json()) + "\n")
+        self._pending.append(record_line(record) + "\n")
         if len(self._pending) >= FLUSH_RECORDS:
             self.flush()
 

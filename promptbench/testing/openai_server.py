@@ -149,7 +149,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from promptbench.testing.scenario import (
     ERROR_FAULTS,
@@ -301,8 +301,8 @@ class _Connection(asyncio.Protocol):
     # ---- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport, though uvloop's is not a subclass of asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
         self._server.connections.add(self)
         if self._buffer:  # over TLS, data may arrive before the handshake's waiter resumes
             self._process()
@@ -721,7 +721,7 @@ class _TlsAccept(asyncio.Protocol):
         self._context = context
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass of it
         transport.pause_reading()  # the ClientHello waits in the socket for the TLS layer
         task = asyncio.get_running_loop().create_task(self._upgrade(transport))
         self._server.handshakes.add(task)

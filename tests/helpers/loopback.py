@@ -88,6 +88,9 @@ class LoopbackServer:
             default_reply,
             *(["--certfile", certfile] if certfile else []),
             *(["--keyfile", keyfile] if keyfile else []),
+            # The server on asyncio's loop, as tests and benches have always measured it,
+            # now that uvloop (which promptbench runs on) is installed beside it.
+            "--no-uvloop",
         ]
         env = dict(os.environ)
         if (_REPO_ROOT / "promptbench").is_dir():  # importable even when not installed

@@ -33,7 +33,17 @@ class ForwardProxy(ChildServer):
         """Start pproxy and wait until it accepts connections."""
         port = free_port()
         log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the proxy
-        cmd = [sys.executable, "-m", "pproxy", "-l", f"http://127.0.0.1:{port}", "-v"]
+        # pproxy installs uvloop when it can import it, and fails on uvloop 0.23 (no current
+        # event loop): it runs on asyncio's loop here, as it does where uvloop is absent.
+        cmd = [
+            sys.executable,
+            "-c",
+            "import runpy, sys; sys.modules['uvloop'] = None; "
+            "runpy.run_module('pproxy', run_name='__main__', alter_sys=True)",
+            "-l",
+            f"http://127.0.0.1:{port}",
+            "-v",
+        ]
         process = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )

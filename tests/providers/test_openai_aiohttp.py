@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptbench.errors import ErrorKind, ProviderError
-from promptbench.providers.openai_aiohttp import MAX_RESPONSE_BYTES, AiohttpTransport, proxy_for
+from promptbench.providers.openai_aiohttp import (
+    MAX_RESPONSE_BYTES,
+    AiohttpTransport,
+    decode_body,
+    encode_body,
+    proxy_for,
+)
 from promptbench.types import Completion
 from tests.helpers.e2e import echo_suite, qa_cases, records, run
 from tests.helpers.loopback import LoopbackServer
@@ -128,3 +137,52 @@ def test_proxy_for_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     assert proxy_for("http://localhost:11434/v1") == (None, None)
     assert proxy_for("http://vllm.internal:8000/v1") == (None, None)
     assert proxy_for("https://api.groq.com/openai/v1")[0] == "http://proxy.corp:3128"
+
+
+# --------------------------------------------------------------------------- the body's JSON
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, NaN equal to NaN (json.loads reads NaN, which is never equal to itself)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON)
+def test_an_answer_decodes_as_the_standard_library_reads_it(value: object) -> None:
+    # orjson first, the standard library for what orjson refuses (NaN, big integers,
+    # lone surrogates): what an answer means never depends on which one read it.
+    for raw in (
+        json.dumps(value).encode(),
+        json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+    ):
+        try:
+            expected = json.loads(raw)
+        except ValueError:
+            with pytest.raises(ValueError):
+                decode_body(raw)
+            continue
+        assert _same(decode_body(raw), expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON)
+def test_a_request_body_encodes_to_the_same_json(value: object) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "extra": value}
+    assert _same(json.loads(encode_body(body)), json.loads(json.dumps(body)))
+
+
+def test_what_orjson_refuses_is_sent_as_before() -> None:
+    for body in ({"seed": 2**70}, {"messages": [{"content": "\ud800"}]}, {1: "a"}):
+        assert encode_body(body) == json.dumps(body).encode()
+    assert decode_body(b'{"n": 123456789012345678901234567890}') == {
+        "n": 123456789012345678901234567890
+    }
+    with pytest.raises(ValueError):
+        decode_body(b"<html>bad gateway</html>")

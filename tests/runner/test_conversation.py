@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from promptbench.api import run_suite
+from promptbench.runner.engine import _may_converse
+from promptbench.suite import load_suite
 from tests.helpers.images import write_png
 from tests.helpers.project import Project
 
@@ -399,3 +401,35 @@ def test_a_failed_call_mid_conversation_is_the_records_error(project: Project) -
     assert [m["role"] for m in record["transcript"]] == ["system", "user", "assistant"]
     assert record["transcript"][-1]["content"] == "Hello!"
     assert record["calls"] == 2 and record["output"] is None
+
+
+def test_a_call_is_taken_as_single_exactly_when_its_conversation_is(project: Project) -> None:
+    # The runner tells a single call from its fields, without rendering a Conversation;
+    # every way a variant or a case makes one (turns, a simulated user, tools) is here.
+    sim = {"model": "u", "goal": "chat", "max_turns": 2}
+    path = project.suite(
+        {
+            "name": "kinds",
+            "prompts": {
+                "plain": "Q: {{ x }}",
+                "turns": {"user": "Hi {{ x }}", "turns": ["more {{ x }}"]},
+                "empty_turns": {"system": "s", "messages": [{"user": "Hi"}], "turns": []},
+                "tools": {"user": "weather", "tools": [WEATHER_TOOL]},
+                "sim": {"system": "Help.", "user": {**sim, "persona": "a {{ x }}"}},
+            },
+            "models": {"m": mock(), "u": mock(judge_only=True)},
+            "cases": [
+                {"id": "1", "x": "a"},
+                {"id": "2", "vars": {"x": "b"}, "turns": ["own {{ x }}"]},
+                {"id": "3", "vars": {"x": "c"}, "user": sim},
+            ],
+        }
+    )
+    suite = load_suite(path)
+    seen = set()
+    for case in suite.cases:
+        for variant in suite.variants.values():
+            single = suite.conversation(variant, case).single
+            assert _may_converse(variant, case) is not single, (case.id, variant.name)
+            seen.add(single)
+    assert seen == {True, False}
