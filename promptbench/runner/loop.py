@@ -2,9 +2,9 @@
 
 A run against a fast server spends much of its time in the event loop and in the
 HTTP client's protocol callbacks; uvloop (libuv underneath) does that work for less
-CPU per call (``bench/run_bench.py`` prints the bare HTTP loop on both). It comes
-with the ``fast`` extra (``pip install 'promptbench[fast]'``); where it is missing
-(Windows, a plain install) the run goes on asyncio's loop, unchanged.
+CPU per call (``bench/run_bench.py`` prints the bare HTTP loop on both). It is a
+dependency everywhere but Windows; where it is missing the run goes on asyncio's
+loop, unchanged.
 
 ``PROMPTBENCH_EVENT_LOOP=asyncio`` chooses asyncio's loop all the same, to tell a
 problem of uvloop's from one of ours; ``=uvloop`` insists on uvloop.
