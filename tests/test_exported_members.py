@@ -41,6 +41,8 @@ def test_the_diff_package_exports_its_public_face() -> None:
     import promptbench.diff as diff
 
     assert diff.__all__ == sorted(diff.__all__)
+    for name in diff.__all__:  # lazy, as the top-level names are: looked up first
+        assert getattr(diff, name) is not None
     public = {
         name
         for name, value in vars(diff).items()

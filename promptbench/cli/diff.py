@@ -146,7 +146,6 @@ def diff(
         return
     from promptbench.diff import DiffOptions, open_source
     from promptbench.diff.api import compare_sides
-    from promptbench.report.diff_terminal import print_diff, print_regression
 
     given = list(refs or [])
     with user_errors():
@@ -195,6 +194,8 @@ def diff(
         sys.stdout.buffer.write(text + b"\n")
         sys.stdout.buffer.flush()
     else:
+        from promptbench.report.diff_terminal import print_diff, print_regression
+
         print_diff(out, result, only=shown, limit=limit)
         if report is not None:
             print_regression(out, report, what="A")

@@ -21,14 +21,35 @@ The modules, in the order a comparison goes through them:
   in (``run --baseline --sequential``).
 
 The names below are the package's public face; the rest is reached through its module.
+They are imported when first used (PEP 562): ``report`` reads :class:`DiffResult` and
+:mod:`~promptbench.diff.rank` of this package and none of the comparison (sources,
+baselines, statistics), which importing every name here would load.
 """
 
-from promptbench.diff.api import compare
-from promptbench.diff.options import DiffOptions
-from promptbench.diff.regression import RegressionCheck, RegressionReport, check_regressions
-from promptbench.diff.result import DiffResult, MetricResult, PairResult, SideInfo
-from promptbench.diff.select import compare_sources, open_source
-from promptbench.diff.sources import Source
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from promptbench.diff.api import compare
+    from promptbench.diff.options import DiffOptions
+    from promptbench.diff.regression import RegressionCheck, RegressionReport, check_regressions
+    from promptbench.diff.result import DiffResult, MetricResult, PairResult, SideInfo
+    from promptbench.diff.select import compare_sources, open_source
+    from promptbench.diff.sources import Source
+
+_WHERE = {
+    "DiffOptions": "options",
+    "DiffResult": "result",
+    "MetricResult": "result",
+    "PairResult": "result",
+    "RegressionCheck": "regression",
+    "RegressionReport": "regression",
+    "SideInfo": "result",
+    "Source": "sources",
+    "check_regressions": "regression",
+    "compare": "api",
+    "compare_sources": "select",
+    "open_source": "select",
+}
 
 __all__ = [
     "DiffOptions",
@@ -44,3 +65,18 @@ __all__ = [
     "compare_sources",
     "open_source",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'promptbench.diff' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"promptbench.diff.{where}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from promptbench._version import __version__
 from promptbench.bulk import loads
@@ -48,8 +48,10 @@ from promptbench.runner.runmeta import (
     read_meta,
     write_meta,
 )
-from promptbench.suite import Suite
 from promptbench.types import Record
+
+if TYPE_CHECKING:
+    from promptbench.suite import Suite
 
 RECORDS_FILE = "records.jsonl"
 FLUSH_RECORDS = 256  # records gathered before they are written in one go

@@ -167,3 +167,56 @@ def test_a_quiet_run_imports_no_progress_bar_and_no_other_command(tmp_path: Path
     }
     for heavy in (*HEAVY, "rich.progress", "promptbench.probes", "promptbench.diff"):
         assert heavy not in modules, heavy
+
+
+# What reading stored runs needs: no suite loader (case readers, templates), no engine,
+# providers or HTTP clients, and for --json no table drawing.
+NOT_FOR_STORED_RUNS = (
+    "aiohttp",
+    "openai",
+    "jinja2",
+    "pandas",
+    "wandb",
+    "promptbench.suite.loader",
+    "promptbench.suite.model",
+    "promptbench.suite.cases",
+    "promptbench.render",
+    "promptbench.runner.engine",
+    "promptbench.providers.base",
+    "promptbench.probes",
+)
+
+
+@pytest.fixture(scope="module")
+def stored_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.helpers.synthetic_runs import write_synthetic_run
+
+    runs = tmp_path_factory.mktemp("runs")
+    write_synthetic_run(runs, "a", 12, seed=1)
+    write_synthetic_run(runs, "b", 12, seed=2, p_pass=0.5)
+    return runs
+
+
+def test_diff_json_of_stored_runs_imports_no_suite_loader_engine_or_table(
+    stored_runs: Path, tmp_path: Path
+) -> None:
+    env = {"PROMPTBENCH_RUNS_DIR": str(stored_runs)}
+    modules = _imported(["diff", "a", "b", "--json"], tmp_path, env)
+    assert "promptbench.diff.compute" in modules  # it did compare
+    for heavy in (*NOT_FOR_STORED_RUNS, "promptbench.report.diff_terminal", "rich.table"):
+        assert heavy not in modules, heavy
+
+
+def test_report_of_a_stored_run_imports_no_comparison(stored_runs: Path, tmp_path: Path) -> None:
+    env = {"PROMPTBENCH_RUNS_DIR": str(stored_runs)}
+    modules = _imported(["report", "b", "--html", str(tmp_path / "r.html")], tmp_path, env)
+    assert (tmp_path / "r.html").stat().st_size > 0
+    # The page's ranking is the diff package's (diff.rank); comparing two sides is not.
+    for heavy in (
+        *NOT_FOR_STORED_RUNS,
+        "promptbench.diff.api",
+        "promptbench.diff.select",
+        "promptbench.diff.compute",
+        "promptbench.diff.baseline",
+    ):
+        assert heavy not in modules, heavy
