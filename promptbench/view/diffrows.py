@@ -27,13 +27,12 @@ from pydantic import Field
 from promptbench.bulk import gc_paused, loads
 from promptbench.config import StrictModel
 from promptbench.diff import DiffOptions, DiffResult, Source, compare_sources
-from promptbench.diff.pairing import natural_key
 from promptbench.errors import RunStoreError, UsageError
 from promptbench.report.html.cells import cell, text
-from promptbench.report.html.diff_data import pair_json, with_word_diff
+from promptbench.report.html.diff_data import case_order, pair_json, with_word_diff
 from promptbench.runner.store import RECORDS_FILE
 from promptbench.types import Record
-from promptbench.view.rows import FIRST_ROWS, MAX_LIMIT
+from promptbench.view.rows import FIRST_ROWS, MAX_LIMIT, SEARCH_WARM_S
 
 Group = tuple[str, str]
 DiffMode = Literal["all", "flip", "reg", "imp", "fail", "changed"]
@@ -70,7 +69,9 @@ def _flip(row: dict[str, Any], m: int) -> str:
     return "r" if (va, vb) == ("p", "f") else "i" if (va, vb) == ("f", "p") else ""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, five times
+# the cost of a plain one, and a big comparison makes 200,000 of these and 100,000 rows.
+@dataclass(slots=True)
 class _Rep:
     """A case's representative record on one side: where its line is, and what filters read.
 
@@ -124,6 +125,7 @@ class _Scanner:
                 yield data
 
     def _note(self, data: dict[str, Any], at: int) -> None:
+        # Run once per line of both runs: written out, no call per score.
         group = (data["variant"], data["model"])
         cases = self.reps.get(group)
         if cases is None:
@@ -140,9 +142,22 @@ class _Scanner:
             verdict = "e" if scores else "n"
         else:
             verdict = "p" if passed else "f"
-        keys = tuple(data.get("vars") or ())
-        codes = tuple((name, _score_code(sc)) for name, sc in scores.items())
         seen = self._seen
+        keys = tuple(data.get("vars") or ())
+        # _score_code of each score, in the record's order.
+        codes = tuple(
+            [
+                (
+                    name,
+                    "e"
+                    if sc.get("error") is not None or (p := sc.get("passed")) is None
+                    else "p"
+                    if p
+                    else "f",
+                )
+                for name, sc in scores.items()
+            ]
+        )
         cases[case_id] = _Rep(
             failed,
             repeat,
@@ -190,7 +205,7 @@ def _reps(source: Source) -> dict[Group, dict[str, _Rep]]:
     return _scan(source.path)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Row:
     pair: int
     case_id: str
@@ -229,6 +244,7 @@ class DiffRows:
         default_factory=OrderedDict
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _making: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def compare(cls, a: Source, b: Source | None, options: DiffOptions) -> DiffRows:
@@ -238,7 +254,10 @@ class DiffRows:
         representative line is noted on the way (runs only; a baseline side is read apart).
         """
         sa, sb = _scanned(a), _scanned(b) if b is not None else None
-        return cls.of(compare_sources(sa, sb, options), sa, sb)
+        # One pause for all of it: between its steps the collector would otherwise walk
+        # the million objects of both folds, held until the rows are made (a second).
+        with gc_paused():
+            return cls.of(compare_sources(sa, sb, options), sa, sb)
 
     @classmethod
     def of(cls, result: DiffResult, a: Source, b: Source | None) -> DiffRows:
@@ -249,6 +268,8 @@ class DiffRows:
             known = list(dict.fromkeys([*a.metric_names, *(b.metric_names if b else [])]))
             metrics = {name: i for i, name in enumerate(known)}
             var_names: dict[str, int] = {}
+            names_seen: set[tuple[str, ...]] = set()
+            scores_seen: set[tuple[tuple[str, str], ...]] = set()
             rows: list[_Row] = []
             for index, pr in enumerate(result.pairs):
                 p = pr.pair
@@ -256,15 +277,21 @@ class DiffRows:
                 cases_b = side_b[(p.variant_b, p.model_b)]
                 flips = {f.case_id: f.direction[0] for f in pr.flips}
                 flaky = {c.case_id for c in pr.flaky}
-                for case_id in sorted(cases_a.keys() | cases_b.keys(), key=natural_key):
+                for case_id in case_order(cases_a, cases_b):
                     ra, rb = cases_a.get(case_id), cases_b.get(case_id)
                     first = ra or rb
                     assert first is not None
-                    for name in first.var_names:
-                        var_names.setdefault(name, len(var_names))
+                    # A run has few sets of variables and of scores (the scanner shares
+                    # each one): each set is looked at once, not once per row.
+                    if first.var_names not in names_seen:
+                        names_seen.add(first.var_names)
+                        for name in first.var_names:
+                            var_names.setdefault(name, len(var_names))
                     for rep in (ra, rb):
-                        for name, _ in rep.scores if rep else ():
-                            metrics.setdefault(name, len(metrics))
+                        if rep is not None and rep.scores not in scores_seen:
+                            scores_seen.add(rep.scores)
+                            for name, _ in rep.scores:
+                                metrics.setdefault(name, len(metrics))
                     out_a, out_b = ra.output if ra else None, rb.output if rb else None
                     changed = out_a is not None and out_b is not None and out_a != out_b
                     rows.append(
@@ -365,7 +392,7 @@ class DiffRows:
             hit = self._matches.get(key)
             if hit is not None:
                 return hit
-        hay = self._search_text() if q else None
+        hay = self.search_text() if q else None
         metric = self.head["metrics"][m] if m >= 0 else None
         counts = {"all": 0, "flip": 0, "reg": 0, "imp": 0, "fail": 0, "changed": 0}
         kept: list[int] = []
@@ -404,16 +431,25 @@ class DiffRows:
                 self._matches.popitem(last=False)
         return kept, counts
 
-    def _search_text(self) -> list[str]:
-        with self._lock:
+    def search_text(self) -> list[str]:
+        """Each row's searched text, lowercased: made once (seconds for 100,000 rows), kept."""
+        hay = self._haystacks
+        if hay is not None:
+            return hay
+        # Its own lock: a page of rows (self._lock) is not held up while this is made.
+        with self._making:
             if self._haystacks is None:
-                self._haystacks = self._haystacks_of_lines()
+                # Paused: the collector walked every object of the cached comparisons
+                # again and again while 200,000 lines were decoded (half the time).
+                with gc_paused():
+                    self._haystacks = self._haystacks_of_lines()
             return self._haystacks
 
     def _haystacks_of_lines(self) -> list[str]:
         """Each row's searched text (what the page searches in a row), from one pass a file.
 
-        Made on the first search: the id, the variables and expected value, both outputs
+        Made in the background once the page has gone out (:class:`DiffRowsCache`), or by
+        a search that comes first: the id, the variables and expected value, both outputs
         and call errors, as the cells write them, read from the lines themselves rather
         than from whole records (a tenth of the time).
         """
@@ -489,4 +525,9 @@ class DiffRowsCache:
                 self._items[key] = built
                 while len(self._items) > self._kept:
                     self._items.popitem(last=False)
+            # The search text is made once the page has gone out, as the run page's is
+            # (rows.RowsCache): the first search then does not wait seconds for it.
+            warm = threading.Timer(SEARCH_WARM_S, built.search_text)
+            warm.daemon = True
+            warm.start()
             return built
