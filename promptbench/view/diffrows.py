@@ -84,7 +84,9 @@ class _Rep:
     repeat: int
     offset: int  # of its line in records.jsonl
     verdict: str  # p, f, e, n: as cells.cell writes it
-    scores: tuple[tuple[str, str], ...]  # (metric, verdict) in the record's order
+    # The metrics it scored, in the record's order; their verdicts are read from the line
+    # with the search text (DiffRows._codes), for the first filter by a metric.
+    scores: tuple[str, ...]
     var_names: tuple[str, ...]
     output: str | None
 
@@ -144,20 +146,7 @@ class _Scanner:
             verdict = "p" if passed else "f"
         seen = self._seen
         keys = tuple(data.get("vars") or ())
-        # _score_code of each score, in the record's order.
-        codes = tuple(
-            [
-                (
-                    name,
-                    "e"
-                    if sc.get("error") is not None or (p := sc.get("passed")) is None
-                    else "p"
-                    if p
-                    else "f",
-                )
-                for name, sc in scores.items()
-            ]
-        )
+        codes = tuple(scores)
         cases[case_id] = _Rep(
             failed,
             repeat,
@@ -217,12 +206,16 @@ class _Row:
     changed: bool  # both outputs there, and different
 
 
-def _code(rep: _Rep | None, metric: str | None) -> str | None:
+_Codes = dict[int, tuple[str, ...]]  # a side's lines (by offset): each score's verdict
+
+
+def _code(rep: _Rep | None, codes: _Codes, metric: str) -> str | None:
     if rep is None:
         return None
-    if metric is None:
-        return rep.verdict
-    return next((code for name, code in rep.scores if name == metric), None)
+    for name, code in zip(rep.scores, codes[rep.offset], strict=True):
+        if name == metric:
+            return code
+    return None
 
 
 @dataclass
@@ -240,6 +233,7 @@ class DiffRows:
     metrics: dict[str, int]
     var_names: dict[str, int]
     _haystacks: list[str] | None = None
+    _codes: tuple[_Codes, _Codes] | None = None
     _matches: OrderedDict[tuple[object, ...], tuple[list[int], dict[str, int]]] = field(
         default_factory=OrderedDict
     )
@@ -269,7 +263,7 @@ class DiffRows:
             metrics = {name: i for i, name in enumerate(known)}
             var_names: dict[str, int] = {}
             names_seen: set[tuple[str, ...]] = set()
-            scores_seen: set[tuple[tuple[str, str], ...]] = set()
+            scores_seen: set[tuple[str, ...]] = set()
             rows: list[_Row] = []
             for index, pr in enumerate(result.pairs):
                 p = pr.pair
@@ -290,7 +284,7 @@ class DiffRows:
                     for rep in (ra, rb):
                         if rep is not None and rep.scores not in scores_seen:
                             scores_seen.add(rep.scores)
-                            for name, _ in rep.scores:
+                            for name in rep.scores:
                                 metrics.setdefault(name, len(metrics))
                     out_a, out_b = ra.output if ra else None, rb.output if rb else None
                     changed = out_a is not None and out_b is not None and out_a != out_b
@@ -394,37 +388,52 @@ class DiffRows:
                 return hit
         hay = self.search_text() if q else None
         metric = self.head["metrics"][m] if m >= 0 else None
-        counts = {"all": 0, "flip": 0, "reg": 0, "imp": 0, "fail": 0, "changed": 0}
+        codes = self._made()[1] if metric is not None else ({}, {})
+        # Once per row of the comparison for the page's first answer (its counts): the
+        # counts in locals and the mode's test written out, no dict made per row.
+        n_all = n_flip = n_reg = n_imp = n_fail = n_changed = 0
         kept: list[int] = []
         for i, row in enumerate(self.rows):
             if pair >= 0 and row.pair != pair:
                 continue
-            va, vb = _code(row.a, metric), _code(row.b, metric)
-            if metric is not None and va is None and vb is None:
-                continue
-            if hay is not None and q not in hay[i]:
-                continue
             if metric is None:
+                va = row.a.verdict if row.a is not None else None
+                vb = row.b.verdict if row.b is not None else None
                 f = row.flip
             else:
+                va, vb = _code(row.a, codes[0], metric), _code(row.b, codes[1], metric)
+                if va is None and vb is None:
+                    continue
                 f = "r" if (va, vb) == ("p", "f") else "i" if (va, vb) == ("f", "p") else ""
+            if hay is not None and q not in hay[i]:
+                continue
             fail = va == "f" or vb == "f"
-            counts["all"] += 1
-            counts["flip"] += bool(f)
-            counts["reg"] += f == "r"
-            counts["imp"] += f == "i"
-            counts["fail"] += fail
-            counts["changed"] += row.changed
-            keep = {
-                "all": True,
-                "flip": bool(f),
-                "reg": f == "r",
-                "imp": f == "i",
-                "fail": fail,
-                "changed": row.changed,
-            }[mode]
-            if keep:
+            n_all += 1
+            if f:
+                n_flip += 1
+                if f == "r":
+                    n_reg += 1
+                else:
+                    n_imp += 1
+            n_fail += fail
+            n_changed += row.changed
+            if (
+                mode == "all"
+                or (mode == "flip" and f)
+                or (mode == "reg" and f == "r")
+                or (mode == "imp" and f == "i")
+                or (mode == "fail" and fail)
+                or (mode == "changed" and row.changed)
+            ):
                 kept.append(i)
+        counts = {
+            "all": n_all,
+            "flip": n_flip,
+            "reg": n_reg,
+            "imp": n_imp,
+            "fail": n_fail,
+            "changed": n_changed,
+        }
         with self._lock:
             self._matches[key] = (kept, counts)
             while len(self._matches) > 16:
@@ -433,25 +442,31 @@ class DiffRows:
 
     def search_text(self) -> list[str]:
         """Each row's searched text, lowercased: made once (seconds for 100,000 rows), kept."""
-        hay = self._haystacks
-        if hay is not None:
-            return hay
+        return self._made()[0]
+
+    def _made(self) -> tuple[list[str], tuple[_Codes, _Codes]]:
+        """The search text, and each line's verdict per score: made together, once."""
+        hay, codes = self._haystacks, self._codes
+        if hay is not None and codes is not None:
+            return hay, codes
         # Its own lock: a page of rows (self._lock) is not held up while this is made.
         with self._making:
-            if self._haystacks is None:
+            if self._haystacks is None or self._codes is None:
                 # Paused: the collector walked every object of the cached comparisons
                 # again and again while 200,000 lines were decoded (half the time).
                 with gc_paused():
-                    self._haystacks = self._haystacks_of_lines()
-            return self._haystacks
+                    self._haystacks, self._codes = self._haystacks_of_lines()
+            return self._haystacks, self._codes
 
-    def _haystacks_of_lines(self) -> list[str]:
+    def _haystacks_of_lines(self) -> tuple[list[str], tuple[_Codes, _Codes]]:
         """Each row's searched text (what the page searches in a row), from one pass a file.
 
         Made in the background once the page has gone out (:class:`DiffRowsCache`), or by
         a search that comes first: the id, the variables and expected value, both outputs
         and call errors, as the cells write them, read from the lines themselves rather
-        than from whole records (a tenth of the time).
+        than from whole records (a tenth of the time). With it, each line's verdict per
+        score, which only a filter by a metric reads: not noted while the comparison
+        folds the lines, where it was a tenth of the page's time.
         """
         wanted: tuple[set[int], set[int]] = (set(), set())
         for row in self.rows:
@@ -473,15 +488,22 @@ class DiffRows:
                 *(f"{t[2] or ''}\n{t[3] or ''}" if t else "" for t in (ta, tb)),
             ]
             out.append("\n".join(parts).lower())
-        return out
+        codes = ({at: t[4] for at, t in texts[0].items()}, {at: t[4] for at, t in texts[1].items()})
+        return out, codes
 
 
-_Texts = tuple[dict[str, str | None], str | None, str | None, str | None]
+# Variables and expected value as text, output, call error, and each score's verdict.
+_Texts = tuple[dict[str, str | None], str | None, str | None, str | None, tuple[str, ...]]
 
 
 def _texts(path: Path, offsets: set[int]) -> dict[int, _Texts]:
-    """For the lines at ``offsets``: variables and expected value as text, output, call error."""
+    """For the lines at ``offsets``: what is searched, and each score's verdict.
+
+    Variables and expected value as text, output, call error; the verdicts as
+    ``cells.cell`` writes them, in the record's order.
+    """
     out: dict[int, _Texts] = {}
+    seen: dict[tuple[str, ...], tuple[str, ...]] = {}
     offset = 0
     with path.open("rb") as fh:
         for line in fh:
@@ -495,7 +517,9 @@ def _texts(path: Path, offsets: set[int]) -> dict[int, _Texts]:
                 status = f" (HTTP {err['status']})" if err.get("status") else ""
                 error = f"{err['kind']}{status}: {err['message']}"
             variables = {name: text(v) for name, v in (data.get("vars") or {}).items()}
-            out[at] = (variables, text(data.get("expected")), data.get("output"), error)
+            codes = tuple([_score_code(sc) for sc in (data.get("scores") or {}).values()])
+            codes = seen.setdefault(codes, codes)  # few distinct ones: each held once
+            out[at] = (variables, text(data.get("expected")), data.get("output"), error, codes)
     return out
 
 

@@ -131,7 +131,7 @@ def test_search_text_is_made_after_the_page_has_gone_out(
     made_in: list[str] = []
     make = DiffRows._haystacks_of_lines
 
-    def spy(self: DiffRows) -> list[str]:
+    def spy(self: DiffRows) -> Any:
         made_in.append(threading.current_thread().name)
         return make(self)
 
