@@ -7,10 +7,12 @@ page, filtered here as ``diff.js`` filters them in a file opened from disk.
 The statistics are ``promptbench diff``'s, from the same call
 (:func:`promptbench.diff.compare_sources`). Then one pass over each run's lines finds
 every case's representative record and keeps what the filters and counts read of it
-(its verdicts, its output, where its line is); a row itself is made from its two lines
+(its verdict, its output, where its line is); a row itself is made from its two lines
 when it is sent, as :func:`~promptbench.report.html.diff_data.diff_payload` makes it
 (tests/view/test_diffrows.py holds the two to the same rows), its word diff with it.
-Built once per comparison and version of the runs' files, kept for the last few.
+Built once per comparison and version of the runs' files, kept for the last few; the
+rows' search text (and each score's verdict, which only a filter by a metric reads) is
+made from the lines in the background once the page has gone out.
 """
 
 from __future__ import annotations
