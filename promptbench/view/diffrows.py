@@ -7,10 +7,12 @@ page, filtered here as ``diff.js`` filters them in a file opened from disk.
 The statistics are ``promptbench diff``'s, from the same call
 (:func:`promptbench.diff.compare_sources`). Then one pass over each run's lines finds
 every case's representative record and keeps what the filters and counts read of it
-(its verdicts, its output, where its line is); a row itself is made from its two lines
+(its verdict, its output, where its line is); a row itself is made from its two lines
 when it is sent, as :func:`~promptbench.report.html.diff_data.diff_payload` makes it
 (tests/view/test_diffrows.py holds the two to the same rows), its word diff with it.
-Built once per comparison and version of the runs' files, kept for the last few.
+Built once per comparison and version of the runs' files, kept for the last few; the
+rows' search text (and each score's verdict, which only a filter by a metric reads) is
+made from the lines in the background once the page has gone out.
 """
 
 from __future__ import annotations
@@ -27,13 +29,12 @@ from pydantic import Field
 from promptbench.bulk import gc_paused, loads
 from promptbench.config import StrictModel
 from promptbench.diff import DiffOptions, DiffResult, Source, compare_sources
-from promptbench.diff.pairing import natural_key
 from promptbench.errors import RunStoreError, UsageError
 from promptbench.report.html.cells import cell, text
-from promptbench.report.html.diff_data import pair_json, with_word_diff
+from promptbench.report.html.diff_data import case_order, pair_json, with_word_diff
 from promptbench.runner.store import RECORDS_FILE
 from promptbench.types import Record
-from promptbench.view.rows import FIRST_ROWS, MAX_LIMIT
+from promptbench.view.rows import FIRST_ROWS, MAX_LIMIT, SEARCH_WARM_S
 
 Group = tuple[str, str]
 DiffMode = Literal["all", "flip", "reg", "imp", "fail", "changed"]
@@ -70,7 +71,9 @@ def _flip(row: dict[str, Any], m: int) -> str:
     return "r" if (va, vb) == ("p", "f") else "i" if (va, vb) == ("f", "p") else ""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, five times
+# the cost of a plain one, and a big comparison makes 200,000 of these and 100,000 rows.
+@dataclass(slots=True)
 class _Rep:
     """A case's representative record on one side: where its line is, and what filters read.
 
@@ -83,7 +86,9 @@ class _Rep:
     repeat: int
     offset: int  # of its line in records.jsonl
     verdict: str  # p, f, e, n: as cells.cell writes it
-    scores: tuple[tuple[str, str], ...]  # (metric, verdict) in the record's order
+    # The metrics it scored, in the record's order; their verdicts are read from the line
+    # with the search text (DiffRows._codes), for the first filter by a metric.
+    scores: tuple[str, ...]
     var_names: tuple[str, ...]
     output: str | None
 
@@ -124,6 +129,7 @@ class _Scanner:
                 yield data
 
     def _note(self, data: dict[str, Any], at: int) -> None:
+        # Run once per line of both runs: written out, no call per score.
         group = (data["variant"], data["model"])
         cases = self.reps.get(group)
         if cases is None:
@@ -140,9 +146,9 @@ class _Scanner:
             verdict = "e" if scores else "n"
         else:
             verdict = "p" if passed else "f"
-        keys = tuple(data.get("vars") or ())
-        codes = tuple((name, _score_code(sc)) for name, sc in scores.items())
         seen = self._seen
+        keys = tuple(data.get("vars") or ())
+        codes = tuple(scores)
         cases[case_id] = _Rep(
             failed,
             repeat,
@@ -190,7 +196,7 @@ def _reps(source: Source) -> dict[Group, dict[str, _Rep]]:
     return _scan(source.path)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Row:
     pair: int
     case_id: str
@@ -202,12 +208,16 @@ class _Row:
     changed: bool  # both outputs there, and different
 
 
-def _code(rep: _Rep | None, metric: str | None) -> str | None:
+_Codes = dict[int, tuple[str, ...]]  # a side's lines (by offset): each score's verdict
+
+
+def _code(rep: _Rep | None, codes: _Codes, metric: str) -> str | None:
     if rep is None:
         return None
-    if metric is None:
-        return rep.verdict
-    return next((code for name, code in rep.scores if name == metric), None)
+    for name, code in zip(rep.scores, codes[rep.offset], strict=True):
+        if name == metric:
+            return code
+    return None
 
 
 @dataclass
@@ -225,10 +235,12 @@ class DiffRows:
     metrics: dict[str, int]
     var_names: dict[str, int]
     _haystacks: list[str] | None = None
+    _codes: tuple[_Codes, _Codes] | None = None
     _matches: OrderedDict[tuple[object, ...], tuple[list[int], dict[str, int]]] = field(
         default_factory=OrderedDict
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _making: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def compare(cls, a: Source, b: Source | None, options: DiffOptions) -> DiffRows:
@@ -238,7 +250,10 @@ class DiffRows:
         representative line is noted on the way (runs only; a baseline side is read apart).
         """
         sa, sb = _scanned(a), _scanned(b) if b is not None else None
-        return cls.of(compare_sources(sa, sb, options), sa, sb)
+        # One pause for all of it: between its steps the collector would otherwise walk
+        # the million objects of both folds, held until the rows are made (a second).
+        with gc_paused():
+            return cls.of(compare_sources(sa, sb, options), sa, sb)
 
     @classmethod
     def of(cls, result: DiffResult, a: Source, b: Source | None) -> DiffRows:
@@ -249,6 +264,8 @@ class DiffRows:
             known = list(dict.fromkeys([*a.metric_names, *(b.metric_names if b else [])]))
             metrics = {name: i for i, name in enumerate(known)}
             var_names: dict[str, int] = {}
+            names_seen: set[tuple[str, ...]] = set()
+            scores_seen: set[tuple[str, ...]] = set()
             rows: list[_Row] = []
             for index, pr in enumerate(result.pairs):
                 p = pr.pair
@@ -256,15 +273,21 @@ class DiffRows:
                 cases_b = side_b[(p.variant_b, p.model_b)]
                 flips = {f.case_id: f.direction[0] for f in pr.flips}
                 flaky = {c.case_id for c in pr.flaky}
-                for case_id in sorted(cases_a.keys() | cases_b.keys(), key=natural_key):
+                for case_id in case_order(cases_a, cases_b):
                     ra, rb = cases_a.get(case_id), cases_b.get(case_id)
                     first = ra or rb
                     assert first is not None
-                    for name in first.var_names:
-                        var_names.setdefault(name, len(var_names))
+                    # A run has few sets of variables and of scores (the scanner shares
+                    # each one): each set is looked at once, not once per row.
+                    if first.var_names not in names_seen:
+                        names_seen.add(first.var_names)
+                        for name in first.var_names:
+                            var_names.setdefault(name, len(var_names))
                     for rep in (ra, rb):
-                        for name, _ in rep.scores if rep else ():
-                            metrics.setdefault(name, len(metrics))
+                        if rep is not None and rep.scores not in scores_seen:
+                            scores_seen.add(rep.scores)
+                            for name in rep.scores:
+                                metrics.setdefault(name, len(metrics))
                     out_a, out_b = ra.output if ra else None, rb.output if rb else None
                     changed = out_a is not None and out_b is not None and out_a != out_b
                     rows.append(
@@ -365,57 +388,87 @@ class DiffRows:
             hit = self._matches.get(key)
             if hit is not None:
                 return hit
-        hay = self._search_text() if q else None
+        hay = self.search_text() if q else None
         metric = self.head["metrics"][m] if m >= 0 else None
-        counts = {"all": 0, "flip": 0, "reg": 0, "imp": 0, "fail": 0, "changed": 0}
+        codes = self._made()[1] if metric is not None else ({}, {})
+        # Once per row of the comparison for the page's first answer (its counts): the
+        # counts in locals and the mode's test written out, no dict made per row.
+        n_all = n_flip = n_reg = n_imp = n_fail = n_changed = 0
         kept: list[int] = []
         for i, row in enumerate(self.rows):
             if pair >= 0 and row.pair != pair:
                 continue
-            va, vb = _code(row.a, metric), _code(row.b, metric)
-            if metric is not None and va is None and vb is None:
-                continue
-            if hay is not None and q not in hay[i]:
-                continue
             if metric is None:
+                va = row.a.verdict if row.a is not None else None
+                vb = row.b.verdict if row.b is not None else None
                 f = row.flip
             else:
+                va, vb = _code(row.a, codes[0], metric), _code(row.b, codes[1], metric)
+                if va is None and vb is None:
+                    continue
                 f = "r" if (va, vb) == ("p", "f") else "i" if (va, vb) == ("f", "p") else ""
+            if hay is not None and q not in hay[i]:
+                continue
             fail = va == "f" or vb == "f"
-            counts["all"] += 1
-            counts["flip"] += bool(f)
-            counts["reg"] += f == "r"
-            counts["imp"] += f == "i"
-            counts["fail"] += fail
-            counts["changed"] += row.changed
-            keep = {
-                "all": True,
-                "flip": bool(f),
-                "reg": f == "r",
-                "imp": f == "i",
-                "fail": fail,
-                "changed": row.changed,
-            }[mode]
-            if keep:
+            n_all += 1
+            if f:
+                n_flip += 1
+                if f == "r":
+                    n_reg += 1
+                else:
+                    n_imp += 1
+            n_fail += fail
+            n_changed += row.changed
+            if (
+                mode == "all"
+                or (mode == "flip" and f)
+                or (mode == "reg" and f == "r")
+                or (mode == "imp" and f == "i")
+                or (mode == "fail" and fail)
+                or (mode == "changed" and row.changed)
+            ):
                 kept.append(i)
+        counts = {
+            "all": n_all,
+            "flip": n_flip,
+            "reg": n_reg,
+            "imp": n_imp,
+            "fail": n_fail,
+            "changed": n_changed,
+        }
         with self._lock:
             self._matches[key] = (kept, counts)
             while len(self._matches) > 16:
                 self._matches.popitem(last=False)
         return kept, counts
 
-    def _search_text(self) -> list[str]:
-        with self._lock:
-            if self._haystacks is None:
-                self._haystacks = self._haystacks_of_lines()
-            return self._haystacks
+    def search_text(self) -> list[str]:
+        """Each row's searched text, lowercased: made once (seconds for 100,000 rows), kept."""
+        return self._made()[0]
 
-    def _haystacks_of_lines(self) -> list[str]:
+    def _made(self) -> tuple[list[str], tuple[_Codes, _Codes]]:
+        """The search text, and each line's verdict per score: made together, once."""
+        hay, codes = self._haystacks, self._codes
+        if hay is not None and codes is not None:
+            return hay, codes
+        # Its own lock: a page of rows (self._lock) is not held up while this is made.
+        with self._making:
+            if self._haystacks is None or self._codes is None:
+                # Paused: the collector walked every object of the cached comparisons
+                # again and again while 200,000 lines were decoded (half the time).
+                with gc_paused():
+                    self._haystacks, self._codes = self._haystacks_of_lines()
+            return self._haystacks, self._codes
+
+    def _haystacks_of_lines(self) -> tuple[list[str], tuple[_Codes, _Codes]]:
         """Each row's searched text (what the page searches in a row), from one pass a file.
 
-        Made on the first search: the id, the variables and expected value, both outputs
+        Made in the background once the page has gone out (:class:`DiffRowsCache`), or by
+        a search that comes first: the id, the variables and expected value, both outputs
         and call errors, as the cells write them, read from the lines themselves rather
-        than from whole records (a tenth of the time).
+        than from whole records (a tenth of the time). With it, each line's verdict per
+        score, which only a filter by a metric reads: not noted while the comparison
+        folds the lines, where it was a tenth of the page's time.
         """
         wanted: tuple[set[int], set[int]] = (set(), set())
         for row in self.rows:
@@ -437,15 +490,22 @@ class DiffRows:
                 *(f"{t[2] or ''}\n{t[3] or ''}" if t else "" for t in (ta, tb)),
             ]
             out.append("\n".join(parts).lower())
-        return out
+        codes = ({at: t[4] for at, t in texts[0].items()}, {at: t[4] for at, t in texts[1].items()})
+        return out, codes
 
 
-_Texts = tuple[dict[str, str | None], str | None, str | None, str | None]
+# Variables and expected value as text, output, call error, and each score's verdict.
+_Texts = tuple[dict[str, str | None], str | None, str | None, str | None, tuple[str, ...]]
 
 
 def _texts(path: Path, offsets: set[int]) -> dict[int, _Texts]:
-    """For the lines at ``offsets``: variables and expected value as text, output, call error."""
+    """For the lines at ``offsets``: what is searched, and each score's verdict.
+
+    Variables and expected value as text, output, call error; the verdicts as
+    ``cells.cell`` writes them, in the record's order.
+    """
     out: dict[int, _Texts] = {}
+    seen: dict[tuple[str, ...], tuple[str, ...]] = {}
     offset = 0
     with path.open("rb") as fh:
         for line in fh:
@@ -459,7 +519,9 @@ def _texts(path: Path, offsets: set[int]) -> dict[int, _Texts]:
                 status = f" (HTTP {err['status']})" if err.get("status") else ""
                 error = f"{err['kind']}{status}: {err['message']}"
             variables = {name: text(v) for name, v in (data.get("vars") or {}).items()}
-            out[at] = (variables, text(data.get("expected")), data.get("output"), error)
+            codes = tuple([_score_code(sc) for sc in (data.get("scores") or {}).values()])
+            codes = seen.setdefault(codes, codes)  # few distinct ones: each held once
+            out[at] = (variables, text(data.get("expected")), data.get("output"), error, codes)
     return out
 
 
@@ -489,4 +551,9 @@ class DiffRowsCache:
                 self._items[key] = built
                 while len(self._items) > self._kept:
                     self._items.popitem(last=False)
+            # The search text is made once the page has gone out, as the run page's is
+            # (rows.RowsCache): the first search then does not wait seconds for it.
+            warm = threading.Timer(SEARCH_WARM_S, built.search_text)
+            warm.daemon = True
+            warm.start()
             return built

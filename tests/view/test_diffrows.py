@@ -8,6 +8,8 @@ same rows in the same order, and the same answers to the toolbar's filters.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from promptbench.diff import DiffOptions, Source, compare_sources
 from promptbench.report.html import diff_payload
 from promptbench.report.html.diff_data import with_word_diff
 from promptbench.runs import resolve_run
-from promptbench.view.diffrows import DiffRows
+from promptbench.view import diffrows
+from promptbench.view.diffrows import DiffRows, DiffRowsCache
 from tests.helpers.synthetic_runs import write_synthetic_run
 
 
@@ -114,3 +117,36 @@ def reference_filter(
         if flags[mode]:
             kept.append(i)
     return kept, counts
+
+
+def test_search_text_is_made_after_the_page_has_gone_out(
+    runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache hands the rows out at once and makes their search text in the background.
+
+    The first search then finds it made (on the big diff it took seconds), and finds
+    the rows that a search making it on demand finds.
+    """
+    monkeypatch.setattr(diffrows, "SEARCH_WARM_S", 0.2)
+    made_in: list[str] = []
+    make = DiffRows._haystacks_of_lines
+
+    def spy(self: DiffRows) -> Any:
+        made_in.append(threading.current_thread().name)
+        return make(self)
+
+    monkeypatch.setattr(DiffRows, "_haystacks_of_lines", spy)
+    a, b = sides(runs, "a", "b")
+    rows = DiffRowsCache().rows("a-b", lambda: DiffRows.compare(a, b, DiffOptions()))
+    assert made_in == [], "the search text was made before the rows were handed out"
+    deadline = time.monotonic() + 30
+    while rows._haystacks is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rows._haystacks is not None, "the search text was not made in the background"
+    assert len(made_in) == 1 and made_in[0] != threading.current_thread().name
+    on_demand = DiffRows.compare(a, b, DiffOptions())
+    for q in ("about 1", "q7", "timeout"):
+        assert rows.answer(0, 10_000, "all", q, -1, -1) == on_demand.answer(
+            0, 10_000, "all", q, -1, -1
+        )
+    assert len(made_in) == 2  # once in the background, once on demand for on_demand: no more
