@@ -46,6 +46,7 @@ class RunFold:
         self.var_names: dict[str, int] = {name: i for i, name in enumerate(suite.variables)}
         self.columns: dict[tuple[str, str], int] = {}  # group -> column, in order of appearance
         self.keys: list[tuple[str, int]] = []  # (case, repeat) of each row, by first appearance
+        self.rows_of: dict[tuple[str, int], int] = {}  # (case, repeat) -> its row (as folded)
         self.repeats = 0
         self.rank: RankFold | None = RankFold(PASS_RATE) if ranking else None
         self.groups: list[tuple[str, str]] = []  # the page's columns, set by fold()
@@ -54,35 +55,51 @@ class RunFold:
 
     def fold(self) -> None:
         """Read the run's records (once), then put groups and rows in the page's order."""
-        exact_big_ints = self.exact_big_ints
-        run = self.run
-        rows: dict[tuple[str, int], int] = {}
+        fold_line = self.line_folder()
+        with gc_paused(), corrupt_records(self.run.run_dir):
+            for offset, line in iter_record_offsets(
+                self.run.run_dir, exact_big_ints=self.exact_big_ints
+            ):
+                fold_line(offset, line)
+        self.finish()
+
+    def line_folder(self) -> Callable[[int, Line], None]:
+        """What folds one record's line in (``fold_line(offset, line)``), in file order."""
+        rows = self.rows_of
         columns = self.columns
+        keys = self.keys
+        var_names = self.var_names
         add_summary = self.summary.add_line
         add_rank = self.rank.add_line if self.rank is not None else None
         record = self._recorder()
-        with gc_paused(), corrupt_records(run.run_dir):
-            for offset, line in iter_record_offsets(run.run_dir, exact_big_ints=exact_big_ints):
-                add_summary(line)
-                if add_rank is not None:
-                    add_rank(line)
-                repeat = line["repeat"]
-                if repeat >= self.repeats:
-                    self.repeats = repeat + 1
-                key = (line["case_id"], repeat)
-                row = rows.get(key)
-                new = row is None
-                if row is None:
-                    row = rows[key] = len(self.keys)
-                    self.keys.append(key)
-                    for name in line.get("vars") or ():
-                        if name not in self.var_names:
-                            self.var_names[name] = len(self.var_names)
-                group = (line["variant"], line["model"])
-                col = columns.get(group)
-                if col is None:
-                    col = columns[group] = len(columns)
-                record(offset, line, row, col, new)
+
+        def fold_line(offset: int, line: Line) -> None:
+            add_summary(line)
+            if add_rank is not None:
+                add_rank(line)
+            repeat = line["repeat"]
+            if repeat >= self.repeats:
+                self.repeats = repeat + 1
+            key = (line["case_id"], repeat)
+            row = rows.get(key)
+            new = row is None
+            if row is None:
+                row = rows[key] = len(keys)
+                keys.append(key)
+                for name in line.get("vars") or ():
+                    if name not in var_names:
+                        var_names[name] = len(var_names)
+            group = (line["variant"], line["model"])
+            col = columns.get(group)
+            if col is None:
+                col = columns[group] = len(columns)
+            record(offset, line, row, col, new)
+
+        return fold_line
+
+    def finish(self) -> None:
+        """Once every record is folded in: the groups and rows in the page's order."""
+        columns = self.columns
         self.summary.drop_empty()
         # Columns in the summary's order: variant by variant, as the suite lists them.
         self.groups = [g for g in self.summary.groups if g in columns]
