@@ -13,6 +13,7 @@ the viewer keeps a few columns and builds a row's cells when it is asked for
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -104,8 +105,7 @@ class RunFold:
         # Columns in the summary's order: variant by variant, as the suite lists them.
         self.groups = [g for g in self.summary.groups if g in columns]
         self._positions = {columns[g]: i for i, g in enumerate(self.groups)}
-        keys = self.keys
-        self.order = sorted(range(len(keys)), key=lambda i: (natural_key(keys[i][0]), keys[i][1]))
+        self.order = page_order(self.keys)
 
     def _recorder(self) -> Callable[[int, Line, int, int, bool], None]:
         """What keeps what the reader needs of one record (``new``: the first of its row).
@@ -121,6 +121,33 @@ class RunFold:
     def positions(self) -> dict[int, int]:
         """Folded column -> its place on the page (a group only probes' twins ran has none)."""
         return self._positions
+
+
+_ASCII_DIGITS = "0123456789"
+_DIGITS = re.compile(r"\d")
+
+
+def page_order(keys: Sequence[tuple[Any, int]]) -> list[int]:
+    """Row numbers of ``keys`` (case, repeat) by case in natural order, then repeat.
+
+    ``natural_key`` costs some 6 us a case id the first time (a third of a second for
+    50,000 rows). When every id is one text (the same, without digits) and a number in
+    ASCII digits ("case-12"), it orders them by that number alone, so the number is the
+    key: the same order, ties included (the sort is stable either way).
+    """
+    n = len(keys)
+    try:
+        texts = {case.rstrip(_ASCII_DIGITS) for case, _ in keys}
+        if len(texts) == 1:
+            (text,) = texts
+            # natural_key reads a text of digits (\d or not) as a number, or fails on it.
+            if not _DIGITS.search(text) and not (text and text.isdigit()):
+                cut = len(text)
+                numbered = [(int(case[cut:]), r) for case, r in keys]  # "": no number
+                return sorted(range(n), key=numbered.__getitem__)
+    except (AttributeError, ValueError):  # an id that is not text, or not numbered
+        pass
+    return sorted(range(n), key=lambda i: (natural_key(keys[i][0]), keys[i][1]))
 
 
 def new_row(line: Line, var_names: Mapping[str, int], width: int) -> Row:
