@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 NONE, PASS, FAIL, ERROR, NO_VERDICT = 0, 1, 2, 3, 4
 _NAN = math.nan
 
-# A metric as the lean path keeps it: its scores' codes and records (appends), its name.
+# A metric as the lean path keeps it: the appends of its scores' codes and records.
 _Slot = tuple[Callable[[int], None], Callable[[int], None]]
 
 
