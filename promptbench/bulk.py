@@ -16,7 +16,7 @@ import contextlib
 import gc
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 try:
@@ -24,6 +24,10 @@ try:
 except ImportError:  # pragma: no cover - the wheel is a dependency
     orjson = None  # type: ignore[assignment]
 
+
+# orjson's decoder itself (the standard library's without the wheel): for a loop over
+# many lines that calls it directly, and hands what it refuses to loads().
+decode_fast: Callable[[bytes], Any] = orjson.loads if orjson is not None else json.loads
 
 # orjson reads an integer beyond 64 bits as a float; the standard library keeps it whole.
 # A run of 19 digits anywhere in the text (a string's included) sends it to the latter.

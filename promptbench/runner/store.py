@@ -425,6 +425,18 @@ def iter_record_dicts(run_dir: Path, *, exact_big_ints: bool = True) -> Iterator
         yield data
 
 
+def open_records(run_dir: Path) -> IO[bytes]:
+    """The run's ``records.jsonl``, open for reading its lines (see :func:`decode_line`).
+
+    For a reader that loops over the lines itself (the viewer); :func:`iter_record_offsets`
+    is the same loop. A last line without its newline is a killed run's last write.
+    """
+    try:
+        return (run_dir / RECORDS_FILE).open("rb")
+    except FileNotFoundError:
+        raise RunStoreError(f"{run_dir}: no {RECORDS_FILE}") from None
+
+
 def iter_record_offsets(
     run_dir: Path, *, exact_big_ints: bool = True
 ) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -443,7 +455,7 @@ def iter_record_offsets(
         for line in fh:
             if not line.endswith(b"\n"):
                 return  # the last write of a killed run
-            yield offset, _decode(path, line, exact_big_ints)
+            yield offset, decode_line(path, line, exact_big_ints)
             offset += len(line)
 
 
@@ -473,11 +485,15 @@ def read_record_dicts(
             line = fh.readline()
             if not line.endswith(b"\n"):
                 raise RunStoreError(f"{path}: changed while read; read it again")
-            out.append(_decode(path, line, exact_big_ints))
+            out.append(decode_line(path, line, exact_big_ints))
     return out
 
 
-def _decode(path: Path, line: bytes, exact_big_ints: bool) -> dict[str, Any]:
+def decode_line(path: Path, line: bytes, exact_big_ints: bool) -> dict[str, Any]:
+    """One line of ``path`` decoded, as :func:`iter_record_offsets` yields it.
+
+    Raises RunStoreError when the line is not JSON, or not an object.
+    """
     try:
         data = loads(line, exact_big_ints=exact_big_ints)
     except ValueError as exc:

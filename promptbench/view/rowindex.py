@@ -21,15 +21,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from promptbench.bulk import gc_paused
 from promptbench.diff.rank import PASS_RATE, RankFold
 from promptbench.errors import RunStoreError
 from promptbench.report.html.cells import error_text, text
 from promptbench.report.html.run_fold import Line, Row, RunFold, row_of_lines
 from promptbench.runner.store import corrupt_records, read_record_dicts
 from promptbench.runs import StoredRun
+from promptbench.view.linefold import ERROR, FAIL, NO_VERDICT, NONE, PASS, fold_lines
 
-# A cell's verdict, and a metric's within it: 0 where the cell (or the score) is absent.
-NONE, PASS, FAIL, ERROR, NO_VERDICT = 0, 1, 2, 3, 4
+__all__ = ["ERROR", "FAIL", "NONE", "NO_VERDICT", "PASS", "RowIndex", "RowsFold"]
+
 _NAN = math.nan
 ROWS_KEPT = 2000  # rows kept once read back, per run: a few pages each way of the one looked at
 
@@ -62,6 +64,13 @@ class RowsFold(RunFold):
         self.row_vars: list[Mapping[str, Any]] = []
         self.row_expected: list[Any] = []
         self.row_width = array("l")  # variables known when the row's first record came
+        self.lean = 0  # records fold() read by its lean path (linefold), for the tests
+
+    def fold(self) -> None:
+        """Read the run's records (once): :func:`.linefold.fold_lines`, then the page's order."""
+        with gc_paused(), corrupt_records(self.run.run_dir):
+            fold_lines(self)
+        self.finish()
 
     def _recorder(self) -> Callable[[int, Line, int, int, bool], None]:
         # A closure over the arrays' appends: a first look at a 100,000-record run calls

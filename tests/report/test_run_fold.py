@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promptbench.diff.pairing import natural_key
 from promptbench.report.html import run_payload
 from promptbench.report.html.cells import cell, line_cell, line_images, text
+from promptbench.report.html.run_fold import page_order
 from promptbench.runs import resolve_run
 from promptbench.types import Record
 from tests.helpers.reference_pages import reference_payload
@@ -180,3 +183,39 @@ def test_a_group_only_probes_twins_reached_is_left_off_the_page(tmp_path: Path) 
     assert dumped([{k: v for k, v in r.items() if k != "i"} for r in served["rows"]]) == dumped(
         page["rows"]
     )
+
+
+def natural_order(keys: list[tuple[str, int]]) -> list[int]:
+    """The page's order as it was computed before page_order's shortcut."""
+    return sorted(range(len(keys)), key=lambda i: (natural_key(keys[i][0]), keys[i][1]))
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [f"case-{i}" for i in range(40)],  # the shortcut: one text and a number
+        [f"q{i}" for i in (5, 10, 1, 2, 100, 7)],
+        ["7", "12", "3", "012", "12"],  # no text; "012" ties with "12"
+        ["case-01", "case-1", "case-001", "case-2"],  # ties kept in file order
+        ["a1", "b2", "a10", "b1"],  # two texts: natural_key
+        ["case-1", "case-1-b", "case-2", "intro"],  # not all numbered
+        ["ü7", "ü10", "ü8"],
+        ["case-", "case-1", "case-0"],  # one id is the text alone
+        ["1x", "2x", "10x"],
+        ["x١٢", "x3", "x٢"],  # Arabic-Indic digits are numbers to both
+    ],
+)
+def test_page_order_is_the_natural_order(ids: list[str]) -> None:
+    rng = random.Random(len(ids))
+    keys = [(case, r) for case in ids for r in (1, 0)]
+    rng.shuffle(keys)
+    assert page_order(keys) == natural_order(keys)
+
+
+def test_page_order_fails_where_natural_key_fails() -> None:
+    # "²" is a digit to str.isdigit but not to \d: natural_key's int() refuses it.
+    keys = [("²1", 0), ("²2", 0)]
+    with pytest.raises(ValueError):
+        natural_order(keys)
+    with pytest.raises(ValueError):
+        page_order(keys)
