@@ -55,9 +55,12 @@ def messages_for(question: str, suite: dict) -> list[dict[str, str]]:
 
 
 def bare(cases: list[dict], suite: dict) -> tuple[int, float]:
-    import llama_cpp
+    from promptbench.providers.local import bundled_gguf, limit_openmp_spinning
 
-    from promptbench.providers.local import bundled_gguf
+    # The same OpenMP spinning as the provider sets (or the caller's), so that the two differ
+    # only by promptbench's own work; `--spin-count` compares settings.
+    limit_openmp_spinning()
+    import llama_cpp
 
     start = time.perf_counter()
     threads = suite["models"]["tiny"].get("n_threads") or os.cpu_count() or 1
@@ -213,7 +216,19 @@ def main() -> int:
         help="llama.cpp threads for both (default: every CPU, the provider's default); 1 on "
         "a shared machine, where a team of threads waits for any one that is preempted",
     )
+    parser.add_argument(
+        "--spin-count",
+        type=int,
+        help="GOMP_SPINCOUNT for both children (default: the provider's, 3000, unless the "
+        "environment sets OMP_WAIT_POLICY or GOMP_SPINCOUNT; GNU OpenMP's own is 300000)",
+    )
     args = parser.parse_args()
+    if args.spin_count is not None:
+        os.environ["GOMP_SPINCOUNT"] = str(args.spin_count)
+    from promptbench.providers.local import SPIN_COUNT
+
+    setting = os.environ.get("GOMP_SPINCOUNT", f"{SPIN_COUNT} (the provider's default)")
+    print(f"GOMP_SPINCOUNT for both: {setting}")
 
     suite = yaml.safe_load((SCAFFOLD / "suites" / "quickstart.yaml").read_text())
     load_before = os.getloadavg()[0]

@@ -233,3 +233,41 @@ def test_a_provider_never_called_loads_nothing_and_closes(monkeypatch: pytest.Mo
     provider = LocalProvider(LocalConfig())
     asyncio.run(provider.aclose())
     assert not local._loaded
+
+
+@pytest.mark.parametrize(
+    ("user_env", "spin_count"),
+    [
+        ({}, "'3000'"),
+        ({"GOMP_SPINCOUNT": "100"}, "'100'"),
+        ({"OMP_WAIT_POLICY": "PASSIVE"}, "'0'"),
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, None),
+    ],
+    ids=["unset", "user's count", "user's passive", "user's active"],
+)
+def test_openmp_threads_spin_briefly_at_barriers_unless_the_user_says(
+    user_env: dict[str, str], spin_count: str | None
+) -> None:
+    """llama.cpp's OpenMP team spins 3,000 times, not 300,000, unless the environment says.
+
+    Read back from GNU OpenMP itself (``OMP_DISPLAY_ENV=verbose`` prints its settings when
+    llama.cpp's library loads).
+    """
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
+    env.update(user_env, OMP_DISPLAY_ENV="verbose")
+    code = "from promptbench.providers.local import LocalConfig, _load; _load(LocalConfig())"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    shown = {
+        k.strip(): v.strip()
+        for k, _, v in (line.partition("=") for line in done.stderr.splitlines())
+        if k.strip() == "GOMP_SPINCOUNT"
+    }
+    if spin_count is not None:
+        assert shown["GOMP_SPINCOUNT"] == spin_count, done.stderr
+    else:  # ACTIVE: spin (a very large count), as the user asked
+        assert shown["GOMP_SPINCOUNT"] not in ("'0'", "'3000'", "'300000'"), done.stderr
