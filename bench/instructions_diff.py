@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -58,28 +56,11 @@ def store(root: Path, n: int) -> Path:
 
 def instructions(n: int) -> int:
     """Instructions callgrind counted in the diff page's work on two runs of ``n`` records."""
+    from bench.callgrind import collected
+
     with tempfile.TemporaryDirectory() as tmp:
         runs = store(Path(tmp), n)
-        out = Path(tmp) / "callgrind.out"
-        proc = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-c",
-                _CHILD,
-                str(runs),
-                str(ROOT),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    found = re.search(r"Collected : (\d+)", proc.stderr)
-    if proc.returncode != 0 or found is None:
-        raise SystemExit(f"the diff page under callgrind failed:\n{proc.stderr[-2000:]}")
-    return int(found.group(1))
+        return collected(_CHILD, str(runs), str(ROOT), what="the diff page")
 
 
 def main() -> int:

@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,27 +46,9 @@ with tempfile.TemporaryDirectory() as tmp, LoopbackServer.start() as server:
 
 def instructions(n: int) -> int:
     """Instructions callgrind counted in a whole in-process run of ``n`` cases."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        proc = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-c",
-                _CHILD,
-                str(n),
-                str(ROOT),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    found = re.search(r"Collected : (\d+)", proc.stderr)
-    if proc.returncode != 0 or found is None:
-        raise SystemExit(f"the run under callgrind failed:\n{proc.stderr[-2000:]}")
-    return int(found.group(1))
+    from bench.callgrind import collected
+
+    return collected(_CHILD, str(n), str(ROOT), what="the run")
 
 
 def main() -> int:

@@ -124,6 +124,16 @@ def test_odd_lines_fold_as_the_general_path_folds_them(tmp_path: Path) -> None:
     assert state(lean) == state(general)
 
 
+def assert_both_paths_refuse_alike(run_dir: Path) -> None:
+    """The general path and the lean one raise the same RunStoreError on this run."""
+    run = resolve_run(run_dir)
+    with pytest.raises(RunStoreError) as general:
+        RunFold.fold(RowsFold(run))
+    with pytest.raises(RunStoreError) as lean:
+        RowsFold(run).fold()
+    assert str(lean.value) == str(general.value)
+
+
 @pytest.mark.parametrize(
     "bad",
     [b"[1, 2]\n", b"not json\n", b'{"case_id": "x"}\n', b'{"case_id": "x", "error": 3}\n'],
@@ -132,12 +142,7 @@ def test_a_line_that_is_not_a_record_is_said_as_before(tmp_path: Path, bad: byte
     run_dir = write_varied_run(tmp_path / "runs", "bad", 10, seed=9)
     raw = (run_dir / "records.jsonl").read_bytes().splitlines(keepends=True)
     write_lines(run_dir, [*raw[:5], bad, *raw[5:]])
-    run = resolve_run(run_dir)
-    with pytest.raises(RunStoreError) as general:
-        RunFold.fold(RowsFold(run))
-    with pytest.raises(RunStoreError) as lean:
-        RowsFold(run).fold()
-    assert str(lean.value) == str(general.value)
+    assert_both_paths_refuse_alike(run_dir)
 
 
 def test_a_call_error_of_an_odd_shape_is_said_as_before(tmp_path: Path) -> None:
@@ -147,9 +152,4 @@ def test_a_call_error_of_an_odd_shape_is_said_as_before(tmp_path: Path) -> None:
     full = [d for d in map(json.loads, raw) if "probe" not in d and "usage" in d and "cost" in d]
     data = {**full[-1], "error": "boom"}
     write_lines(run_dir, [*raw, (json.dumps(data) + "\n").encode()])
-    run = resolve_run(run_dir)
-    with pytest.raises(RunStoreError) as general:
-        RunFold.fold(RowsFold(run))
-    with pytest.raises(RunStoreError) as lean:
-        RowsFold(run).fold()
-    assert str(lean.value) == str(general.value)
+    assert_both_paths_refuse_alike(run_dir)
