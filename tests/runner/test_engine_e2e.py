@@ -240,7 +240,9 @@ def test_retryable_faults_are_retried_until_the_call_succeeds(
     }
     assert result.info.meta.counts.retries == sum(len(f) for f in FAULTS.values())
     assert result.info.meta.counts.errors == 0
-    assert wall < 3.0  # the hang cost one 0.5 s timeout, not the server's 3 s
+    # chang's one retry above is the proof that the hang was cut off by the 0.5 s timeout:
+    # had the client waited out the server's 3 s, the answer would have come with 0 retries.
+    # (No upper bound on the wall time: on a shared, loaded machine it cannot be trusted.)
 
 
 @pytest.mark.parametrize(
@@ -331,7 +333,6 @@ def test_suite_concurrency_bounds_calls_in_flight(
     assert stats["requests"] == 40
     assert stats["max_in_flight"] == 4
     assert wall >= 0.95  # 40 calls / 4 at once x 100 ms
-    assert wall < 3.0  # ... and they did run 4 at once
     assert result.summary.records == 40
 
 
@@ -493,13 +494,12 @@ def test_exhausted_quota_is_not_retried(loopback: LoopbackServer, project: Proje
     # only makes the run slow. The default backoff is used, as a user would get it.
     loopback.configure(rules=[{"match": "q1", "faults": ["429-noretry"] * 5}])
     path = project.suite(echo_suite(loopback.url, cases=qa_cases(2), max_error_rate=1))
-    result, wall = run(path, backoff=None)
+    result, _ = run(path, backoff=None)
     assert loopback.stats()["by_prompt"] == {"Q: q1": 1, "Q: q2": 1}
     bad = by_key(records(result))[("q1", "plain", "loop", 0)]
     assert bad["error"]["kind"] == "quota"
     assert bad["error"]["status"] == 429
     assert bad["retries"] == 0
-    assert wall < 2.0
 
 
 # --------------------------------------------------------------------------- interruption
@@ -579,10 +579,10 @@ def test_interrupt_finishes_calls_in_flight_and_starts_no_new_one(
 def test_interrupt_abandons_a_call_waiting_to_retry(
     loopback: LoopbackServer, project: Project
 ) -> None:
-    loopback.configure(rules=[{"match": "q1", "faults": ["429:5"]}])
+    loopback.configure(rules=[{"match": "q1", "faults": ["429:30"]}])
     path = project.suite(echo_suite(loopback.url, cases=qa_cases(1)))
     runner, stopping = _interrupt(path, after_retries=1)
-    assert stopping < 1.0  # not the 5 s the server asked for
+    assert stopping < 10.0  # not the 30 s the server asked for (wide: a shared machine)
     assert runner.info is not None
     assert records(runner.info.run_dir) == []  # abandoned: no record, so nothing to skip later
     assert loopback.stats()["requests"] == 1

@@ -242,10 +242,9 @@ def test_malformed_and_empty_choices(server: LoopbackServer, client: openai.Open
 def test_hang_hits_the_client_timeout(server: LoopbackServer) -> None:
     server.configure(rules=[{"match": "slow", "faults": ["hang:2"]}])
     with openai.OpenAI(base_url=server.url, api_key="t", max_retries=0, timeout=0.3) as impatient:
-        started = time.monotonic()
+        # The timeout error is the proof: the 2 s hang would otherwise have been answered.
         with pytest.raises(openai.APITimeoutError):
             ask(impatient, "slow one")
-        assert time.monotonic() - started < 1.5
         assert ask(impatient, "quick one") == "quick one"
     deadline = time.monotonic() + 2.0  # the abandoned request is cancelled on disconnect
     while server.stats()["in_flight"] and time.monotonic() < deadline:
@@ -268,13 +267,16 @@ def test_finish_reasons(server: LoopbackServer, client: openai.OpenAI) -> None:
 
 
 def test_rule_latency_overrides_global(server: LoopbackServer, client: openai.OpenAI) -> None:
+    # The gaps are wide so that a loaded machine cannot blur them: a loopback call does
+    # not take 2 s, and the overridden one cannot be quicker than its 3 s.
     server.configure(latency_ms=0, rules=[{"match": "slow", "latency_ms": 200}])
-    started = time.monotonic()
-    ask(client, "fast")
-    assert time.monotonic() - started < 0.15
     started = time.monotonic()
     ask(client, "slow")
     assert time.monotonic() - started >= 0.2
+    server.configure(latency_ms=3000, rules=[{"match": "fast", "latency_ms": 0}])
+    started = time.monotonic()
+    ask(client, "fast")
+    assert time.monotonic() - started < 2.0
 
 
 # --------------------------------------------------------------------------- randomness
@@ -398,7 +400,7 @@ def test_streaming(server: LoopbackServer, client: openai.OpenAI) -> None:
 def test_async_streaming_and_concurrency(server: LoopbackServer) -> None:
     server.configure(latency_ms=100)
 
-    async def run() -> tuple[float, list[str | None], str]:
+    async def run() -> tuple[list[str | None], str]:
         async with openai.AsyncOpenAI(
             base_url=server.url, api_key="test", max_retries=0
         ) as aclient:
@@ -409,21 +411,19 @@ def test_async_streaming_and_concurrency(server: LoopbackServer) -> None:
                 )
                 return response.choices[0].message.content
 
-            started = time.monotonic()
             answers = await asyncio.gather(*(one(i) for i in range(50)))
-            elapsed = time.monotonic() - started
             stream = await aclient.chat.completions.create(
                 model="m", messages=[{"role": "user", "content": "a b c"}], stream=True
             )
             text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
-            return elapsed, list(answers), text
+            return list(answers), text
 
-    elapsed, answers, text = asyncio.run(run())
+    answers, text = asyncio.run(run())
     assert answers == [f"request {i}" for i in range(50)]
-    assert elapsed < 2.0
     assert text == "a b c"
     stats = server.stats()
     assert stats["requests"] == 51
+    # The 50 calls overlapped (the server's own count, not a wall clock: this machine is shared).
     assert stats["max_in_flight"] >= 10
     assert stats["in_flight"] == 0
 
@@ -532,7 +532,7 @@ def test_empty_body_is_a_200_with_nothing(server: LoopbackServer) -> None:
 
 
 def test_slow_body_trickles_in_and_is_whole(server: LoopbackServer) -> None:
-    server.configure(rules=[{"match": "slow", "faults": ["slow_body:0.8"]}])
+    server.configure(rules=[{"match": "slow", "faults": ["slow_body:3"]}])
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "slow one"}]})
     try:
@@ -544,7 +544,7 @@ def test_slow_body_trickles_in_and_is_whole(server: LoopbackServer) -> None:
         whole = time.monotonic() - started
     finally:
         conn.close()
-    assert headed < 0.5 <= whole  # the head at once, the body over 0.8 s
+    assert headed < 2.0 <= whole  # the head at once, the body over 3 s (wide: a shared machine)
     assert json.loads(data)["choices"][0]["message"]["content"] == "slow one"
 
 
