@@ -87,6 +87,8 @@ class BoundMetric:
         )
         self._validated = validated
         self._fields_set = frozenset(self._raw)  # what model_validate(rendered) would record
+        # Scored on the loop's thread as it is called: no coroutine, no thread.
+        self.synchronous = not (self.definition.is_async or self.definition.blocking)
 
     @property
     def name(self) -> str:
@@ -144,6 +146,8 @@ class BoundMetric:
         In a conversation the metric scores the turn it names (the last by default),
         or each turn with ``turn: all``: then it passes when every turn passes.
         """
+        if self.synchronous:
+            return self.score_now(sample)
         try:
             params = self.params_for(sample.case)
         except Exception as exc:
@@ -154,28 +158,55 @@ class BoundMetric:
         turn = params.turn if isinstance(params.turn, int) else None
         return await self._score_turn(sample, params, turn)
 
+    def score_now(self, sample: Sample) -> Score:
+        """:meth:`score` for a metric that is neither async nor blocking, without a coroutine."""
+        try:
+            params = self.params_for(sample.case)
+        except Exception as exc:
+            return self._error(exc)
+        if params.turn == "all" and len(sample.turns) > 1:
+            scores = [self._score_turn_now(sample, params, t.index) for t in sample.turns]
+            return combine_turns(self.name, scores, self.spec.weight)
+        turn = params.turn if isinstance(params.turn, int) else None
+        return self._score_turn_now(sample, params, turn)
+
     def _error(self, exc: Exception) -> Score:
         return Score(
             self.name, None, None, error=f"{type(exc).__name__}: {exc}", weight=self.spec.weight
         )
 
+    def _scored(self, sample: Sample, params: MetricParams, turn: int | None) -> Sample | Score:
+        """The sample narrowed to what the metric scores, or the verdict when there is none."""
+        focused = focus(sample, turn)
+        if isinstance(focused, Score):  # the turn did not take place
+            return replace(focused, name=self.name, weight=self.spec.weight)
+        targeted = target(focused, params)
+        if isinstance(targeted, Score):  # nothing to score: a fail, with the reason
+            return self._negated(replace(targeted, name=self.name, weight=self.spec.weight))
+        return targeted
+
     async def _score_turn(self, sample: Sample, params: MetricParams, turn: int | None) -> Score:
         try:
-            focused = focus(sample, turn)
-            if isinstance(focused, Score):  # the turn did not take place
-                return replace(focused, name=self.name, weight=self.spec.weight)
-            targeted = target(focused, params)
-            if isinstance(targeted, Score):  # nothing to score: a fail, with the reason
-                return self._negated(replace(targeted, name=self.name, weight=self.spec.weight))
-            sample = targeted
+            scored = self._scored(sample, params, turn)
+            if isinstance(scored, Score):
+                return scored
             fn = self.definition.fn
             if self.definition.is_async:
-                result = await cast(Any, fn(sample, params))
+                result = await cast(Any, fn(scored, params))
             elif self.definition.blocking:
-                result = await asyncio.to_thread(fn, sample, params)
+                result = await asyncio.to_thread(fn, scored, params)
             else:
-                result = fn(sample, params)
+                result = fn(scored, params)
             return self._negated(self._to_score(result, params))
+        except Exception as exc:
+            return self._error(exc)
+
+    def _score_turn_now(self, sample: Sample, params: MetricParams, turn: int | None) -> Score:
+        try:
+            scored = self._scored(sample, params, turn)
+            if isinstance(scored, Score):
+                return scored
+            return self._negated(self._to_score(self.definition.fn(scored, params), params))
         except Exception as exc:
             return self._error(exc)
 
@@ -251,8 +282,8 @@ def case_passed(scores: Iterable[Score], threshold: float | None = None) -> bool
 
 async def score_all(bound: Sequence[BoundMetric], sample: Sample) -> dict[str, Score]:
     """Score ``sample`` with every metric, concurrently when any is async or blocking."""
-    if all(not (b.definition.is_async or b.definition.blocking) for b in bound):
-        return {b.name: await b.score(sample) for b in bound}
+    if all(b.synchronous for b in bound):
+        return {b.name: b.score_now(sample) for b in bound}
     results = await asyncio.gather(*(b.score(sample) for b in bound))
     return {s.name: s for s in results}
 
