@@ -163,7 +163,11 @@ class Caller:
         """
         budget, price = self.budget, model.price
         if budget is None or price is None:
-            return await self._counted(model, prompt)
+            self.in_flight += 1  # as _counted, one coroutine fewer on every call's path
+            try:
+                return await self._with_retries(model, prompt)
+            finally:
+                self.in_flight -= 1
         estimate = budget.estimate(model.name, price, prompt)
         if not budget.reserve(estimate):
             self.stop.set()
