@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,9 @@ def cache_key(
 _KEY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_quote = encode_basestring  # what _KEY_JSON quotes text with (ensure_ascii=False)
+
+
 class KeyMaker:
     """:func:`cache_key` for one provider and model identity, with their JSON encoded once.
 
@@ -84,7 +88,16 @@ class KeyMaker:
             tail = self._suffixes[repeat] = (
                 f'{self._middle}{_KEY_JSON.encode(repeat)},"v":{SCHEMA_VERSION}}}'
             )
-        blob = '{"messages":' + _KEY_JSON.encode([m.key() for m in messages]) + tail
+        # A plain message's key is [role, text]: its JSON written with the encoder's own
+        # quoting (encode_basestring, as ensure_ascii=False quotes), not by a whole
+        # encoder made for every key.
+        parts = [
+            f"[{_quote(m.role)},{_quote(m.content)}]"
+            if m.plain and type(m.role) is str and type(m.content) is str
+            else _KEY_JSON.encode(m.key())
+            for m in messages
+        ]
+        blob = '{"messages":[' + ",".join(parts) + "]" + tail
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

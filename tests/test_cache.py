@@ -308,6 +308,32 @@ def test_the_key_maker_gives_the_keys_of_cache_key(
     assert maker.key(messages, repeat) == cache_key(provider, identity, messages, repeat)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        'say "hi"',
+        "back\\slash",
+        "tab\tnew\nline\r\x00\x1f\x7f",
+        "\u2028\u2029",
+        "é ✓ 🙂",
+        "",
+        "[1,2]",
+    ],
+)
+def test_plain_messages_are_keyed_as_cache_key_does(text: str) -> None:
+    # Plain messages' JSON is written directly on the run's path: the same bytes hashed.
+    messages = (
+        Message("system", text),
+        Message("user", f"{text}!", (Image("a.png", "abc"),)),
+        Message("assistant", text),
+    )
+    maker = KeyMaker("openai", {"model": "m", "temperature": 0.5})
+    for some in (messages, messages[:1], messages[2:], ()):
+        assert maker.key(some, 3) == cache_key(
+            "openai", {"model": "m", "temperature": 0.5}, some, 3
+        )
+
+
 def test_the_key_maker_keys_a_real_model_as_cache_key_does() -> None:
     config = OpenAIConfig(**BASE, temperature=0.7, max_tokens=50)
     maker = KeyMaker(config.provider, config.cache_identity())

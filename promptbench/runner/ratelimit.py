@@ -199,38 +199,63 @@ class RateGate:
         self.in_flight = 0
         self._flying: set[int] = set()  # the sequence numbers of the calls in flight
         self._lock = asyncio.Lock()
+        self._queued = 0  # calls at the gate's lock, holding it or waiting for it
         self._changed = asyncio.Event()
         self.rate_limited = 0
 
     async def acquire(self, tokens: float = 0.0) -> int:
         """Wait until a call may start; return its sequence number (for :meth:`update`)."""
-        async with self._lock:  # one waiter at a time: the gate is first come, first served
-            while True:
-                now = self.clock()
-                wait = max(0.0, self.paused_until - now)
-                if self.requests is not None:
-                    wait = max(wait, self.requests.wait_for(1.0, now))
-                if self.tokens is not None and tokens:
-                    wait = max(wait, self.tokens.wait_for(tokens, now))
-                if wait <= 0 and self.in_flight < self._allowed(now):
-                    break
-                if wait <= 0:  # at the concurrency window: wait for a call to end
-                    self._changed.clear()
-                    if not self._ramping:
-                        await self._changed.wait()
-                    else:  # or for the slow start's window to grow
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._changed.wait(), DOUBLING / 4)
-                else:
-                    await asyncio.sleep(wait)
-            if self.requests is not None:
-                self.requests.tokens -= 1.0
-            if self.tokens is not None and tokens:
-                self.tokens.tokens -= min(tokens, self.tokens.capacity)
-            self.in_flight += 1
-            self.sent += 1
-            self._flying.add(self.sent)
-            return self.sent
+        if not self._queued:
+            # Nobody waits at the gate: what the first look under the lock would do, done
+            # without the lock (nothing else runs in between: there is no await here).
+            seq, _ = self._admit(tokens)
+            if seq is not None:
+                return seq
+        self._queued += 1
+        try:
+            async with self._lock:  # one waiter at a time: the gate is first come, first served
+                while True:
+                    seq, wait = self._admit(tokens)
+                    if seq is not None:
+                        return seq
+                    if wait <= 0:  # at the concurrency window: wait for a call to end
+                        self._changed.clear()
+                        if not self._ramping:
+                            await self._changed.wait()
+                        else:  # or for the slow start's window to grow
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(self._changed.wait(), DOUBLING / 4)
+                    else:
+                        await asyncio.sleep(wait)
+        finally:
+            self._queued -= 1
+
+    def _wait(self, tokens: float, now: float) -> float:
+        """Seconds until the pause and the buckets let a call of ``tokens`` start."""
+        wait = max(0.0, self.paused_until - now)
+        if self.requests is not None:
+            wait = max(wait, self.requests.wait_for(1.0, now))
+        if self.tokens is not None and tokens:
+            wait = max(wait, self.tokens.wait_for(tokens, now))
+        return wait
+
+    def _admit(self, tokens: float) -> tuple[int | None, float]:
+        """Start a call now if the gate allows it: its sequence number, else None and the wait.
+
+        The wait is 0 when only the concurrency window holds the call back.
+        """
+        now = self.clock()
+        wait = self._wait(tokens, now)
+        if wait > 0 or self.in_flight >= self._allowed(now):
+            return None, wait
+        if self.requests is not None:
+            self.requests.tokens -= 1.0
+        if self.tokens is not None and tokens:
+            self.tokens.tokens -= min(tokens, self.tokens.capacity)
+        self.in_flight += 1
+        self.sent += 1
+        self._flying.add(self.sent)
+        return self.sent, 0.0
 
     def _allowed(self, now: float) -> float:
         """The calls that may be in flight now.

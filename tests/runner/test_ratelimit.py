@@ -285,3 +285,47 @@ def test_a_call_still_out_that_was_sent_before_an_answered_one_is_not_forgotten(
     # Call 2 answered first, 38 left; call 1 still out and may not have been counted.
     gate.release(s2, limits=RateLimit(40, 38, 0.05), rate_limited=False, retry_after=None)
     assert gate.requests is not None and gate.requests.tokens == 37
+
+
+def test_a_call_waiting_at_the_gate_is_let_through_before_a_newcomer() -> None:
+    # The gate admits a call without its lock only when no call waits there: first come,
+    # first served, as under the lock alone.
+    async def scenario() -> list[str]:
+        gate = RateGate(clock=Clock())
+        gate._ramping, gate.window = False, 1  # one call in flight at a time
+        order: list[str] = []
+        first = await gate.acquire()
+        seqs: dict[str, int] = {}
+
+        async def waiting() -> None:
+            seqs["waiting"] = await gate.acquire()
+            order.append("waiting")
+
+        async def ends_then_calls_again() -> None:
+            # The first call ends, and its task asks again at once, before the waiting
+            # call has run: the window is open, but the waiting call comes first.
+            gate.release(first, limits=None, rate_limited=False, retry_after=None)
+            await gate.acquire()
+            order.append("newcomer")
+
+        task = asyncio.create_task(waiting())
+        await asyncio.sleep(0)  # it waits for the window, holding the gate's lock
+        assert gate.in_flight == 1 and not order
+        newcomer = asyncio.create_task(ends_then_calls_again())
+        await asyncio.wait([task], timeout=1.0)  # the newcomer first: the waiting one hangs
+        assert order[:1] == ["waiting"], order
+        assert order == ["waiting"] and not newcomer.done()
+        gate.release(seqs["waiting"], limits=None, rate_limited=False, retry_after=None)
+        await newcomer
+        return order
+
+    assert asyncio.run(scenario()) == ["waiting", "newcomer"]
+
+
+def test_an_idle_gate_admits_without_waiting() -> None:
+    async def scenario() -> tuple[int, int, int]:
+        gate = RateGate(rpm=120, clock=Clock())
+        a, b = await gate.acquire(), await gate.acquire()
+        return a, b, gate.in_flight
+
+    assert asyncio.run(scenario()) == (1, 2, 2)
