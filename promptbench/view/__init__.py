@@ -9,6 +9,7 @@ only here and below. The viewer reads the run store and writes nothing.
 * :mod:`~promptbench.view.query`: what a URL may ask for;
 * :mod:`~promptbench.view.layout`, :mod:`~promptbench.view.chart`,
   :mod:`~promptbench.view.pages`: the pages;
+* :mod:`~promptbench.view.partfold`: half of a big run's lines read in a worker process;
 * :mod:`~promptbench.view.app`: the routes; :func:`serve` runs them on uvicorn.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from promptbench.view.app import create_app
+from promptbench.view.partfold import FoldWorker
 
 __all__ = ["create_app", "serve"]
 
@@ -43,9 +45,15 @@ def serve(
     sock.bind((host, port))
     sock.listen(128)
     port = sock.getsockname()[1]
-    app = create_app(runs_dir, host=host, port=port)
-    config = uvicorn.Config(app, log_level="warning", server_header=False, access_log=False)
-    shown = f"[{host}]" if ":" in host else host
-    server = uvicorn.Server(config)
-    ready(f"http://{shown}:{port}/")
-    server.run(sockets=[sock])
+    # The second core's share of reading a big run: a process started now, so that it
+    # is ready (its imports done) when the first run page is asked for.
+    worker = FoldWorker()
+    try:
+        app = create_app(runs_dir, host=host, port=port, fold_worker=worker)
+        config = uvicorn.Config(app, log_level="warning", server_header=False, access_log=False)
+        shown = f"[{host}]" if ":" in host else host
+        server = uvicorn.Server(config)
+        ready(f"http://{shown}:{port}/")
+        server.run(sockets=[sock])
+    finally:
+        worker.close()

@@ -47,6 +47,7 @@ from promptbench.view.pages import (
     runs_page,
     unreadable_page,
 )
+from promptbench.view.partfold import FoldWorker
 from promptbench.view.query import CompareQuery, HistoryQuery, RunsQuery
 from promptbench.view.rows import RowsCache, RowsQuery, files_version
 from promptbench.view.security import ViewerRules, allowed_hosts
@@ -78,10 +79,19 @@ def _compare_api(chosen: list[RunEntry], variants: list[str]) -> str:
     return "/api/compare/rows?" + urlencode(pairs)
 
 
-def create_app(runs_dir: Path, *, host: str = "127.0.0.1", port: int = 8000) -> ViewerRules:
-    """The viewer of ``runs_dir`` as an ASGI app that answers only to ``host:port``."""
+def create_app(
+    runs_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    fold_worker: FoldWorker | None = None,
+) -> ViewerRules:
+    """The viewer of ``runs_dir`` as an ASGI app that answers only to ``host:port``.
+
+    ``fold_worker``: a process that reads half of a big run's lines (:mod:`.partfold`).
+    """
     index = RunIndex(Path(runs_dir))
-    run_rows = RowsCache()
+    run_rows = RowsCache(worker=fold_worker)
     diff_rows = DiffRowsCache()
 
     def not_found(what: str) -> HTMLResponse:

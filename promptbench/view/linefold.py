@@ -27,6 +27,7 @@ from promptbench.runner.store import RECORDS_FILE, decode_line, open_records
 from promptbench.stats.summary import GroupSummary, MetricStats
 
 if TYPE_CHECKING:
+    from promptbench.report.html.run_fold import Line
     from promptbench.view.rowindex import RowsFold
 
 # A cell's verdict, and a metric's within it: 0 where the cell (or the score) is absent.
@@ -37,13 +38,35 @@ _NAN = math.nan
 _Slot = tuple[Callable[[int], None], Callable[[int], None]]
 
 
-def fold_lines(fold: RowsFold) -> None:
-    """Fold every line of the run's records into ``fold`` (fresh), in file order.
+def fold_lines(
+    fold: RowsFold,
+    start: int = 0,
+    end: int | None = None,
+    *,
+    metric_stats: Callable[[], MetricStats] = MetricStats,
+    after_general: Callable[[], None] | None = None,
+) -> None:
+    """Fold the lines of the run's records into ``fold``, in file order.
+
+    ``start`` and ``end`` (a line's first byte, or None: the end of the file) fold one
+    part of the file (:mod:`.partfold`); offsets stay the file's. ``fold`` is fresh, or
+    holds the lines before ``start``. ``metric_stats`` makes
+    a group's :class:`MetricStats` on the lean path, and ``after_general`` is called
+    after each line the general path folded: how a part folded in another process
+    keeps its float sums' addends (:class:`.partfold.Addends`).
 
     Raises KeyError, TypeError or AttributeError on a line that is not a record, as
     the general path does (the caller turns them into a RunStoreError).
     """
-    general = fold.line_folder()
+    general_path = fold.line_folder()
+    general = general_path
+    if after_general is not None:
+        hook = after_general
+
+        def general(offset: int, line: Line) -> None:
+            general_path(offset, line)
+            hook()
+
     rows, keys, columns = fold.rows_of, fold.keys, fold.columns
     var_names, metrics = fold.var_names, fold.metrics
     summary = fold.summary
@@ -64,12 +87,17 @@ def fold_lines(fold: RowsFold) -> None:
     run_dir = fold.run.run_dir
     path = run_dir / RECORDS_FILE
     exact_big_ints = fold.exact_big_ints
+    stop = math.inf if end is None else end
     with open_records(run_dir) as fh:
-        next_offset = 0
+        if start:
+            fh.seek(start)
+        next_offset = start
         # store.iter_record_offsets's loop, here: a generator's frame and two calls a line
         # were a tenth of the fold.
         for raw in fh:
             offset = next_offset
+            if offset >= stop:
+                break
             next_offset += len(raw)
             if not raw.endswith(b"\n"):
                 break  # the last write of a killed run
@@ -209,7 +237,7 @@ def fold_lines(fold: RowsFold) -> None:
                     continue
                 m = stats.get(name)
                 if m is None:
-                    m = stats[name] = MetricStats()
+                    m = stats[name] = metric_stats()
                 if failed_score:
                     m.errors += 1
                     continue
@@ -221,4 +249,4 @@ def fold_lines(fold: RowsFold) -> None:
                     m.passed += 1
                 else:
                     m.failed += 1
-    fold.lean = lean
+    fold.lean += lean

@@ -30,6 +30,7 @@ from promptbench.report.html.run_data import page_head, ranking_payload
 from promptbench.runner.runmeta import RUN_FILE
 from promptbench.runner.store import RECORDS_FILE
 from promptbench.view.index import RunEntry
+from promptbench.view.partfold import FoldWorker
 from promptbench.view.rowindex import ERROR, FAIL, NONE, PASS, RowIndex, RowsFold
 
 RUNS_KEPT = 4  # runs whose rows are kept in memory (a 100,000-record run: 60-80 MB)
@@ -218,8 +219,9 @@ def files_version(entry: RunEntry) -> tuple[tuple[int, int] | None, ...]:
 class RowsCache:
     """The rows of the last few runs looked at, per version of their files."""
 
-    def __init__(self, kept: int = RUNS_KEPT) -> None:
+    def __init__(self, kept: int = RUNS_KEPT, worker: FoldWorker | None = None) -> None:
         self._kept = kept
+        self._worker = worker  # folds half of a big run's lines on the other core
         self._runs: OrderedDict[str, tuple[object, RunRows]] = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[str, threading.Lock] = {}
@@ -239,7 +241,10 @@ class RowsCache:
                 if cached is not None and cached[0] == version:
                     return cached[1]
             fold = RowsFold(entry.stored)
-            fold.fold()
+            if self._worker is not None:
+                self._worker.fold(fold)
+            else:
+                fold.fold()
             index = RowIndex(fold)
             head = page_head(fold, None)  # the ranking is fetched apart: /ranking
             del head["rows"]

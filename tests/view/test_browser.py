@@ -196,7 +196,9 @@ def test_navigate_chart_and_compare(browser: WebDriver, viewer: Viewer, store: S
     browser.find_element("css selector", "nav.pb-viewer a[data-nav='Compare']").click()
     assert page_kind(browser) == "compare"
     Select(browser.find_element("id", "run-one")).select_by_value(store.run_ids[0])
-    browser.find_element("id", "choose-run").click()
+    choose = browser.find_element("id", "choose-run")
+    choose.click()
+    WebDriverWait(browser, 20).until(staleness_of(choose))  # the new page, not the old one
     Select(browser.find_element("id", "variant-a")).select_by_visible_text("terse")
     Select(browser.find_element("id", "variant-b")).select_by_visible_text("polite")
     shot(browser, "view-compare.png")
