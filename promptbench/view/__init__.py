@@ -15,6 +15,7 @@ only here and below. The viewer reads the run store and writes nothing.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +48,9 @@ def serve(
     port = sock.getsockname()[1]
     # The second core's share of reading a big run: a process started now, so that it
     # is ready (its imports done) when the first run page is asked for.
-    worker = FoldWorker()
+    # PROMPTBENCH_FOLD_WORKER=0: none; =1: used whatever the machine's load.
+    choice = os.environ.get("PROMPTBENCH_FOLD_WORKER", "")
+    worker = None if choice == "0" else FoldWorker(busy=_never_busy if choice == "1" else None)
     try:
         app = create_app(runs_dir, host=host, port=port, fold_worker=worker)
         config = uvicorn.Config(app, log_level="warning", server_header=False, access_log=False)
@@ -56,4 +59,9 @@ def serve(
         ready(f"http://{shown}:{port}/")
         server.run(sockets=[sock])
     finally:
-        worker.close()
+        if worker is not None:
+            worker.close()
+
+
+def _never_busy() -> bool:
+    return False

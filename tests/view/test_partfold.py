@@ -9,6 +9,7 @@ every shape of record; then through a real worker process, and without one.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,10 @@ from promptbench.view.rowindex import RowsFold
 from tests.helpers.synthetic_runs import write_synthetic_run
 from tests.helpers.varied_runs import write_varied_run
 from tests.view.test_linefold import state
+
+
+def idle() -> bool:
+    return False  # a core to spare, whatever the machine's load while the tests run
 
 
 def one_fold(run_dir: Path) -> RowsFold:
@@ -118,7 +123,7 @@ def test_a_count_that_is_not_an_integer_is_not_merged(tmp_path: Path) -> None:
     main = RowsFold(run)
     fold_lines(main, 0, start)
     assert not mergeable(main, fold_part(run, start))
-    with FoldWorker(min_bytes=0) as worker:
+    with FoldWorker(min_bytes=0, busy=idle) as worker:
         fold = RowsFold(run)
         worker.fold(fold)
         assert worker.parts == 0  # folded on here, not merged
@@ -149,7 +154,7 @@ def test_pieces_folded_here_and_there_in_any_mix_are_the_one_fold(tmp_path: Path
 
 def test_a_real_worker_process_folds_half_and_the_page_is_the_same(tmp_path: Path) -> None:
     run_dir = write_synthetic_run(tmp_path / "runs", "syn", 400, seed=8)
-    with FoldWorker(min_bytes=0) as worker:
+    with FoldWorker(min_bytes=0, busy=idle) as worker:
         fold = RowsFold(resolve_run(run_dir))
         worker.fold(fold)
         assert worker.parts >= 1  # the last piece at least: queued for it at once
@@ -163,14 +168,23 @@ def test_a_corrupt_line_in_the_workers_half_fails_as_in_one_process(tmp_path: Pa
     run = resolve_run(run_dir)
     with pytest.raises(RunStoreError) as alone:
         RowsFold(run).fold()
-    with FoldWorker(min_bytes=0) as worker, pytest.raises(RunStoreError) as split:
+    with FoldWorker(min_bytes=0, busy=idle) as worker, pytest.raises(RunStoreError) as split:
         worker.fold(RowsFold(run))
     assert str(split.value) == str(alone.value)
 
 
+def test_a_machine_with_no_core_to_spare_folds_alone(tmp_path: Path) -> None:
+    run_dir = write_synthetic_run(tmp_path / "runs", "syn", 100, seed=2)
+    with FoldWorker(min_bytes=0, busy=lambda: True) as worker:
+        fold = RowsFold(resolve_run(run_dir))
+        worker.fold(fold)
+        assert worker.parts == 0
+    assert state(fold) == state(one_fold(run_dir))
+
+
 def test_a_dead_worker_leaves_the_fold_to_this_process(tmp_path: Path) -> None:
     run_dir = write_synthetic_run(tmp_path / "runs", "syn", 100, seed=2)
-    worker = FoldWorker(min_bytes=0)
+    worker = FoldWorker(min_bytes=0, busy=idle)
     worker.close()
     fold = RowsFold(resolve_run(run_dir))
     worker.fold(fold)
@@ -178,7 +192,7 @@ def test_a_dead_worker_leaves_the_fold_to_this_process(tmp_path: Path) -> None:
 
 
 def test_promptbench_view_serves_a_big_run_folded_on_two_cores_as_one_fold(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real viewer (a child process, its worker a grandchild) on a run past
     MIN_SPLIT_BYTES: the page and its rows are the in-process one-fold viewer's."""
@@ -195,6 +209,7 @@ def test_promptbench_view_serves_a_big_run_folded_on_two_cores_as_one_fold(
     assert (run_dir / "records.jsonl").stat().st_size > MIN_SPLIT_BYTES
     alone = TestClient(create_app(runs_dir, port=8765), base_url="http://127.0.0.1:8765")
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    monkeypatch.setenv("PROMPTBENCH_FOLD_WORKER", "1")  # the worker's share, whatever the load
     viewer = Viewer(runs_dir)
     try:
         assert children(viewer.proc.pid)  # the worker, started with the viewer
@@ -222,7 +237,6 @@ def children(pid: int) -> list[int]:
 
 
 def gone(pids: list[int], within_s: float = 20) -> bool:
-    import os
     import time
 
     end = time.monotonic() + within_s
