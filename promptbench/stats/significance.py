@@ -201,7 +201,9 @@ def _vector_extremes(
         low = (mask & -mask).bit_length() - 1
         by_mask[:, mask] = by_mask[:, mask & (mask - 1)] + chunks[:, low]
     tables = by_mask.ravel()
-    offsets = np.arange(n_bytes, dtype=np.int32) * 256
+    # intp: the indices below (bytes + offsets) are then intp too, which np.take gathers
+    # by ten times faster than by int32 ones (it converts those first).
+    offsets = np.arange(n_bytes, dtype=np.intp) * 256
     # Blocks as before: numpy draws a call's bytes from whole 32-bit words, so the
     # block size is part of which bits come out.
     block = max(1, _VECTOR_BLOCK // m)

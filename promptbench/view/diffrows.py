@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from promptbench.bulk import gc_paused, loads
+from promptbench.bulk import decode_fast, gc_paused, loads
 from promptbench.config import StrictModel
 from promptbench.diff import DiffOptions, DiffResult, Source, compare_sources
 from promptbench.errors import RunStoreError, UsageError
@@ -120,10 +120,15 @@ class _Scanner:
                 if not line.endswith(b"\n"):
                     return  # the last write of a killed run
                 try:
-                    data = loads(line, exact_big_ints=False)  # read again, exactly, to be sent
-                except ValueError as exc:
-                    raise RunStoreError(f"{path}: corrupt record: {exc}") from None
-                if not isinstance(data, dict):
+                    # loads(line, exact_big_ints=False) (the row is read again, exactly, to
+                    # be sent), orjson called here: what it refuses goes through loads.
+                    data = decode_fast(line)
+                except ValueError:
+                    try:
+                        data = loads(line, exact_big_ints=False)
+                    except ValueError as exc:
+                        raise RunStoreError(f"{path}: corrupt record: {exc}") from None
+                if type(data) is not dict:
                     raise RunStoreError(f"{path}: corrupt record: not a JSON object")
                 self._note(data, at)
                 yield data

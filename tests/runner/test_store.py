@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from promptbench.errors import InfrastructureError
-from promptbench.runner.store import FLUSH_RECORDS, RunWriter, iter_records
+from promptbench.errors import InfrastructureError, RunStoreError
+from promptbench.runner.store import (
+    FLUSH_RECORDS,
+    RECORDS_FILE,
+    RunWriter,
+    iter_record_dicts,
+    iter_record_offsets,
+    iter_records,
+)
 from promptbench.suite import Suite, load_suite
 from promptbench.types import Record
 from tests.helpers.project import Project
@@ -85,3 +94,40 @@ def test_a_refused_batch_leaves_no_torn_line_and_resuming_appends(
     again.finish("finished", {"records": len(kept) + 1})
     ids = [r.case_id for r in iter_records(writer.info.run_dir)]
     assert len(ids) == len(set(ids)) == len(kept) + 1
+
+
+ODD_LINES = [
+    b'{"case_id": "c1", "score": NaN, "big": 123456789012345678901234}\n',
+    b'{"case_id": "c2", "score": Infinity, "text": "\\u00e9 caf\\u00e9"}\n',
+    b'{"case_id": "c3", "score": 0.5}\n',
+]
+
+
+def _lean_and_general(run_dir: Path) -> tuple[list[Any], list[Any]]:
+    lean = list(iter_record_dicts(run_dir, exact_big_ints=False))
+    general = [d for _, d in iter_record_offsets(run_dir, exact_big_ints=False)]
+    return lean, general
+
+
+def test_the_lean_reader_reads_what_the_general_one_reads(tmp_path: Path) -> None:
+    # NaN and Infinity (orjson refuses them), a big integer, a torn last line.
+    (tmp_path / RECORDS_FILE).write_bytes(b"".join(ODD_LINES) + b'{"case_id": "c4", "sc')
+    lean, general = _lean_and_general(tmp_path)
+    assert len(lean) == 3
+    assert repr(lean) == repr(general)  # NaN != NaN: compared by repr
+    assert math.isnan(lean[0]["score"]) and lean[1]["score"] == math.inf
+
+
+@pytest.mark.parametrize("bad", [b"not json\n", b"[1, 2]\n", b'"text"\n'])
+def test_the_lean_reader_refuses_what_the_general_one_refuses(tmp_path: Path, bad: bytes) -> None:
+    (tmp_path / RECORDS_FILE).write_bytes(ODD_LINES[2] + bad)
+    messages = []
+    for read in (
+        lambda: list(iter_record_dicts(tmp_path, exact_big_ints=False)),
+        lambda: list(iter_record_offsets(tmp_path, exact_big_ints=False)),
+    ):
+        with pytest.raises(RunStoreError) as caught:
+            read()
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert "corrupt record" in messages[0]
