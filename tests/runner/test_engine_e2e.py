@@ -216,7 +216,7 @@ def test_retryable_faults_are_retried_until_the_call_succeeds(
             metrics=[{"exact": "Q: {{ q }}"}],
         )
     )
-    result, wall = run(path)
+    result, _wall = run(path)
     keyed = by_key(records(result))
     assert len(keyed) == len(cases)
     for c in cases:
