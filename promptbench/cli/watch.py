@@ -34,6 +34,22 @@ def watched_files(suite_paths: Iterable[Path], loaded: dict[Path, list[Path]]) -
     return files
 
 
+Stamp = tuple[int, int] | None
+
+
+def stamps(files: Iterable[Path]) -> dict[Path, Stamp]:
+    """Each file's modification time and size (None when it cannot be read): its version."""
+    out: dict[Path, Stamp] = {}
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            out[f] = None
+        else:
+            out[f] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
 def _metric_files(suite: Suite) -> list[Path]:
     """The files of the suite's ``python:`` metrics (suite-wide and per variant)."""
     specs = [*suite.metrics, *(m for v in suite.variants.values() for m in v.metrics)]
@@ -90,6 +106,10 @@ def watch(
     loaded: dict[Path, list[Path]] = {}
     try:
         while True:
+            # The files' versions as the runs are about to read them: a save made while
+            # they run, or before the watcher below is in place, is not an event the
+            # watcher sees, so each wait also compares these with the files on disk.
+            read = stamps(watched_files(suite_paths, loaded))
             for path in suite_paths:
                 result = _run_once(path, options, observers, loaded)
                 if result is None:
@@ -99,15 +119,25 @@ def watch(
                     _print_changes(previous[path], result)
                 previous[path] = result.run_dir
             files = watched_files(suite_paths, loaded)
+            read = {**stamps(files - read.keys()), **{f: read[f] for f in files & read.keys()}}
             roots = sorted({f.parent for f in files if f.parent.is_dir()})
             err.print(
                 f"watching {len(files)} files; save one to run again (Ctrl-C stops)",
                 markup=False,
             )
-            for changes in watch_changes(*roots, raise_interrupt=True, yield_on_timeout=False):
-                touched = {Path(p).resolve() for _, p in changes}
-                if touched & files and not all(str(p).endswith(_IGNORED_SUFFIXES) for p in touched):
-                    names = ", ".join(sorted(p.name for p in touched & files))
+            # yield_on_timeout: an empty set every rust_timeout ms once the watcher is in
+            # place, when the files are compared with what the runs read.
+            for changes in watch_changes(
+                *roots, raise_interrupt=True, yield_on_timeout=True, rust_timeout=500
+            ):
+                if changes:
+                    touched = {Path(p).resolve() for _, p in changes} & files
+                    touched = {p for p in touched if not str(p).endswith(_IGNORED_SUFFIXES)}
+                else:
+                    now = stamps(files)
+                    touched = {f for f in files if now[f] != read[f]}
+                if touched:
+                    names = ", ".join(sorted(p.name for p in touched))
                     err.print(f"\nchanged: {names}", markup=False)
                     break
     except KeyboardInterrupt:

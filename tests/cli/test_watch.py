@@ -150,6 +150,35 @@ def test_watch_reruns_what_changed_and_prints_the_diff(
     assert not any("Traceback" in line for line in watcher.seen)
 
 
+def test_a_save_made_while_the_run_is_going_is_not_missed(
+    loopback: LoopbackServer, project: Project
+) -> None:
+    # The file watcher is only in place between runs: an edit saved while calls are in
+    # flight (or right as "watching" is printed) must still start the next iteration.
+    project.write("prompts/ask.j2", "Q: {{ q }}")
+    suite = project.suite(
+        echo_suite(loopback.url, prompts={"ask": "prompts/ask.j2"}, cases=[{"id": "q1", "q": "x"}])
+    )
+    watcher = Watcher([str(suite.relative_to(project.root))], project.root)
+    try:
+        watcher.until("watching")
+        loopback.configure(latency_ms=3000)
+        save(project.root / "prompts/ask.j2", "Question: {{ q }}")
+        watcher.until("changed: ask.j2")
+        deadline = time.monotonic() + 60
+        while loopback.stats()["in_flight"] == 0:  # the rerun's one call is at the server
+            assert time.monotonic() < deadline, "the rerun never called the model"
+            time.sleep(0.02)
+        (project.root / "prompts/ask.j2").write_text("Quiz: {{ q }}", encoding="utf-8")
+        watcher.until("watching")  # the rerun that was in flight ends ...
+        watcher.until("changed: ask.j2")  # ... and the save made during it is seen
+        watcher.until("watching")
+        assert loopback.stats()["by_prompt"] == {"Q: x": 1, "Question: x": 1, "Quiz: x": 1}
+        assert watcher.stop() == 130
+    finally:
+        watcher.kill()
+
+
 def test_watch_refuses_options_for_a_single_run(project: Project) -> None:
     project.write("suites/suite.yaml", "name: x\n")
     proc = subprocess.run(
