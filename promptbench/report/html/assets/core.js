@@ -192,6 +192,7 @@ const PB = (() => {
 
     render(force, depth = 0) {
       const r = this.range();
+      const y = scrollY; // read with the range, before the rows change the page's height
       if (!force && r.start === this.start && r.end === this.end) {
         const [first, last] = [this.tbody.firstElementChild, this.tbody.lastElementChild];
         if (first?.classList.contains('spacer')) first.firstElementChild.style.height = r.padTop.toFixed(0) + 'px';
@@ -208,9 +209,17 @@ const PB = (() => {
       for (let k = r.start; k < r.end; k++) parts.push(this.rowHTML(this.order[k], k));
       parts.push(this.spacer(r.padBottom, 'bottom'));
       this.tbody.innerHTML = parts.join('');
-      let changed = false;
+      // A row still being fetched stands at the estimate, and is not measured: its
+      // "loading" line is not the row's height, and would pull the estimate down (all
+      // writes first, then the reads: one layout).
+      const drawn = [];
       for (const tr of this.tbody.children) {
         if (!tr.classList.contains('row')) continue;
+        if (tr.classList.contains('pending')) tr.style.height = this.estimate.toFixed(0) + 'px';
+        else drawn.push(tr);
+      }
+      let changed = false;
+      for (const tr of drawn) {
         const i = Number(tr.dataset.i);
         const h = tr.getBoundingClientRect().height;
         const old = this.heights.get(i);
@@ -224,8 +233,19 @@ const PB = (() => {
         this.heights.set(i, h);
       }
       if (this.measured) this.estimate = this.measuredSum / this.measured;
+      if (!changed) return;
+      // The estimate moved every row above that is not measured (tens of thousands, far
+      // down a large run): scroll by as much, so the rows drawn stay where they are on
+      // screen, instead of the window landing on rows in between (and fetching them).
+      let padTop = 0;
+      for (let k = 0; k < r.start; k++) padTop += this.height(this.order[k]);
+      const shift = padTop - r.padTop;
+      if (Math.abs(shift) >= 1) {
+        this.tbody.firstElementChild.firstElementChild.style.height = padTop.toFixed(0) + 'px';
+        scrollTo(0, y + shift); // not scrollBy: a shorter page has clamped scrollY already
+      }
       // Measured heights move the window: draw again if it now covers other rows.
-      if (changed && depth < 3) this.render(false, depth + 1);
+      if (depth < 3) this.render(false, depth + 1);
     }
   }
 
@@ -382,6 +402,8 @@ const PB = (() => {
    * for under an older filter (view.gen moved on) is dropped. */
   function remoteRows(view, query, page, redraw) {
     async function ask(offset) {
+      // Counted, for the tests: how many pages a scroll or a filter asked for.
+      document.body.dataset.rowRequests = String((Number(document.body.dataset.rowRequests) || 0) + 1);
       const r = await fetch(query(offset), { cache: 'no-store' });
       if (!r.ok) throw new Error(`the viewer answered ${r.status}`);
       return r.json();
