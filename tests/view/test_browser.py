@@ -415,6 +415,29 @@ def test_a_jump_to_the_end_of_a_large_run_fetches_only_the_last_page(
         assert drawn[-1] == shown - 1
         assert len(drawn) <= 150
         assert not browser.find_elements("css selector", "#rows tr.row.pending")
+
+        # A drag of the scrollbar down the run, a frame or two per step: the pages of the
+        # rows passed over are not fetched, only those where the scrolling stops.
+        browser.get(f"{viewer.url}/runs/synthetic-big")
+        report_ready(browser)
+        browser.execute_async_script(DRAG)
+        wait_for(browser, "return !document.querySelector('#rows tr.row.pending')")
+        assert browser.execute_script(requests) <= 3  # 12 steps; 12 or more without the wait
+        assert browser.find_elements("css selector", "#rows tr.row")
         no_console_errors(browser)
     finally:
         viewer.stop()
+
+
+DRAG = """
+const done = arguments[arguments.length - 1];
+const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+(async () => {
+  for (let k = 1; k <= 12; k++) {
+    scrollTo(0, (document.documentElement.scrollHeight * k) / 14);
+    await frame();
+    await frame();
+  }
+  done();
+})();
+"""

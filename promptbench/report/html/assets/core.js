@@ -411,9 +411,7 @@ const PB = (() => {
     function keep(answer) {
       answer.rows.forEach((row, k) => view.byPos.set(answer.offset + k, row));
     }
-    /* A row scrolled into view that is not here yet: fetch its page, then draw again. */
-    function want(pos) {
-      const offset = Math.floor(pos / page) * page;
+    function fetchPage(offset) {
       if (view.pending.has(offset)) return;
       view.pending.add(offset);
       const gen = view.gen;
@@ -423,11 +421,51 @@ const PB = (() => {
         redraw();
       }).catch(() => { if (gen === view.gen) view.pending.delete(offset); });
     }
+    /* The pages one draw wanted are asked for together, after it (a microtask). While
+     * the reader keeps scrolling (another draw wanted pages less than QUIET ms ago) they
+     * wait until the scrolling stops, and only the last draw's are asked for: a drag of
+     * the scrollbar across a large run does not fetch every page it passes. */
+    const QUIET = 100;
+    let batch = null;
+    let waiting = [];
+    let timer = 0;
+    let lastWant = -Infinity;
+    function flush() {
+      const offsets = [...batch];
+      batch = null;
+      const now = performance.now();
+      const busy = now - lastWant < QUIET;
+      lastWant = now;
+      clearTimeout(timer);
+      if (!busy) {
+        waiting = [];
+        offsets.forEach(fetchPage);
+        return;
+      }
+      waiting = offsets;
+      timer = setTimeout(() => {
+        const last = waiting;
+        waiting = [];
+        last.forEach(fetchPage);
+      }, QUIET);
+    }
+    /* A row scrolled into view that is not here yet: fetch its page, then draw again. */
+    function want(pos) {
+      const offset = Math.floor(pos / page) * page;
+      if (view.pending.has(offset)) return;
+      if (!batch) {
+        batch = new Set();
+        queueMicrotask(flush);
+      }
+      batch.add(offset);
+    }
     /* New filters: forget the pages of the old ones; the generation answers are checked by. */
     function restart() {
       view.gen++;
       view.byPos = new Map();
       view.pending = new Set();
+      waiting = [];
+      clearTimeout(timer);
       return view.gen;
     }
     /* The answer to a restart's first request: its rows kept, its page not asked for again. */
