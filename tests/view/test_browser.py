@@ -422,7 +422,10 @@ def test_a_jump_to_the_end_of_a_large_run_fetches_only_the_last_page(
         report_ready(browser)
         browser.execute_async_script(DRAG)
         wait_for(browser, "return !document.querySelector('#rows tr.row.pending')")
-        assert browser.execute_script(requests) <= 3  # 12 steps; 12 or more without the wait
+        # 24 steps, a window a page or two: 25+ requests without the wait, 2-4 with it (the
+        # first step's, the last's), 4-6 measured at a load of 4 on 2 CPUs: a step the load
+        # delays past the quiet time adds a page or two. The bound keeps room for that.
+        assert browser.execute_script(requests) <= 12
         assert browser.find_elements("css selector", "#rows tr.row")
         no_console_errors(browser)
     finally:
@@ -433,8 +436,8 @@ DRAG = """
 const done = arguments[arguments.length - 1];
 const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
 (async () => {
-  for (let k = 1; k <= 12; k++) {
-    scrollTo(0, (document.documentElement.scrollHeight * k) / 14);
+  for (let k = 1; k <= 24; k++) {
+    scrollTo(0, (document.documentElement.scrollHeight * k) / 26);
     await frame();
     await frame();
   }
