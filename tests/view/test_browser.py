@@ -24,6 +24,7 @@ import yaml
 from promptbench.testing import browser as chromium_helper
 from tests.cli.test_subprocess import env, promptbench
 from tests.helpers.project import Project
+from tests.helpers.synthetic_runs import write_synthetic_run
 from tests.view.conftest import Store, make_store, weather_suite
 
 if TYPE_CHECKING:
@@ -379,3 +380,67 @@ def promptbench_run(project: Project, suite: dict[str, object]) -> int:
         check=False,  # the exit code is the caller's to judge
     )
     return done.returncode
+
+
+def test_a_jump_to_the_end_of_a_large_run_fetches_only_the_last_page(
+    browser: WebDriver, project: Project
+) -> None:
+    """5,000 cases: a scroll to the end asks the viewer for the page it lands on, once.
+
+    The rows above the window are drawn at an estimated height, which moves as rows are
+    measured; the page must keep the window where it landed rather than drift onto the
+    rows in between (each a page fetched for nothing). Read from the page's own count of
+    rows requests."""
+    runs_dir = project.root / "runs"
+    write_synthetic_run(runs_dir, "synthetic-big", 5000, seed=1)
+    viewer = Viewer(runs_dir)
+    try:
+        browser.set_window_size(1400, 1000)
+        browser.get(f"{viewer.url}/runs/synthetic-big")
+        report_ready(browser)
+        shown = int(browser.find_element("id", "count").get_attribute("data-shown") or 0)
+        assert shown > 4000
+        requests = "return Number(document.body.dataset.rowRequests || 0)"
+        assert browser.execute_script(requests) == 0  # the first rows came with the page
+        wait_for(
+            browser,
+            "window.scrollTo(0, document.documentElement.scrollHeight);"
+            "return !!document.querySelector(\"#rows tr.row[data-id='q4999']\")",
+        )
+        time.sleep(0.5)  # let any stray page arrive (none should have been asked for)
+        assert browser.execute_script(requests) == 1
+        drawn = browser.execute_script(
+            "return [...document.querySelectorAll('#rows tr.row')].map(r => Number(r.dataset.i))"
+        )
+        assert drawn[-1] == shown - 1
+        assert len(drawn) <= 150
+        assert not browser.find_elements("css selector", "#rows tr.row.pending")
+
+        # A drag of the scrollbar down the run, a frame or two per step: the pages of the
+        # rows passed over are not fetched, only those where the scrolling stops.
+        browser.get(f"{viewer.url}/runs/synthetic-big")
+        report_ready(browser)
+        browser.execute_async_script(DRAG)
+        wait_for(browser, "return !document.querySelector('#rows tr.row.pending')")
+        # 24 steps, a window a page or two: 25+ requests without the wait, 2-4 with it (the
+        # first step's, the last's), 4-6 measured at a load of 4 on 2 CPUs: a step the load
+        # delays past the quiet time adds a page or two. The bound keeps room for that.
+        assert browser.execute_script(requests) <= 12
+        assert browser.find_elements("css selector", "#rows tr.row")
+        no_console_errors(browser)
+    finally:
+        viewer.stop()
+
+
+DRAG = """
+const done = arguments[arguments.length - 1];
+const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+(async () => {
+  for (let k = 1; k <= 24; k++) {
+    scrollTo(0, (document.documentElement.scrollHeight * k) / 26);
+    await frame();
+    await frame();
+  }
+  done();
+})();
+"""

@@ -192,6 +192,7 @@ const PB = (() => {
 
     render(force, depth = 0) {
       const r = this.range();
+      const y = scrollY; // read with the range, before the rows change the page's height
       if (!force && r.start === this.start && r.end === this.end) {
         const [first, last] = [this.tbody.firstElementChild, this.tbody.lastElementChild];
         if (first?.classList.contains('spacer')) first.firstElementChild.style.height = r.padTop.toFixed(0) + 'px';
@@ -208,9 +209,17 @@ const PB = (() => {
       for (let k = r.start; k < r.end; k++) parts.push(this.rowHTML(this.order[k], k));
       parts.push(this.spacer(r.padBottom, 'bottom'));
       this.tbody.innerHTML = parts.join('');
-      let changed = false;
+      // A row still being fetched stands at the estimate, and is not measured: its
+      // "loading" line is not the row's height, and would pull the estimate down (all
+      // writes first, then the reads: one layout).
+      const drawn = [];
       for (const tr of this.tbody.children) {
         if (!tr.classList.contains('row')) continue;
+        if (tr.classList.contains('pending')) tr.style.height = this.estimate.toFixed(0) + 'px';
+        else drawn.push(tr);
+      }
+      let changed = false;
+      for (const tr of drawn) {
         const i = Number(tr.dataset.i);
         const h = tr.getBoundingClientRect().height;
         const old = this.heights.get(i);
@@ -224,8 +233,19 @@ const PB = (() => {
         this.heights.set(i, h);
       }
       if (this.measured) this.estimate = this.measuredSum / this.measured;
+      if (!changed) return;
+      // The estimate moved every row above that is not measured (tens of thousands, far
+      // down a large run): scroll by as much, so the rows drawn stay where they are on
+      // screen, instead of the window landing on rows in between (and fetching them).
+      let padTop = 0;
+      for (let k = 0; k < r.start; k++) padTop += this.height(this.order[k]);
+      const shift = padTop - r.padTop;
+      if (Math.abs(shift) >= 1) {
+        this.tbody.firstElementChild.firstElementChild.style.height = padTop.toFixed(0) + 'px';
+        scrollTo(0, y + shift); // not scrollBy: a shorter page has clamped scrollY already
+      }
       // Measured heights move the window: draw again if it now covers other rows.
-      if (changed && depth < 3) this.render(false, depth + 1);
+      if (depth < 3) this.render(false, depth + 1);
     }
   }
 
@@ -382,6 +402,8 @@ const PB = (() => {
    * for under an older filter (view.gen moved on) is dropped. */
   function remoteRows(view, query, page, redraw) {
     async function ask(offset) {
+      // Counted, for the tests: how many pages a scroll or a filter asked for.
+      document.body.dataset.rowRequests = String((Number(document.body.dataset.rowRequests) || 0) + 1);
       const r = await fetch(query(offset), { cache: 'no-store' });
       if (!r.ok) throw new Error(`the viewer answered ${r.status}`);
       return r.json();
@@ -389,9 +411,7 @@ const PB = (() => {
     function keep(answer) {
       answer.rows.forEach((row, k) => view.byPos.set(answer.offset + k, row));
     }
-    /* A row scrolled into view that is not here yet: fetch its page, then draw again. */
-    function want(pos) {
-      const offset = Math.floor(pos / page) * page;
+    function fetchPage(offset) {
       if (view.pending.has(offset)) return;
       view.pending.add(offset);
       const gen = view.gen;
@@ -401,11 +421,51 @@ const PB = (() => {
         redraw();
       }).catch(() => { if (gen === view.gen) view.pending.delete(offset); });
     }
+    /* The pages one draw wanted are asked for together, after it (a microtask). While
+     * the reader keeps scrolling (another draw wanted pages less than QUIET ms ago) they
+     * wait until the scrolling stops, and only the last draw's are asked for: a drag of
+     * the scrollbar across a large run does not fetch every page it passes. */
+    const QUIET = 100;
+    let batch = null;
+    let waiting = [];
+    let timer = 0;
+    let lastWant = -Infinity;
+    function flush() {
+      const offsets = [...batch];
+      batch = null;
+      const now = performance.now();
+      const busy = now - lastWant < QUIET;
+      lastWant = now;
+      clearTimeout(timer);
+      if (!busy) {
+        waiting = [];
+        offsets.forEach(fetchPage);
+        return;
+      }
+      waiting = offsets;
+      timer = setTimeout(() => {
+        const last = waiting;
+        waiting = [];
+        last.forEach(fetchPage);
+      }, QUIET);
+    }
+    /* A row scrolled into view that is not here yet: fetch its page, then draw again. */
+    function want(pos) {
+      const offset = Math.floor(pos / page) * page;
+      if (view.pending.has(offset)) return;
+      if (!batch) {
+        batch = new Set();
+        queueMicrotask(flush);
+      }
+      batch.add(offset);
+    }
     /* New filters: forget the pages of the old ones; the generation answers are checked by. */
     function restart() {
       view.gen++;
       view.byPos = new Map();
       view.pending = new Set();
+      waiting = [];
+      clearTimeout(timer);
       return view.gen;
     }
     /* The answer to a restart's first request: its rows kept, its page not asked for again. */
