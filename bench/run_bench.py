@@ -400,25 +400,43 @@ def rate_limit_figures(
     return figures
 
 
-def latency_figure(
+def latency_figures(
     project: Project, server: LoopbackServer, model: dict[str, object], fixed: float
-) -> Figure:
-    """2,000 cases at 100 ms each, -j 32, against the ideal ceil(2,000 / 32) x 100 ms."""
+) -> list[Figure]:
+    """2,000 cases at 100 ms each, -j 32, against the ideal ceil(2,000 / 32) x 100 ms.
+
+    Beside the whole command, the server's own clock from its first answer to its last
+    against (ceil(2,000 / 32) - 1) x 100 ms: the engine's part, no start-up or teardown.
+    """
     suite = project.suite("latency", 2000, model)
     server.reset()
     server.configure(latency_ms=100)
     _, wall, _ = cold_run(project, suite)
+    answered = sorted(p["at"] for p in server.paid())
     server.reset()
-    ideal = math.ceil(2000 / 32) * 0.1
-    return Figure(
-        "latency-bound, 2,000 cases at 100 ms, -j 32",
-        wall / ideal,
-        "x ideal",
-        "<= 1.05",
-        wall / ideal <= 1.05,
-        f"{wall:.2f} s, ideal {ideal:.2f} s; whole command, cold cache; "
-        + _less_startup(wall, fixed, ideal),
-    )
+    waves = math.ceil(2000 / 32)
+    ideal = waves * 0.1
+    served, served_ideal = answered[-1] - answered[0], (waves - 1) * 0.1
+    return [
+        Figure(
+            "latency-bound, 2,000 cases at 100 ms, -j 32",
+            wall / ideal,
+            "x ideal",
+            "<= 1.05",
+            wall / ideal <= 1.05,
+            f"{wall:.2f} s, ideal {ideal:.2f} s; whole command, cold cache; "
+            + _less_startup(wall, fixed, ideal),
+        ),
+        Figure(
+            "latency-bound, the served part",
+            served / served_ideal,
+            "x ideal",
+            "(measured)",
+            True,
+            f"{served:.2f} s on the server's clock from its first answer to its last "
+            f"(its log of answers), ideal ({waves} - 1) x 0.1 = {served_ideal:.1f} s",
+        ),
+    ]
 
 
 def cached_figures(
@@ -649,7 +667,7 @@ def main() -> int:
 
             # -- latency-bound
             if "latency" in only:
-                figures.append(latency_figure(project, server, http_model(), fixed))
+                figures += latency_figures(project, server, http_model(), fixed)
 
             # -- cached re-runs (fill the cache untimed, then time a run with no HTTP)
             if "cached" in only:
