@@ -68,7 +68,9 @@ async def _swallowed(ours: bool) -> str:
     return await _under(5, body, ours=ours)
 
 
-async def _cancelled_from_outside(ours: bool) -> str:
+async def _cancelled_after(seconds: float, ours: bool) -> str:
+    """A 5 s limit on a body that sleeps 100 s, the task cancelled from outside at ``seconds``."""
+
     async def inner() -> str:
         async def body() -> str:
             await asyncio.sleep(100)
@@ -77,30 +79,21 @@ async def _cancelled_from_outside(ours: bool) -> str:
         return await _under(5, body, ours=ours)
 
     task = asyncio.create_task(inner())
-    await asyncio.sleep(1)
+    await asyncio.sleep(seconds)
     task.cancel()
     try:
         return await task
     except asyncio.CancelledError:
         return "cancelled"
+
+
+async def _cancelled_from_outside(ours: bool) -> str:
+    return await _cancelled_after(1, ours)
 
 
 async def _cancelled_at_the_deadline(ours: bool) -> str:
     # Ctrl-C and the deadline together: the outer cancellation wins, as with asyncio's.
-    async def inner() -> str:
-        async def body() -> str:
-            await asyncio.sleep(100)
-            return "done"
-
-        return await _under(5, body, ours=ours)
-
-    task = asyncio.create_task(inner())
-    await asyncio.sleep(5)
-    task.cancel()
-    try:
-        return await task
-    except asyncio.CancelledError:
-        return "cancelled"
+    return await _cancelled_after(5, ours)
 
 
 SCENARIOS = {
