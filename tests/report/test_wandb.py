@@ -29,6 +29,7 @@ from wandb.proto import wandb_internal_pb2 as pb
 
 from promptbench.report.wandb_out import WandbLogger
 from tests.helpers.e2e import invoke, no_traceback, records
+from tests.helpers.gitrepo import git
 from tests.helpers.loopback import LoopbackServer
 from tests.helpers.project import Project, openai_model
 
@@ -176,20 +177,10 @@ def e2e_suite(url: str) -> dict[str, Any]:
 
 def git_commit(root: Path) -> str:
     """Make ``root`` a git repository with one commit; return the commit."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-            cwd=root,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-
-    git("init", "-q")
-    git("add", "-A")
-    git("commit", "-q", "-m", "suite")
-    return git("rev-parse", "HEAD")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "suite")
+    return git(root, "rev-parse", "HEAD")
 
 
 @pytest.fixture(scope="module")

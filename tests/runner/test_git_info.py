@@ -12,31 +12,22 @@ import pytest
 
 from promptbench.runner.runmeta import GitMeta
 from promptbench.runner.store import ask_git_ahead, git_info
+from tests.helpers.gitrepo import git
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    _git(tmp_path, "init", "-q")
+    git(tmp_path, "init", "-q")
     (tmp_path / "suite.yaml").write_text("name: s\n", encoding="utf-8")
-    _git(tmp_path, "add", "suite.yaml")
-    _git(tmp_path, "commit", "-q", "-m", "first")
+    git(tmp_path, "add", "suite.yaml")
+    git(tmp_path, "commit", "-q", "-m", "first")
     return tmp_path
 
 
 def test_the_commit_and_whether_a_tracked_file_changed(repo: Path) -> None:
-    head = _git(repo, "rev-parse", "HEAD")
+    head = git(repo, "rev-parse", "HEAD")
     assert git_info(repo) == GitMeta(commit=head, dirty=False)
     (repo / "untracked.txt").write_text("x", encoding="utf-8")
     assert git_info(repo) == GitMeta(commit=head, dirty=False)  # untracked files do not count
@@ -57,7 +48,7 @@ def test_no_repository_no_answer(tmp_path: Path) -> None:
 def test_the_answer_asked_ahead_is_collected_once(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    head = _git(repo, "rev-parse", "HEAD")
+    head = git(repo, "rev-parse", "HEAD")
     ask_git_ahead(repo)
     import promptbench.runner.store as store
 
@@ -84,7 +75,7 @@ def test_a_run_records_the_answer_asked_while_its_suite_was_checked(repo: Path) 
         "cases: [{id: a, q: hi, expected: 'Q: hi'}]\nmetrics: [exact]\n",
         encoding="utf-8",
     )
-    _git(repo, "commit", "-q", "-am", "the suite")
+    git(repo, "commit", "-q", "-am", "the suite")
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -100,5 +91,5 @@ def test_a_run_records_the_answer_asked_while_its_suite_was_checked(repo: Path) 
         check=True,
     )
     (run_json,) = (repo / "runs").glob("*/run.json")
-    git = json.loads(run_json.read_text(encoding="utf-8"))["git"]
-    assert git == {"commit": _git(repo, "rev-parse", "HEAD"), "dirty": False}
+    recorded = json.loads(run_json.read_text(encoding="utf-8"))["git"]
+    assert recorded == {"commit": git(repo, "rev-parse", "HEAD"), "dirty": False}
