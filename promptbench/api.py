@@ -14,7 +14,6 @@ from promptbench.errors import Issue, SuiteError, UsageError
 from promptbench.runner import Observer, Observers, RunInfo, Runner, RunOptions
 from promptbench.runner.loop import run as run_loop
 from promptbench.runner.selection import select, selected_cases
-from promptbench.runner.store import ask_git_ahead
 from promptbench.stats import GateVerdict, Summary, run_verdict
 from promptbench.stats.probes import ProbeReport, probe_report, report_json
 from promptbench.suite import Suite, load_suite
@@ -55,7 +54,6 @@ def prepare(path: str | Path, options: RunOptions) -> tuple[Suite, Runner]:
     # What the run will send, rendered before the first call: only the selected cases
     # and variants (a --limit 10 of a million-case dataset renders ten).
     variants, _ = select(suite, options)
-    ask_git_ahead(suite.path.parent)  # for run.json: git answers while the suite is checked
     issues = suite.render_issues(cases=selected_cases(suite, options), variants=variants)
     if issues:  # one line per problem, naming the suite file
         raise SuiteError(issues)

@@ -22,7 +22,6 @@ import platform
 import secrets
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -71,7 +70,7 @@ def new_run_id(suite_name: str) -> str:
     return f"{stamp}-{slug or 'suite'}-{secrets.token_hex(2)}"
 
 
-def _ask_git(directory: Path) -> GitMeta | None:
+def git_info(directory: Path) -> GitMeta | None:
     """The commit and dirtiness of the repository holding ``directory``, if any."""
     try:
         commit = subprocess.run(
@@ -93,42 +92,6 @@ def _ask_git(directory: Path) -> GitMeta | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return GitMeta(commit=commit, dirty=bool(dirty))
-
-
-class _GitAhead:
-    """git's answers for one directory, asked in a thread."""
-
-    def __init__(self, directory: Path) -> None:
-        self.answer: GitMeta | None = None
-        self.thread = threading.Thread(target=self._ask, args=(directory,), name="git-info")
-        self.thread.start()
-
-    def _ask(self, directory: Path) -> None:
-        self.answer = _ask_git(directory)
-
-
-_AHEAD: dict[Path, _GitAhead] = {}
-
-
-def ask_git_ahead(directory: Path) -> None:
-    """Start asking git about ``directory`` in a thread; the next :func:`git_info` collects it.
-
-    A run asks while its suite is checked, so that git's processes (``git status``
-    reads the whole index) overlap that work instead of delaying the first call.
-    """
-    _AHEAD[directory] = _GitAhead(directory)  # a newer question replaces one never collected
-
-
-def git_info(directory: Path) -> GitMeta | None:
-    """The commit and dirtiness of the repository holding ``directory``, if any.
-
-    The answer asked ahead for ``directory`` when there is one (used once), else asked now.
-    """
-    ahead = _AHEAD.pop(directory, None)
-    if ahead is None:
-        return _ask_git(directory)
-    ahead.thread.join()
-    return ahead.answer
 
 
 @dataclass

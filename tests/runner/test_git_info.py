@@ -1,4 +1,4 @@
-"""What run.json says of the suite's repository: asked of git now, or ahead in a thread."""
+"""What run.json says of the suite's repository: its commit, and whether it has changed."""
 
 from __future__ import annotations
 
@@ -11,23 +11,32 @@ from pathlib import Path
 import pytest
 
 from promptbench.runner.runmeta import GitMeta
-from promptbench.runner.store import ask_git_ahead, git_info
-from tests.helpers.gitrepo import git
+from promptbench.runner.store import git_info
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    git(tmp_path, "init", "-q")
+    _git(tmp_path, "init", "-q")
     (tmp_path / "suite.yaml").write_text("name: s\n", encoding="utf-8")
-    git(tmp_path, "add", "suite.yaml")
-    git(tmp_path, "commit", "-q", "-m", "first")
+    _git(tmp_path, "add", "suite.yaml")
+    _git(tmp_path, "commit", "-q", "-m", "first")
     return tmp_path
 
 
 def test_the_commit_and_whether_a_tracked_file_changed(repo: Path) -> None:
-    head = git(repo, "rev-parse", "HEAD")
+    head = _git(repo, "rev-parse", "HEAD")
     assert git_info(repo) == GitMeta(commit=head, dirty=False)
     (repo / "untracked.txt").write_text("x", encoding="utf-8")
     assert git_info(repo) == GitMeta(commit=head, dirty=False)  # untracked files do not count
@@ -41,41 +50,15 @@ def test_no_repository_no_answer(tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
         assert git_info(tmp_path / "GIT_CEILING") is None
-        ask_git_ahead(tmp_path / "GIT_CEILING")
-        assert git_info(tmp_path / "GIT_CEILING") is None
 
 
-def test_the_answer_asked_ahead_is_collected_once(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    head = git(repo, "rev-parse", "HEAD")
-    ask_git_ahead(repo)
-    import promptbench.runner.store as store
-
-    store._AHEAD[repo].thread.join(30)
-    monkeypatch.setenv("PATH", "")  # no git from here on: only the answer asked ahead
-    assert git_info(repo) == GitMeta(commit=head, dirty=False)
-    assert git_info(repo) is None  # used once; asked again now, without git
-
-
-def test_a_newer_question_replaces_one_never_collected(repo: Path) -> None:
-    import promptbench.runner.store as store
-
-    ask_git_ahead(repo)
-    store._AHEAD[repo].thread.join(30)
-    (repo / "suite.yaml").write_text("name: changed\n", encoding="utf-8")
-    ask_git_ahead(repo)  # a resumed run never collected the first answer
-    info = git_info(repo)
-    assert info is not None and info.dirty
-
-
-def test_a_run_records_the_answer_asked_while_its_suite_was_checked(repo: Path) -> None:
+def test_a_run_records_the_commit_in_run_json(repo: Path) -> None:
     (repo / "suite.yaml").write_text(
         "name: git\nprompts: {p: 'Q: {{ q }}'}\nmodels: {m: {provider: mock}}\n"
         "cases: [{id: a, q: hi, expected: 'Q: hi'}]\nmetrics: [exact]\n",
         encoding="utf-8",
     )
-    git(repo, "commit", "-q", "-am", "the suite")
+    _git(repo, "commit", "-q", "-am", "the suite")
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -91,5 +74,5 @@ def test_a_run_records_the_answer_asked_while_its_suite_was_checked(repo: Path) 
         check=True,
     )
     (run_json,) = (repo / "runs").glob("*/run.json")
-    recorded = json.loads(run_json.read_text(encoding="utf-8"))["git"]
-    assert recorded == {"commit": git(repo, "rev-parse", "HEAD"), "dirty": False}
+    git = json.loads(run_json.read_text(encoding="utf-8"))["git"]
+    assert git == {"commit": _git(repo, "rev-parse", "HEAD"), "dirty": False}
