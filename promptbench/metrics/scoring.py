@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from promptbench.config import MetricParams, ToolTarget
 from promptbench.errors import RenderError
@@ -33,37 +33,6 @@ def _has_template(value: Any) -> bool:
     return False
 
 
-def _accepts_anything(model: type[BaseModel], fields: Sequence[str]) -> bool:
-    """Whether ``model`` would take any value in ``fields`` unchanged.
-
-    So when each field is typed ``Any`` without constraints, no validator or
-    serializer of the model's could see it, and the model keeps no extra or private
-    attributes.
-    """
-    decorators = model.__pydantic_decorators__
-    if any(
-        (
-            decorators.validators,
-            decorators.field_validators,
-            decorators.root_validators,
-            decorators.model_validators,
-            decorators.field_serializers,
-            decorators.model_serializers,
-            decorators.computed_fields,
-        )
-    ):
-        return False
-    if model.__private_attributes__ or model.model_config.get("extra") == "allow":
-        return False
-    if model.__pydantic_post_init__ is not None:  # model_post_init would see the values
-        return False
-    for name in fields:
-        info = model.model_fields.get(name)
-        if info is None or info.annotation is not Any or info.metadata:
-            return False
-    return True
-
-
 class BoundMetric:
     """A metric spec ready to score: its definition, and its parameters per case."""
 
@@ -77,16 +46,6 @@ class BoundMetric:
         # Only the fields holding templates are rendered per case.
         self._templated = [k for k, v in self._raw.items() if _has_template(v)]
         self._static: MetricParams | None = None if self._templated else validated
-        # Validating the rendered parameters again checks only the templated fields: the
-        # others are the validated ones dumped. When those fields take any value and the
-        # model has no validators, validation cannot change or refuse what was rendered,
-        # so the per-case parameters are the bound ones with the rendered values put in
-        # (a pydantic validation per case, twice with the pre-run render check, spared).
-        self._unchecked = bool(self._templated) and _accepts_anything(
-            self.definition.params, self._templated
-        )
-        self._validated = validated
-        self._fields_set = frozenset(self._raw)  # what model_validate(rendered) would record
         # Scored on the loop's thread as it is called: no coroutine, no thread.
         self.synchronous = not (self.definition.is_async or self.definition.blocking)
 
@@ -101,10 +60,6 @@ class BoundMetric:
             return self._static
         where = f"case '{case.id}', metric '{self.name}'"
         ctx = case.context()
-        if self._unchecked:
-            return self._with(
-                {f: self._render(self._raw[f], ctx, where, f) for f in self._templated}
-            )
         rendered = dict(self._raw)
         for field in self._templated:
             rendered[field] = self._render(self._raw[field], ctx, where, field)
@@ -114,17 +69,6 @@ class BoundMetric:
             first = exc.errors(include_url=False)[0]
             field = ".".join(str(p) for p in first["loc"])
             raise RenderError(f"{where}: parameter {field}: {first['msg']}") from None
-
-    def _with(self, rendered: dict[str, Any]) -> MetricParams:
-        """The bound parameters with the ``rendered`` fields: what validating them would give."""
-        cls = type(self._validated)
-        params = cls.__new__(cls)
-        # The model is frozen: its attributes are set as pydantic's own constructor does.
-        object.__setattr__(params, "__dict__", {**self._validated.__dict__, **rendered})
-        object.__setattr__(params, "__pydantic_fields_set__", set(self._fields_set))
-        object.__setattr__(params, "__pydantic_extra__", None)
-        object.__setattr__(params, "__pydantic_private__", None)
-        return params
 
     def _render(self, value: Any, ctx: Mapping[str, Any], where: str, field: str = "") -> Any:
         if isinstance(value, str) and is_template(value):

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from promptbench.config import MetricParams
 from promptbench.metrics.base import Sample, metric, metrics
@@ -243,73 +243,6 @@ def test_templated_params_render_per_case() -> None:
     bound = bind("t_scoring_word", {"word": "{{ w }}"})
     assert run(bound, "say hello", Case("a", {"w": "hello"})).passed is True
     assert run(bound, "say hello", Case("b", {"w": "bye"})).passed is False
-
-
-class CheckedAnyParams(MetricParams):
-    value: Any = None
-
-    @field_validator("value")
-    @classmethod
-    def _not_nope(cls, v: Any) -> Any:
-        if v == "nope":
-            raise ValueError("nope is refused")
-        return v
-
-
-@metric("t_scoring_checked_any", params=CheckedAnyParams, summary="test", example="-")
-def _checked_any(sample: Sample, params: CheckedAnyParams) -> bool:
-    return True
-
-
-def _validated_reference(bound: BoundMetric, case: Case) -> MetricParams:
-    """What ``params_for`` gave before its fast path: the rendered dump validated again."""
-    validated = bound.definition.params.model_validate(dict(bound.spec.params))
-    raw = validated.model_dump()
-    ctx = case.context()
-    rendered = {
-        k: bound._render(v, ctx, "here", k) if k in bound._templated else v for k, v in raw.items()
-    }
-    return bound.definition.params.model_validate(rendered)
-
-
-TEMPLATED_ANY = [
-    ("exact", {}),  # expected: "{{ expected }}" by default
-    ("exact", {"expected": "{{ answer | upper }}", "normalize": ["strip", "lower"]}),
-    ("exact", {"expected": ["{{ answer }}", "{{ n }}", {"k": "{{ n }}"}], "weight": 2.0}),
-    ("exact", {"expected": "{{ answer }}", "target": {"tool": "t", "arg": "x"}, "turn": 2}),
-    ("t_scoring_returns", {"returns": "{{ answer }}", "threshold": 0.5, "name": "r"}),
-]
-
-
-@pytest.mark.parametrize(("kind", "params"), TEMPLATED_ANY)
-def test_templated_any_params_equal_the_validated_ones(kind: str, params: dict[str, Any]) -> None:
-    # Fields typed Any skip pydantic's validation per case: the parameters must be
-    # exactly those that validating the rendered values gives.
-    bound = bind(kind, params)
-    assert bound._unchecked
-    case = Case("c1", {"answer": "Paris", "n": 3}, expected="Rome")
-    fast, reference = bound.params_for(case), _validated_reference(bound, case)
-    assert type(fast) is type(reference)
-    assert fast == reference
-    assert fast.__dict__ == reference.__dict__
-    assert [type(v) for v in fast.__dict__.values()] == [
-        type(v) for v in reference.__dict__.values()
-    ]
-    assert fast.model_fields_set == reference.model_fields_set
-    assert fast.model_dump() == reference.model_dump()
-    assert fast.model_dump_json() == reference.model_dump_json()
-    other = bound.params_for(Case("c2", {"answer": "Oslo", "n": 4}, expected="Bern"))
-    assert other != fast and bound.params_for(case) == fast
-
-
-def test_templated_params_with_validators_are_validated_per_case() -> None:
-    bound = bind("t_scoring_checked_any", {"value": "{{ w }}"})
-    assert not bound._unchecked
-    assert run(bound, "x", Case("ok", {"w": "fine"})).passed is True
-    assert "nope is refused" in (run(bound, "x", Case("c5", {"w": "nope"})).error or "")
-    assert not bind("contains", {"value": "{{ w }}"})._unchecked  # typed str: validated
-    # A model validator sees every field: json_field checks one comparison is given.
-    assert not bind("json_field", {"path": "a", "equals": "{{ w }}"})._unchecked
 
 
 def test_templated_param_that_fails_validation_is_an_error() -> None:
